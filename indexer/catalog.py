@@ -1,0 +1,226 @@
+"""The catalog: one SQLite file holding every ingested work, the vector cache and the resolved
+identities. It is the source of truth that index versions are built from."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from models.records import Authorship, Institution, Venue, Work, short_hash
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS works (
+    id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    record TEXT NOT NULL,
+    file TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ingest_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    files TEXT NOT NULL,
+    read INTEGER DEFAULT 0, added INTEGER DEFAULT 0, updated INTEGER DEFAULT 0,
+    unchanged INTEGER DEFAULT 0, rejected INTEGER DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rejections (
+    run_id INTEGER NOT NULL REFERENCES ingest_runs(id),
+    file TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vectors (
+    model TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, content_hash)
+);
+CREATE TABLE IF NOT EXISTS mention_researchers (
+    mention TEXT PRIMARY KEY,
+    researcher_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS index_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    works INTEGER, embedded INTEGER, researchers INTEGER, topics INTEGER,
+    max_work_updated_at TEXT
+);
+"""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def work_to_json(work: Work) -> str:
+    return json.dumps(asdict(work), ensure_ascii=False, sort_keys=True)
+
+
+def work_from_json(text: str) -> Work:
+    data = json.loads(text)
+    data["venue"] = Venue(**data["venue"]) if data.get("venue") else None
+    data["authorships"] = [
+        Authorship(**{**a, "institutions": [Institution(**i) for i in a["institutions"]]})
+        for a in data["authorships"]
+    ]
+    return Work(**data)
+
+
+def content_hash(work: Work) -> str:
+    return short_hash(work_to_json(work), 20)
+
+
+def text_hash(text: str) -> str:
+    return short_hash(text, 20)
+
+
+class Catalog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Catalog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- works ---------------------------------------------------------------------------
+    def existing_hashes(self, ids: Iterable[str]) -> dict[str, str]:
+        ids = list(ids)
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT id, content_hash FROM works WHERE id IN ({marks})", chunk))
+        return found
+
+    def upsert_works(self, rows: list[tuple[Work, str, str, int]]) -> None:
+        """rows: (work, content hash, file, line); one transaction, so a crash keeps whole batches."""
+        stamp = now()
+        with self.db:
+            self.db.executemany(
+                """INSERT INTO works (id, source, source_id, content_hash, record, file, line, ingested_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT(id) DO UPDATE SET content_hash=excluded.content_hash, record=excluded.record,
+                       file=excluded.file, line=excluded.line, updated_at=excluded.updated_at""",
+                [(w.id, w.source, w.source_id, h, work_to_json(w), f, line, stamp, stamp) for w, h, f, line in rows],
+            )
+
+    def works(self) -> Iterator[Work]:
+        for (record,) in self.db.execute("SELECT record FROM works ORDER BY id"):
+            yield work_from_json(record)
+
+    def work(self, work_id: str) -> Work | None:
+        row = self.db.execute("SELECT record FROM works WHERE id = ?", (work_id,)).fetchone()
+        return work_from_json(row[0]) if row else None
+
+    def count_works(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM works").fetchone()[0]
+
+    def works_updated_since(self, stamp: str | None) -> int:
+        if stamp is None:
+            return self.count_works()
+        return self.db.execute("SELECT COUNT(*) FROM works WHERE updated_at > ?", (stamp,)).fetchone()[0]
+
+    # -- ingest runs ---------------------------------------------------------------------
+    def start_ingest(self, files: list[str]) -> int:
+        with self.db:
+            cur = self.db.execute("INSERT INTO ingest_runs (started_at, files) VALUES (?, ?)", (now(), json.dumps(files)))
+        return int(cur.lastrowid)
+
+    def record_rejections(self, run_id: int, rejections: list[tuple[str, int, str]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT INTO rejections (run_id, file, line, reason) VALUES (?, ?, ?, ?)",
+                [(run_id, f, line, reason) for f, line, reason in rejections],
+            )
+
+    def finish_ingest(self, run_id: int, counts: dict[str, int]) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE ingest_runs SET finished_at=?, read=?, added=?, updated=?, unchanged=?, rejected=? WHERE id=?",
+                (now(), counts["read"], counts["added"], counts["updated"], counts["unchanged"], counts["rejected"], run_id),
+            )
+
+    # -- vector cache --------------------------------------------------------------------
+    def cached_vectors(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        hashes = list(hashes)
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for h, blob in self.db.execute(
+                f"SELECT content_hash, vector FROM vectors WHERE model = ? AND content_hash IN ({marks})", [model, *chunk]
+            ):
+                found[h] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def store_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO vectors (model, content_hash, vector) VALUES (?, ?, ?)",
+                [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+            )
+
+    # -- identity memory (keeps researcher ids stable across rebuilds) --------------------
+    def mention_researchers(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT mention, researcher_id FROM mention_researchers"))
+
+    def store_mention_researchers(self, assignments: dict[str, str]) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM mention_researchers")
+            self.db.executemany("INSERT INTO mention_researchers VALUES (?, ?)", list(assignments.items()))
+
+    # -- index runs ----------------------------------------------------------------------
+    def start_index_run(self) -> tuple[int, str]:
+        stamp = self.db.execute("SELECT MAX(updated_at) FROM works").fetchone()[0]
+        with self.db:
+            cur = self.db.execute(
+                "INSERT INTO index_runs (started_at, max_work_updated_at) VALUES (?, ?)", (now(), stamp)
+            )
+        return int(cur.lastrowid), stamp
+
+    def finish_index_run(self, run_id: int, counts: dict[str, int]) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE index_runs SET finished_at=?, works=?, embedded=?, researchers=?, topics=? WHERE id=?",
+                (now(), counts.get("works"), counts.get("embedded"), counts.get("researchers"), counts.get("topics"), run_id),
+            )
+
+    def last_index_run(self) -> dict | None:
+        cur = self.db.execute("SELECT * FROM index_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+        row = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], row)) if row else None
+
+    def stats(self) -> dict[str, object]:
+        by_source = dict(self.db.execute("SELECT source, COUNT(*) FROM works GROUP BY source"))
+        last = self.last_index_run()
+        return {
+            "works": self.count_works(),
+            "works_by_source": by_source,
+            "cached_vectors": self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0],
+            "ingest_runs": self.db.execute("SELECT COUNT(*) FROM ingest_runs").fetchone()[0],
+            "rejected_lines": self.db.execute("SELECT COUNT(*) FROM rejections").fetchone()[0],
+            "last_index": last,
+            "not_yet_indexed": self.works_updated_since(last["max_work_updated_at"] if last else None),
+        }

@@ -1,0 +1,130 @@
+"""OpenAlex works, in the current shape (`primary_location`, `keywords`, `topics`) and the older one
+(`host_venue`, `concepts`)."""
+
+from __future__ import annotations
+
+import re
+
+from indexer.sources import RecordError
+from indexer.sources.latex import readable
+from models.records import Authorship, Institution, Venue, Work, work_id
+
+# Level-0 concepts ("Medicine", "Computer science") say little; keep them only when nothing else exists.
+MIN_CONCEPT_SCORE = 0.3
+
+_ID_PATTERNS = {
+    "orcid": re.compile(r"orcid\.org/(\d{4}-\d{4}-\d{4}-\d{3}[\dX])", re.I),
+    "openalex": re.compile(r"openalex\.org/(A\d+)", re.I),
+    "openreview": re.compile(r"openreview\.net/profile\?id=(~[\w.\-]+)", re.I),
+    "dblp": re.compile(r"dblp\.org/pid/([\w/\-]+)", re.I),
+}
+
+
+def author_identifiers(*urls: str | None) -> dict[str, str]:
+    """Recognise ORCID, OpenAlex, OpenReview and dblp ids in whatever URL form a record uses."""
+    found: dict[str, str] = {}
+    for url in urls:
+        if not url:
+            continue
+        for kind, pattern in _ID_PATTERNS.items():
+            match = pattern.search(str(url))
+            if match and kind not in found:
+                found[kind] = match.group(1).upper() if kind == "orcid" else match.group(1)
+    return found
+
+
+def rebuild_abstract(inverted: dict | None) -> str | None:
+    if not inverted:
+        return None
+    if not isinstance(inverted, dict):
+        raise RecordError("abstract_inverted_index is not an object")
+    positions: dict[int, str] = {}
+    for word, places in inverted.items():
+        for place in places or ():
+            positions[int(place)] = word
+    return " ".join(positions[i] for i in sorted(positions)) or None
+
+
+def _venue(record: dict) -> Venue | None:
+    location = record.get("primary_location") or {}
+    source = location.get("source") or record.get("host_venue") or {}
+    name = (source.get("display_name") or "").strip()
+    return Venue(name=name, kind=source.get("type")) if name else None
+
+
+def _labels(items, key: str = "display_name", min_score: float | None = None) -> list[str]:
+    labels = []
+    for item in items or ():
+        if isinstance(item, str):
+            labels.append(item)
+        elif isinstance(item, dict) and item.get(key):
+            if min_score is not None and (item.get("score") or 0) < min_score:
+                continue
+            labels.append(str(item[key]))
+    return [readable(label) for label in labels if label.strip()]
+
+
+def _authorships(record: dict) -> list[Authorship]:
+    result = []
+    for position, entry in enumerate(record.get("authorships") or ()):
+        if not isinstance(entry, dict):
+            raise RecordError(f"authorship {position + 1} is not an object")
+        author = entry.get("author") or {}
+        name = (author.get("display_name") or entry.get("raw_author_name") or "").strip()
+        if not name:
+            continue
+        ids = author_identifiers(author.get("orcid"), author.get("id"))
+        institutions = [
+            Institution(name=inst["display_name"].strip(), ror=inst.get("ror"), country=inst.get("country_code"))
+            for inst in entry.get("institutions") or ()
+            if isinstance(inst, dict) and (inst.get("display_name") or "").strip()
+        ]
+        result.append(
+            Authorship(
+                position=position,
+                name=readable(name),
+                orcid=ids.get("orcid"),
+                openalex_id=ids.get("openalex"),
+                openreview_id=ids.get("openreview"),
+                dblp_id=ids.get("dblp"),
+                institutions=institutions,
+            )
+        )
+    return result
+
+
+def parse_work(record: dict) -> Work:
+    source_id = record.get("id")
+    if not source_id or not isinstance(source_id, str):
+        raise RecordError("missing work id")
+    title = readable((record.get("title") or record.get("display_name") or "").strip())
+    if not title:
+        raise RecordError("missing title")
+    year = record.get("publication_year")
+    if year is not None and not (isinstance(year, int) and 1000 <= year <= 2100):
+        raise RecordError(f"implausible publication_year {year!r}")
+    cited = record.get("cited_by_count") or 0
+    if not isinstance(cited, int) or cited < 0:
+        raise RecordError(f"invalid cited_by_count {cited!r}")
+    abstract = rebuild_abstract(record.get("abstract_inverted_index"))
+    topics = _labels(record.get("topics")) or _labels(
+        [c for c in record.get("concepts") or () if isinstance(c, dict) and (c.get("level") or 0) > 0],
+        min_score=MIN_CONCEPT_SCORE,
+    ) or _labels(record.get("concepts"), min_score=MIN_CONCEPT_SCORE)
+    doi = record.get("doi")
+    return Work(
+        id=work_id("openalex", source_id),
+        source="openalex",
+        source_id=source_id,
+        title=title,
+        abstract=readable(abstract) if abstract else None,
+        year=year,
+        type=record.get("type") or None,
+        venue=_venue(record),
+        doi=doi.removeprefix("https://doi.org/") if isinstance(doi, str) and doi else None,
+        cited_by_count=cited,
+        keywords=_labels(record.get("keywords")),
+        source_topics=topics,
+        authorships=_authorships(record),
+        authors_truncated=bool(record.get("is_authors_truncated")),
+    )

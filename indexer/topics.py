@@ -1,0 +1,149 @@
+"""Topics: the sources' own labels, deduplicated, and derived ones for works that have none.
+
+Derived topics are clusters of the embedding space (spherical k-means, fixed seed so rebuilds agree)
+labelled by the terms most distinctive of their titles against the whole corpus.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+
+import numpy as np
+from unidecode import unidecode
+
+from models.records import TopicRef, Work, topic_id
+
+MAX_TOPICS_PER_WORK = 6
+STOPWORDS = frozenset(
+    """a an and are as at be by for from has have in into is it its of on or our that the their this to
+    using via we with without towards toward based new approach approaches method methods model models
+    study analysis learning deep neural network networks paper results problem problems data efficient
+    improved improving large scale via case general two one non multi under over can how when what which
+    do does not more less better beyond through between within across applications application""".split()
+)
+
+
+def label_key(label: str) -> str:
+    """Case, diacritics, punctuation, hyphen and plural variants collapse: 'Neural-Networks' == 'neural network'."""
+    words = re.findall(r"[a-z0-9]+", unidecode(label).lower().replace("-", " "))
+    return " ".join(_singular(w) for w in words)
+
+
+def _singular(word: str) -> str:
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "ics")):
+        return word[:-1]
+    return word
+
+
+def _terms(title: str) -> list[str]:
+    words = [w for w in re.findall(r"[a-z][a-z0-9]+", unidecode(title).lower()) if len(w) > 2]
+    unigrams = [_singular(w) for w in words if w not in STOPWORDS]
+    bigrams = [
+        f"{_singular(a)} {_singular(b)}"
+        for a, b in zip(words, words[1:])
+        if a not in STOPWORDS and b not in STOPWORDS
+    ]
+    return unigrams + bigrams
+
+
+def spherical_kmeans(vectors: np.ndarray, k: int, iterations: int = 25, seed: int = 0) -> np.ndarray:
+    """Cluster unit vectors by cosine; k-means++ seeding from a fixed seed for repeatable rebuilds."""
+    rng = np.random.default_rng(seed)
+    n = len(vectors)
+    centers = [vectors[rng.integers(n)]]
+    closest = 1 - vectors @ centers[0]
+    for _ in range(1, k):
+        weights = np.clip(closest, 0, None) ** 2
+        pick = rng.choice(n, p=weights / weights.sum()) if weights.sum() > 0 else rng.integers(n)
+        centers.append(vectors[pick])
+        closest = np.minimum(closest, 1 - vectors @ vectors[pick])
+    centroids = np.stack(centers)
+    assignment = np.zeros(n, dtype=np.int64)
+    for _ in range(iterations):
+        new_assignment = np.argmax(vectors @ centroids.T, axis=1)
+        if _ > 0 and np.array_equal(new_assignment, assignment):
+            break
+        assignment = new_assignment
+        for c in range(k):
+            members = vectors[assignment == c]
+            if len(members):
+                mean = members.sum(axis=0)
+                centroids[c] = mean / (np.linalg.norm(mean) or 1.0)
+    return assignment
+
+
+def derive_labels(works: list[Work], assignment: np.ndarray, corpus_df: Counter, corpus_size: int) -> dict[int, str]:
+    """Each cluster's label: its most distinctive title term (tf in cluster x idf in corpus), bigrams first."""
+    by_cluster: dict[int, Counter] = defaultdict(Counter)
+    for work, cluster in zip(works, assignment):
+        by_cluster[int(cluster)].update(set(_terms(work.title)))
+    labels = {}
+    for cluster, counts in by_cluster.items():
+        size = sum(1 for c in assignment if c == cluster)
+
+        def score(term: str) -> float:
+            tf = counts[term] / size
+            idf = math.log((1 + corpus_size) / (1 + corpus_df[term]))
+            return tf * idf * (1.6 if " " in term else 1.0)
+
+        candidates = [t for t, c in counts.items() if c >= 2] or list(counts)
+        best = sorted(candidates, key=lambda t: (-score(t), t))[:2]
+        if not best:
+            labels[cluster] = "Miscellaneous"
+        elif " " in best[0] or len(best) == 1:
+            labels[cluster] = best[0].title()
+        else:
+            labels[cluster] = f"{best[0].title()} and {best[1].title()}"
+    return labels
+
+
+def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
+    """Every work gets at least one topic. Returns (work id -> topics, topic id -> origin)."""
+    display: dict[str, Counter] = defaultdict(Counter)
+    origin: dict[str, str] = {}
+    work_keys: dict[str, list[str]] = {}
+    untopiced: list[Work] = []
+    for work in works:
+        keys = []
+        for label in work.source_topics + work.keywords:
+            key = label_key(label)
+            if key and key not in keys:
+                keys.append(key)
+                display[key][label] += 1
+                origin.setdefault(key, "source")
+        work_keys[work.id] = keys[:MAX_TOPICS_PER_WORK]
+        if not keys:
+            untopiced.append(work)
+
+    embedded = [w for w in untopiced if w.id in vectors]
+    if embedded:
+        corpus_df: Counter = Counter()
+        for work in works:
+            corpus_df.update(set(_terms(work.title)))
+        matrix = np.stack([vectors[w.id] for w in embedded]).astype(np.float32)
+        k = max(1, min(len(embedded), round(math.sqrt(len(embedded) / 3))))
+        assignment = spherical_kmeans(matrix, k)
+        labels = derive_labels(embedded, assignment, corpus_df, len(works))
+        for work, cluster in zip(embedded, assignment):
+            label = labels[int(cluster)]
+            key = label_key(label)
+            work_keys[work.id] = [key]
+            display[key][label] += 1
+            origin.setdefault(key, "derived")
+    for work in untopiced:
+        if not work_keys[work.id]:  # no vector either: fall back to its venue, never topic-less
+            label = work.venue.name if work.venue else "Uncategorised"
+            key = label_key(label) or "uncategorised"
+            work_keys[work.id] = [key]
+            display[key][label] += 1
+            origin.setdefault(key, "derived")
+
+    refs = {key: TopicRef(topic_id(key), display[key].most_common(1)[0][0]) for key in display}
+    return (
+        {wid: [refs[k] for k in keys] for wid, keys in work_keys.items()},
+        {refs[k].id: origin[k] for k in refs},
+    )

