@@ -44,9 +44,9 @@ def ingest(
     catalog: Catalog,
     paths: list[Path],
     fmt: str | None = None,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Callable[[str, int, dict[str, int]], None] | None = None,
 ) -> IngestReport:
-    """`progress(file, records_done)` after each batch. Each batch is one transaction."""
+    """`progress(file, records_in_batch, counts_so_far)` after each batch. Each batch is one transaction."""
     report = IngestReport(files=[str(p) for p in paths])
     run_id = catalog.start_ingest(report.files)
     for path in paths:
@@ -69,7 +69,7 @@ def ingest(
             catalog.record_rejections(run_id, [(r.file, r.line, r.reason) for r in rejected])
             report.rejections.extend(rejected)
             if progress:
-                progress(str(path), len(batch) + len(rejected))
+                progress(str(path), len(batch) + len(rejected), report.counts())
             batch.clear()
             rejected.clear()
 

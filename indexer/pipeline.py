@@ -25,12 +25,13 @@ class IndexReport:
 
 
 def embed_works(
-    catalog: Catalog, works, embedder: Embedder, progress: Progress | None = None
+    catalog: Catalog, works, embedder: Embedder, progress: Progress | None = None, full: bool = False
 ) -> tuple[dict[str, np.ndarray], int]:
-    """Vectors for every work, embedding only texts the cache (model, content hash) does not hold."""
+    """Vectors for every work, embedding only texts the cache (model, text hash) does not hold;
+    `full` embeds everything again and refreshes the cache."""
     texts = {w.id: w.embedding_text() for w in works}
     hashes = {wid: text_hash(text) for wid, text in texts.items()}
-    cached = catalog.cached_vectors(embedder.cache_key, set(hashes.values()))
+    cached = {} if full else catalog.cached_vectors(embedder.cache_key, set(hashes.values()))
     missing = sorted({h: wid for wid, h in hashes.items() if h not in cached}.items())
     if missing:
         done = 0
@@ -52,13 +53,13 @@ def embed_works(
 
 
 def build_corpus(
-    catalog: Catalog, embedder: Embedder, progress: Progress | None = None
+    catalog: Catalog, embedder: Embedder, progress: Progress | None = None, full: bool = False
 ) -> tuple[Corpus, IndexReport]:
     report = IndexReport()
     clock = time.perf_counter()
     works = list(catalog.works())
     report.works = len(works)
-    vectors, report.embedded = embed_works(catalog, works, embedder, progress)
+    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full)
     report.reused_vectors = report.works - report.embedded
     report.seconds["embed"] = time.perf_counter() - clock
 
@@ -88,12 +89,16 @@ def build_corpus(
 
 
 def index(
-    catalog: Catalog, engine: SearchEngine, embedder: Embedder, progress: Progress | None = None
+    catalog: Catalog, engine: SearchEngine, embedder: Embedder, progress: Progress | None = None, full: bool = False
 ) -> IndexReport:
-    """Build the next index version on `engine` and make it live; the catalog remembers the run."""
+    """Build the next index version on `engine` and make it live; the catalog remembers the run.
+
+    Incremental by default: only works whose text is new to the vector cache are embedded, while
+    identities, topics and aggregates are recomputed from the whole catalog (they are cheap, and a
+    new work can change any of them). `full` embeds every work again."""
     run_id, _ = catalog.start_index_run()
     started = time.perf_counter()
-    corpus, report = build_corpus(catalog, embedder, progress)
+    corpus, report = build_corpus(catalog, embedder, progress, full)
     clock = time.perf_counter()
     report.info = engine.build(corpus, progress)
     report.seconds["build"] = time.perf_counter() - clock

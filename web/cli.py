@@ -66,23 +66,64 @@ def _service(settings: Settings):
 # -- commands ----------------------------------------------------------------------------------
 
 
+class JobSink:
+    """Where a command run as an admin job (`--job ID`) reports progress and its result."""
+
+    def __init__(self, store=None, job_id: int | None = None):
+        self.store, self.job_id, self.result = store, job_id, {}
+        self._last = 0.0
+
+    def progress(self, progress: dict) -> None:
+        if self.store and time.monotonic() - self._last > 0.5:  # a few writes a second at most
+            self._last = time.monotonic()
+            self.store.report(self.job_id, progress)
+
+
+@contextmanager
+def job_reporting(args, settings: Settings) -> Iterator[JobSink]:
+    """With `--job ID` (set when the admin area launched us), mirror progress and outcome into the
+    job's row; without it, a sink that drops everything."""
+    job_id = getattr(args, "job", None)
+    if job_id is None:
+        yield JobSink()
+        return
+    from indexer.jobs import JobStore
+
+    catalog = _catalog(settings)
+    store = JobStore(catalog, settings.data_dir)
+    store.mark_running(job_id)
+    sink = JobSink(store, job_id)
+    try:
+        yield sink
+    except BaseException as exc:
+        store.fail(job_id, f"{type(exc).__name__}: {exc}")
+        raise
+    else:
+        store.finish(job_id, sink.result)
+    finally:
+        catalog.close()
+
+
 def cmd_ingest(args, settings: Settings) -> int:
     from indexer.ingest import ingest
 
     paths = [Path(p) for p in args.paths]
     done: dict[str, int] = {}
 
-    with _catalog(settings) as catalog, progress_bars(not args.json) as progress:
+    with job_reporting(args, settings) as job, _catalog(settings) as catalog, \
+            progress_bars(not args.json and args.job is None) as progress:
 
-        def advance(file: str, records: int) -> None:
+        def advance(file: str, records: int, counts: dict[str, int]) -> None:
             done[file] = done.get(file, 0) + records
             progress(f"ingest {Path(file).name}", done[file], done[file])
+            job.progress({"stage": "ingest", "file": file, **counts})
 
         started = time.perf_counter()
         report = ingest(catalog, paths, args.format, advance)
         seconds = time.perf_counter() - started
-    data = {**report.counts(), "seconds": round(seconds, 2), "files": report.files,
-            "rejections": [{"file": r.file, "line": r.line, "reason": r.reason} for r in report.rejections]}
+        data = {**report.counts(), "seconds": round(seconds, 2), "files": report.files,
+                "rejections": [{"file": r.file, "line": r.line, "reason": r.reason} for r in report.rejections]}
+        job.result = data
     lines = [f"read {report.read} = added {report.added} + updated {report.updated} + unchanged "
              f"{report.unchanged} + rejected {report.rejected}  ({seconds:.1f}s)"]
     lines += [f"  rejected {r}" for r in report.rejections]
@@ -90,26 +131,60 @@ def cmd_ingest(args, settings: Settings) -> int:
     return 0
 
 
-def cmd_index(args, settings: Settings) -> int:
+def cmd_reindex(args, settings: Settings) -> int:
+    from indexer.jobs import exclusive_index_lock
     from indexer.pipeline import index
     from search.engines import open_engine
 
-    engine = open_engine(settings)
-    try:
-        with _catalog(settings) as catalog, progress_bars(not args.json) as progress:
-            if catalog.count_works() == 0:
-                raise CliError("the catalog is empty: run `discovery ingest FILE...` first")
-            report = index(catalog, engine, settings.embedder(), progress)
-    finally:
-        engine.close()
-    data = {"works": report.works, "embedded": report.embedded, "reused_vectors": report.reused_vectors,
-            "researchers": report.researchers, "topics": report.topics,
-            "seconds": {k: round(v, 2) for k, v in report.seconds.items()},
-            "version": report.info.version if report.info else None, "engine": settings.engine}
+    with job_reporting(args, settings) as job, exclusive_index_lock(settings.data_dir):
+        engine = open_engine(settings)
+        try:
+            with _catalog(settings) as catalog, progress_bars(not args.json and args.job is None) as progress:
+                if catalog.count_works() == 0:
+                    raise CliError("the catalog is empty: run `discovery ingest FILE...` first")
+
+                def both(stage: str, done: int, total: int) -> None:
+                    progress(stage, done, total)
+                    job.progress({"stage": stage, "done": done, "total": total})
+
+                report = index(catalog, engine, settings.embedder(), both, full=args.full)
+        finally:
+            engine.close()
+        data = {"works": report.works, "embedded": report.embedded, "reused_vectors": report.reused_vectors,
+                "researchers": report.researchers, "topics": report.topics, "full": args.full,
+                "seconds": {k: round(v, 2) for k, v in report.seconds.items()},
+                "version": report.info.version if report.info else None, "engine": settings.engine}
+        job.result = data
     emit(data, args.json,
          f"indexed {report.works} works ({report.embedded} embedded, {report.reused_vectors} from cache), "
          f"{report.researchers} researchers, {report.topics} topics -> {settings.engine} version "
          f"{data['version']} in {report.seconds.get('total', 0):.1f}s")
+    return 0
+
+
+def cmd_rollback(args, settings: Settings) -> int:
+    from indexer.jobs import exclusive_index_lock
+    from search.engines import open_engine
+
+    with job_reporting(args, settings) as job, exclusive_index_lock(settings.data_dir):
+        engine = open_engine(settings)
+        try:
+            info = engine.rollback()
+        finally:
+            engine.close()
+        from indexer.status import info_dict
+
+        data = info_dict(info)
+        job.result = data
+    emit(data, args.json, f"rolled back: {settings.engine} version {info.version} (built {info.built_at}) is live")
+    return 0
+
+
+def cmd_status(args, settings: Settings) -> int:
+    from indexer.status import status, status_text
+
+    data = status(settings)
+    emit(data, args.json, status_text(data))
     return 0
 
 
@@ -239,8 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("ingest", cmd_ingest, "read OpenAlex / arXiv JSON-lines files into the catalog")
     p.add_argument("paths", nargs="+")
     p.add_argument("--format", choices=["openalex", "arxiv"], help="skip format detection")
+    p.add_argument("--job", type=int, help=argparse.SUPPRESS)
 
-    command("index", cmd_index, "resolve researchers, topics, embeddings; build and switch to a new index version")
+    for name in ("index", "reindex"):
+        p = command(name, cmd_reindex, "embed new works, resolve researchers and topics, build and switch to a new index version")
+        p.add_argument("--full", action="store_true", help="embed every work again instead of reusing cached vectors")
+        p.add_argument("--job", type=int, help=argparse.SUPPRESS)
+    p = command("rollback", cmd_rollback, "make the previous index version live again")
+    p.add_argument("--job", type=int, help=argparse.SUPPRESS)
+    command("status", cmd_status, "live index version, index lag, running and recent jobs")
     command("stats", cmd_stats, "catalog counts and index lag")
 
     p = command("show", cmd_show, "show a researcher, work or topic by name or id")

@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 
 from models.records import Work
 
-FORMATS = ("openalex", "arxiv")
+FORMATS = ("openalex", "arxiv", "cacm")
 
 
 class SourceError(ValueError):
@@ -37,12 +37,21 @@ def open_text(path: Path) -> io.TextIOBase:
 
 
 def detect_format(path: Path) -> str:
-    """Decide from the first JSON object: arXiv snapshots have `authors` as a string and `categories`."""
+    """Decide from the first JSON object: arXiv snapshots have `authors` as a string and `categories`.
+
+    A file whose first line is `.I <number>` is a SMART collection (CACM)."""
     try:
         with open_text(path) as handle:
+            first = True
             for line in handle:
                 if not line.strip():
                     continue
+                if first and line.startswith(".I "):
+                    from indexer.sources.cacm import is_smart
+
+                    if is_smart(line):
+                        return "cacm"
+                first = False
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
@@ -63,6 +72,8 @@ def parser_for(fmt: str) -> Callable[[dict], Work]:
         from indexer.sources.openalex import parse_work
     elif fmt == "arxiv":
         from indexer.sources.arxiv import parse_work
+    elif fmt == "cacm":  # records span lines: read_records hands whole files to indexer.sources.cacm
+        from indexer.sources.cacm import parse_record as parse_work
     else:
         raise SourceError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     return parse_work
@@ -73,7 +84,13 @@ def read_records(path: Path, fmt: str | None = None) -> Iterator[Parsed]:
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
-    parse = parser_for(fmt or detect_format(path))
+    fmt = fmt or detect_format(path)
+    parse = parser_for(fmt)
+    if fmt == "cacm":
+        from indexer.sources.cacm import read_cacm
+
+        yield from read_cacm(path)
+        return
     with open_text(path) as handle:
         line_no = 0
         while True:

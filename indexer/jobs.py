@@ -1,0 +1,195 @@
+"""Background jobs (ingest, reindex, rollback): recorded in the catalog, run in their own process.
+
+A job runs as `discovery <kind> --job ID` in a child process, so killing it (even SIGKILL) never
+takes the web server down; progress goes to the `jobs` table, which any process can read. One
+reindex at a time is enforced by an OS file lock that dies with its holder, so a killed job never
+leaves a stale lock behind; its row is marked `interrupted` the next time anyone looks.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from indexer.catalog import Catalog, now
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    args TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    progress TEXT NOT NULL DEFAULT '{}',
+    result TEXT,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+"""
+KINDS = ("ingest", "reindex", "rollback")
+EXCLUSIVE = {"reindex", "rollback"}  # both change which index version is live
+
+
+class JobConflict(RuntimeError):
+    def __init__(self, job_id: int):
+        super().__init__(f"a reindex is already running (job {job_id})")
+        self.job_id = job_id
+
+
+@dataclass
+class Job:
+    id: int
+    kind: str
+    args: dict
+    actor: str
+    status: str  # queued | running | succeeded | failed | interrupted
+    pid: int | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    progress: dict = field(default_factory=dict)
+    result: dict | None = None
+    error: str | None = None
+
+
+class JobStore:
+    def __init__(self, catalog: Catalog, data_dir: Path):
+        self.db = catalog.db
+        self.data_dir = Path(data_dir)
+        self.db.executescript(SCHEMA)
+
+    # -- records -------------------------------------------------------------------------
+    def _row(self, row: sqlite3.Row | tuple) -> Job:
+        (id_, kind, args, actor, status, pid, created, started, finished, progress, result, error) = row
+        return Job(id_, kind, json.loads(args), actor, status, pid, created, started, finished,
+                   json.loads(progress or "{}"), json.loads(result) if result else None, error)
+
+    def get(self, job_id: int) -> Job | None:
+        self._reap()
+        row = self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return self._row(row) if row else None
+
+    def recent(self, limit: int = 10) -> list[Job]:
+        self._reap()
+        return [self._row(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY id DESC LIMIT ?", (limit,))]
+
+    def running(self) -> list[Job]:
+        self._reap()
+        return [self._row(r) for r in self.db.execute("SELECT * FROM jobs WHERE status IN ('queued', 'running') ORDER BY id")]
+
+    def create(self, kind: str, args: dict, actor: str) -> Job:
+        if kind not in KINDS:
+            raise ValueError(f"unknown job kind {kind!r}")
+        if kind in EXCLUSIVE:
+            for job in self.running():
+                if job.kind in EXCLUSIVE:
+                    raise JobConflict(job.id)
+        with self.db:
+            cur = self.db.execute(
+                "INSERT INTO jobs (kind, args, actor, status, created_at) VALUES (?, ?, ?, 'queued', ?)",
+                (kind, json.dumps(args), actor, now()),
+            )
+        return self.get(int(cur.lastrowid))
+
+    def mark_running(self, job_id: int) -> None:
+        with self.db:
+            self.db.execute("UPDATE jobs SET status='running', pid=?, started_at=? WHERE id=?", (os.getpid(), now(), job_id))
+
+    def report(self, job_id: int, progress: dict) -> None:
+        with self.db:
+            self.db.execute("UPDATE jobs SET progress=? WHERE id=?", (json.dumps(progress), job_id))
+
+    def finish(self, job_id: int, result: dict) -> None:
+        with self.db:
+            self.db.execute("UPDATE jobs SET status='succeeded', finished_at=?, result=? WHERE id=?",
+                            (now(), json.dumps(result, default=str), job_id))
+
+    def fail(self, job_id: int, error: str) -> None:
+        with self.db:
+            self.db.execute("UPDATE jobs SET status='failed', finished_at=?, error=? WHERE id=?", (now(), error, job_id))
+
+    def _reap(self) -> None:
+        """A running job whose process is gone was killed: say so instead of showing it running forever."""
+        rows = self.db.execute("SELECT id, pid, status, created_at FROM jobs WHERE status IN ('queued', 'running')").fetchall()
+        for job_id, pid, status, _ in rows:
+            if status == "running" and pid and not _alive(pid):
+                with self.db:
+                    self.db.execute("UPDATE jobs SET status='interrupted', finished_at=? WHERE id=? AND status='running'",
+                                    (now(), job_id))
+
+    # -- audit ---------------------------------------------------------------------------
+    def audit(self, actor: str, action: str, detail: dict, outcome: str) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO audit_log (at, actor, action, detail, outcome) VALUES (?, ?, ?, ?, ?)",
+                            (now(), actor, action, json.dumps(detail, default=str), outcome))
+
+    def audit_entries(self, limit: int = 50) -> list[dict]:
+        cur = self.db.execute("SELECT at, actor, action, detail, outcome FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+        return [{"at": a, "actor": b, "action": c, "detail": json.loads(d), "outcome": e} for a, b, c, d, e in cur]
+
+    # -- running -------------------------------------------------------------------------
+    def launch(self, job: Job, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """Start `discovery <kind> --job ID` as a detached child; it reports through the table."""
+        command = [sys.executable, "-m", "web.cli", job.kind, "--job", str(job.id), *job.args.get("argv", [])]
+        log = open(self.data_dir / f"job-{job.id}.log", "ab")
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                start_new_session=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+@contextmanager
+def exclusive_index_lock(data_dir: Path) -> Iterator[None]:
+    """Held while a version is built or switched; released by the OS if the holder dies."""
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(data_dir) / "index.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JobConflict(_holder(data_dir)) from None
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _holder(data_dir: Path) -> int:
+    try:
+        with Catalog(Path(data_dir) / "catalog.sqlite") as catalog:
+            running = [j for j in JobStore(catalog, data_dir).running() if j.kind in EXCLUSIVE]
+        return running[0].id if running else 0
+    except sqlite3.Error:
+        return 0
