@@ -21,6 +21,7 @@ from models.records import (
 
 RECENCY_HALF_LIFE_YEARS = 5.0
 MAX_COLLABORATORS = 50
+CLOSE_MIN_JOINT_WORKS = 2  # "close": more than one paper together; every co-author is on the works
 MAX_TOPICS = 30
 
 
@@ -134,6 +135,7 @@ def build_docs(
                 close_collaborators=[
                     Collaborator(other, names[other], count)
                     for other, count in sorted(joint.items(), key=lambda kv: (-kv[1], names[kv[0]]))[:MAX_COLLABORATORS]
+                    if count >= CLOSE_MIN_JOINT_WORKS
                 ],
                 institutions=[
                     InstitutionSpan(name, first, last, span_works[name])

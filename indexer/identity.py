@@ -7,8 +7,9 @@ Rules, in order (each has a test in tests/test_identity.py):
 3. Two mentions on the same work are never one researcher.
 4. Otherwise names must agree after normalisation (case, diacritics, hyphens, punctuation, either
    name order; initials only against a full name with the same surname and initial), and the
-   evidence must agree too: a shared co-author, a shared affiliation, or topically similar works.
-   A matching name alone never merges.
+   evidence must agree too: a shared co-author, a shared affiliation, or topically similar works
+   (cosine >= 0.5; >= 0.25 when the name is rare, i.e. fewer than 0.5 people are expected to carry
+   it by chance). A matching name alone never merges.
 Researcher ids are remembered per mention, so rebuilding keeps every id a user may have linked to.
 """
 
@@ -24,7 +25,20 @@ from unidecode import unidecode
 from models.records import Work, researcher_id
 
 TOPIC_THRESHOLD = 0.5  # max cosine between the two clusters' works for topical evidence
+RARE_NAME_TOPIC_THRESHOLD = 0.25  # same broad field: enough when few people carry the name
 INITIALS_TOPIC_THRESHOLD = 0.6  # an initial-only name needs stronger topical evidence
+RARE_NAME_EXPECTED_PEOPLE = 0.5
+MIN_POPULATION = 10_000
+# Name parts so frequent worldwide that a small corpus cannot show it: a name made only of these
+# is never treated as rare (e.g. "Wei Wang"), whatever the corpus counts say.
+COMMON_NAME_PARTS = frozenset(
+    """wang li zhang liu chen yang huang zhao wu zhou xu sun ma zhu hu guo he lin gao luo zheng liang
+    xie song tang han feng deng cao peng zeng xiao tian dong pan yuan cai jiang yu du ye cheng wei
+    jing yan min jun hui jie lei yi xin tao bin hao jian ying ping hong ling fang kim lee park choi
+    jung kang cho yoon nguyen tran pham le singh kumar sharma gupta patel shah smith johnson williams
+    brown jones miller davis garcia rodriguez martinez hernandez lopez gonzalez david john michael
+    james robert maria daniel thomas""".split()
+)
 ID_KINDS = ("orcid", "openalex", "openreview", "dblp")
 
 
@@ -105,6 +119,27 @@ def mentions_of(works: list[Work]) -> list[Mention]:
     return mentions
 
 
+class NameFrequency:
+    """How many people would carry a name by chance, if given and family names were independent."""
+
+    def __init__(self, mentions: list[Mention]):
+        # A small corpus says little about how common a name is: count it as if it were part of a
+        # population of at least MIN_POPULATION mentions (the common-parts list covers the rest).
+        self.total = max(MIN_POPULATION, len(mentions))
+        self.counts = Counter(t for m in mentions for t in set(m.tokens))
+
+    def expected_people(self, tokens: list[str]) -> float:
+        if all(t in COMMON_NAME_PARTS for t in tokens):
+            return float("inf")
+        expected = float(self.total)
+        for token in set(tokens):
+            expected *= self.counts[token] / self.total
+        return expected
+
+    def is_rare(self, tokens: list[str]) -> bool:
+        return len(tokens) >= 2 and self.expected_people(tokens) < RARE_NAME_EXPECTED_PEOPLE
+
+
 class _Clusters:
     """Union-find over mentions with the evidence each cluster carries."""
 
@@ -151,7 +186,7 @@ class _Clusters:
             return 0.0
         return float(np.max(np.stack(va) @ np.stack(vb).T))
 
-    def evidence(self, a: int, b: int, threshold: float) -> tuple[str, float] | None:
+    def evidence(self, a: int, b: int, threshold: float, rare_name: bool) -> tuple[str, float] | None:
         """The strongest reason to believe clusters a and b are one person, or None."""
         if self.coauthors[a] & self.coauthors[b]:
             return "name+coauthor", 0.95
@@ -160,6 +195,8 @@ class _Clusters:
         similarity = self.topical(a, b)
         if similarity >= threshold:
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
+        if rare_name and similarity >= RARE_NAME_TOPIC_THRESHOLD:
+            return "rare-name+topic", round(0.4 + similarity / 2, 3)
         return None
 
 
@@ -212,6 +249,7 @@ def resolve(
 ) -> Resolution:
     mentions = mentions_of(works)
     clusters = _Clusters(mentions, vectors)
+    frequency = NameFrequency(mentions)
     reasons: dict[int, tuple[str, float]] = {}
 
     # Rule 1: shared identifiers, across name spellings.
@@ -239,7 +277,11 @@ def resolve(
                     if not _names_agree(ma, mb):
                         continue
                     abbreviated = is_abbreviated(ma.tokens) or is_abbreviated(mb.tokens)
-                    found = clusters.evidence(ra, rb, INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD)
+                    found = clusters.evidence(
+                        ra, rb,
+                        INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD,
+                        rare_name=not abbreviated and frequency.is_rare(ma.tokens),
+                    )
                     if found:
                         clusters.union(ra, rb)
                         reasons.setdefault(rb, found)

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `discovery serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `discovery serve` listens on.")
     admin_token: str | None = Field(None, description="Admin token; generated into the data directory if unset.")
+    import_dir: Path | None = Field(
+        None, description="Server folder admins may ingest files from by name (default: <data dir>/imports)."
+    )
+    max_upload_mb: int = Field(512, ge=1, le=100_000, description="Largest file the admin area accepts for upload.")
 
     def embedder(self) -> Embedder:
         return Embedder(self.embedding_model, self.embedding_batch_size, self.embedding_max_tokens)
@@ -38,6 +42,18 @@ class Settings(BaseSettings):
     @property
     def catalog_path(self) -> Path:
         return self.data_dir / "catalog.sqlite"
+
+    @property
+    def imports_path(self) -> Path:
+        return self.import_dir or self.data_dir / "imports"
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as `DISCOVERY_*` variables, for child processes (admin jobs)."""
+        return {
+            f"DISCOVERY_{name.upper()}": str(value)
+            for name, value in self.model_dump().items()
+            if value is not None
+        }
 
     @property
     def index_dir(self) -> Path:

@@ -80,7 +80,36 @@ def test_topical_similarity_merges_the_seed_researcher_across_venues():
     ]
     resolution = resolve(works, vectors_for(works))
     assert researcher_of(resolution, "w1") == researcher_of(resolution, "w2")
-    assert resolution.links["w2#0"].method == "name+topic"
+    assert resolution.links["w2#0"].method in ("name+topic", "rare-name+topic")
+
+
+def test_a_rare_name_merges_on_weaker_topical_agreement_but_not_on_unrelated_work():
+    """Few people are called Liu Ziyin: the same broad field is enough, an unrelated one is not."""
+    works = [
+        work("w1", "Universal Thermodynamic Uncertainty Relation in Non-Equilibrium Dynamics", "Liu Ziyin",
+             abstract="We derive a universal thermodynamic uncertainty relation for an arbitrary observable in a Markovian system."),
+        work("w2", "Power Laws and Symmetries in a Minimal Model of Financial Market Economy", "Liu Ziyin",
+             abstract="A minimal microscopic model of the financial market economy, solved in the mean-field regime like critical exponents in physics."),
+        work("w3", "Tumour necrosis factor in rheumatoid arthritis synovium", "Liu Ziyin",
+             abstract="Synovial biopsies of patients with rheumatoid arthritis were stained for cytokines."),
+    ]
+    vectors = vectors_for(works)
+    assert 0.25 <= float(vectors["w1"] @ vectors["w2"]) < 0.5
+    resolution = resolve(works, vectors)
+    assert researcher_of(resolution, "w1") == researcher_of(resolution, "w2")
+    assert resolution.links["w2#0"].method == "rare-name+topic"
+    assert researcher_of(resolution, "w3") != researcher_of(resolution, "w1")
+
+
+def test_a_common_name_needs_strong_topical_agreement():
+    works = [
+        work("w1", "Universal Thermodynamic Uncertainty Relation in Non-Equilibrium Dynamics", "Wei Wang",
+             abstract="We derive a universal thermodynamic uncertainty relation for an arbitrary observable in a Markovian system."),
+        work("w2", "Power Laws and Symmetries in a Minimal Model of Financial Market Economy", "Wei Wang",
+             abstract="A minimal microscopic model of the financial market economy, solved in the mean-field regime like critical exponents in physics."),
+    ]
+    resolution = resolve(works, vectors_for(works))
+    assert researcher_of(resolution, "w1") != researcher_of(resolution, "w2")
 
 
 def test_same_name_without_agreeing_evidence_does_not_merge():

@@ -298,6 +298,43 @@ def cmd_demo(args, settings: Settings) -> int:
     return cmd_serve(args, settings)
 
 
+def cmd_eval(args, settings: Settings) -> int:
+    """`eval [cacm|PATH]`, `eval collaborators`, `eval names`: measurements in indexer.evaluation."""
+    from indexer.evaluation.scratch import default_vector_cache
+
+    cache = Path(args.vector_cache) if args.vector_cache else default_vector_cache(settings)
+    scratch = Path(args.scratch) if args.scratch else None
+    common = {"vector_cache": cache, "scratch_dir": scratch}
+    with progress_bars(not args.json) as progress:
+        if args.target == "collaborators":
+            from indexer.evaluation.collaborators import DEFAULT_SPLIT_YEAR, ML_VENUES, evaluate_collaborators
+
+            result = evaluate_collaborators([Path(c) for c in args.corpus or [ML_VENUES]], settings,
+                                            split_year=args.split_year or DEFAULT_SPLIT_YEAR,
+                                            sample=args.sample or 1000, progress=progress, **common)
+            text = result.table()
+        elif args.target == "names":
+            from indexer.evaluation.collaborators import ML_VENUES
+            from indexer.evaluation.names import evaluate_names
+
+            result = evaluate_names([Path(c) for c in args.corpus or [ML_VENUES]], settings,
+                                    sample=args.sample or 500, progress=progress, **common)
+            text = result.table()
+        else:
+            from indexer.evaluation.relevance import evaluate_relevance, load_collection, subset
+
+            collection = load_collection(args.target)
+            if args.subset:
+                collection = subset(collection, args.subset)
+            result = evaluate_relevance(collection, settings, progress=progress, **common)
+            text = result.table(per_query=args.per_query)
+    data = result.to_dict()
+    if args.target not in ("collaborators", "names") and not args.per_query:
+        data.pop("per_query", None)
+    emit(data, args.json, text)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 
 
@@ -349,6 +386,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--active-since", type=int)
     p.add_argument("--institution")
+
+    p = command("eval", cmd_eval, "measure relevance on a judged collection (cacm or PATH), "
+                "collaborator recommendation (collaborators) or people search on name variants (names)")
+    p.add_argument("target", nargs="?", default="cacm", metavar="cacm|PATH|collaborators|names")
+    p.add_argument("--per-query", action="store_true", help="relevance: also print each query's scores")
+    p.add_argument("--subset", type=int, metavar="DOCS", help="relevance: evaluate on about this many documents")
+    p.add_argument("--corpus", action="append", metavar="FILE", help="collaborators/names: corpus file (repeatable)")
+    p.add_argument("--split-year", type=int, metavar="T", help="collaborators: history is up to and including T")
+    p.add_argument("--sample", type=int, metavar="N", help="collaborators/names: researchers evaluated")
+    p.add_argument("--vector-cache", metavar="FILE", help="vector cache (default: DATA_DIR/vector-cache.sqlite)")
+    p.add_argument("--scratch", metavar="DIR", help="keep the scratch catalog and index here")
 
     for name, handler, text in (("serve", cmd_serve, "serve the current index over HTTP"),
                                 ("demo", cmd_demo, "ingest and index the bundled demo corpus, then serve it")):

@@ -1,0 +1,120 @@
+"""The real pages in headless Chromium (Debian's `chromium` package, driven by Playwright; never a
+browser download): search, use a facet, open a profile with its graph, open a similar researcher.
+The page must make no request outside the app and log no JavaScript error."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+pytest_plugins = ["tests.web_fixtures"]
+
+CHROMIUM = os.environ.get("DISCOVERY_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+SCREENSHOT = Path(os.environ.get("DISCOVERY_PROFILE_SCREENSHOT", "/tmp/profile.png"))
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium: apt-get install chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(browser, web_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    own = urlsplit(web_server).netloc
+    outside: list[str] = []
+    errors: list[str] = []
+
+    def guard(route):
+        if urlsplit(route.request.url).netloc == own:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield page
+    context.close()
+    assert outside == [], f"requests outside the app: {outside}"
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def test_search_then_use_a_facet(page, web_server):
+    page.goto(web_server + "/")
+    page.fill("#q", "minibatch noise in SGD")
+    page.click(".search-form button[type=submit]")
+    page.wait_for_url("**/search?**")
+    hits = page.locator("li.hit")
+    assert hits.count() == 10
+    assert "Strength of Minibatch Noise in SGD" in hits.first.inner_text()
+    page.locator("li.hit details.why-ranked summary").first.click()
+    assert "Keyword (BM25)" in page.locator("li.hit details.why-ranked").first.inner_text()
+
+    facet = page.locator("a.facet-link[data-facet=type]").first
+    value = facet.get_attribute("data-value")
+    facet.click()
+    page.wait_for_url(f"**type={value}**")
+    assert page.locator(".active-filters").inner_text().count(value) >= 1
+    assert page.locator("a.facet-link.on[data-facet=type]").count() == 1
+    types = page.locator("li.hit .hit-meta .pill").all_inner_texts()
+    assert types and set(types) == {value}
+
+
+def test_profile_graph_and_a_similar_researcher(page, web_server):
+    page.goto(web_server + "/search?kind=people&q=Liu+Ziyin")
+    page.locator("li.hit.person h3 a").first.click()
+    page.wait_for_selector("h1:text('Liu Ziyin')")
+    # The graph explorer draws itself from the JSON API and hides the fallback lists.
+    page.wait_for_selector(".graph.ready svg .node")
+    kinds = page.eval_on_selector_all(".graph svg .node", "nodes => [...new Set(nodes.map(n => n.classList[1]))]")
+    assert set(kinds) == {"researcher", "work", "topic", "institution"}
+    assert not page.locator(".graph-fallback").is_visible()
+    assert page.locator("#trust").inner_text().count("Emerging") >= 1
+    assert "Masahito Ueda" in page.locator("#collaborators").inner_text()
+    page.locator("details.abstract summary").first.click()
+    assert page.locator("details.abstract[open] p").first.is_visible()
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    first = page.locator("#similar li.suggestion a.name").first
+    name = first.inner_text()
+    first.click()
+    page.wait_for_selector(f"h1:text-is('{name}')")
+    assert page.locator("#trust .trust-score").is_visible()
+    page.wait_for_selector(".graph.ready svg .node")
+
+
+def test_profile_without_javascript_shows_the_lists(browser, web_server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(web_server + "/search?kind=people&q=Liu+Ziyin")
+        page.locator("li.hit.person h3 a").first.click()
+        page.wait_for_selector("h1:text('Liu Ziyin')")
+        assert page.locator(".graph-fallback").is_visible()
+        assert "Masahito Ueda" in page.locator(".graph-fallback").inner_text()
+    finally:
+        context.close()

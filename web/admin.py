@@ -1,0 +1,302 @@
+"""The admin area: ingest and reindex as background jobs, watched while they run, safe to interrupt.
+
+Access: the admin token (`DISCOVERY_ADMIN_TOKEN`, else generated once into `<data dir>/admin-token`).
+Browsers log in with it and get a signed, HttpOnly, SameSite=Strict session cookie; every form
+carries a CSRF token bound to that session. API clients send `Authorization: Bearer <token>`.
+Anything without valid credentials gets 401 (or 403 for a bad CSRF token) and changes nothing.
+Every admin action lands in the audit log: who, what, when, and the outcome.
+"""
+
+
+import hmac
+import secrets
+import uuid
+from dataclasses import asdict
+from hashlib import sha256
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from indexer.catalog import Catalog
+from indexer.jobs import Job, JobConflict, JobStore
+from models.settings import Settings
+
+SESSION_COOKIE = "discovery_admin"
+SESSION_SECONDS = 8 * 3600
+CHUNK = 1 << 20
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, message: str, **extra):
+        super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra
+
+
+def admin_token(settings: Settings) -> tuple[str, bool]:
+    """(token, newly generated). A generated token is kept in the data directory, readable by us only."""
+    if settings.admin_token:
+        return settings.admin_token, False
+    path = settings.data_dir / "admin-token"
+    if path.exists():
+        return path.read_text().strip(), False
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(token + "\n")
+    return token, True
+
+
+class AdminAuth:
+    """Checks credentials; the signing key derives from the token, so changing the token logs everyone out."""
+
+    def __init__(self, token: str):
+        self.token = token
+        self.signer = URLSafeTimedSerializer(sha256(b"discovery-admin-session:" + token.encode()).hexdigest())
+
+    def token_ok(self, candidate: str | None) -> bool:
+        return bool(candidate) and hmac.compare_digest(candidate.encode(), self.token.encode())
+
+    def new_session(self) -> str:
+        return self.signer.dumps({"sid": secrets.token_urlsafe(16)})
+
+    def session(self, cookie: str | None) -> str | None:
+        if not cookie:
+            return None
+        try:
+            return self.signer.loads(cookie, max_age=SESSION_SECONDS)["sid"]
+        except (BadSignature, KeyError, TypeError):
+            return None
+
+    def csrf_for(self, sid: str) -> str:
+        return hmac.new(self.token.encode(), b"csrf:" + sid.encode(), sha256).hexdigest()
+
+    def csrf_ok(self, sid: str, candidate: str | None) -> bool:
+        return bool(candidate) and hmac.compare_digest(self.csrf_for(sid), candidate)
+
+
+class IngestPath(BaseModel):
+    path: str = Field(description="A file inside the server's import folder (DISCOVERY_IMPORT_DIR), relative to it.")
+    format: Literal["openalex", "arxiv"] | None = None
+
+
+class ReindexRequest(BaseModel):
+    full: bool = Field(False, description="Embed every work again instead of reusing cached vectors.")
+
+
+def safe_import_path(settings: Settings, name: str) -> Path:
+    """Refuse anything that resolves outside the import folder (`../`, absolute paths, symlinks out)."""
+    root = settings.imports_path.resolve()
+    candidate = (root / name).resolve()
+    if not candidate.is_relative_to(root) or candidate == root:
+        raise AdminError(400, f"{name!r} is outside the import folder; name a file inside {root}")
+    if not candidate.is_file():
+        raise AdminError(404, f"no file {name!r} in the import folder {root}")
+    return candidate
+
+
+async def save_upload(settings: Settings, upload: UploadFile) -> Path:
+    """Stream to disk in chunks with a size limit; a partial file is removed."""
+    limit = settings.max_upload_mb * (1 << 20)
+    uploads = settings.data_dir / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    suffix = "".join(Path(upload.filename or "upload.jsonl").suffixes[-2:]) or ".jsonl"
+    target = uploads / f"{uuid.uuid4().hex}{suffix if all(c.isalnum() or c == '.' for c in suffix) else '.jsonl'}"
+    size = 0
+    try:
+        with open(target, "wb") as out:
+            while chunk := await upload.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise AdminError(413, f"upload larger than {settings.max_upload_mb} MB (DISCOVERY_MAX_UPLOAD_MB)")
+                out.write(chunk)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    if size == 0:
+        target.unlink(missing_ok=True)
+        raise AdminError(400, "the uploaded file is empty")
+    return target
+
+
+def job_dict(job: Job) -> dict:
+    return asdict(job)
+
+
+def announce_admin_token(settings: Settings) -> None:
+    """At server start: make sure a token exists, and print it the one time it is generated."""
+    token, generated = admin_token(settings)
+    if generated:
+        print(f"Admin token (shown once; kept in {settings.data_dir / 'admin-token'}): {token}", flush=True)
+
+
+def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
+    router = APIRouter()
+    auths: list[AdminAuth] = []
+
+    def get_auth() -> AdminAuth:
+        if not auths:  # lazily, so building an app (tests, OpenAPI export) writes nothing
+            auths.append(AdminAuth(admin_token(settings)[0]))
+        return auths[0]
+
+    def jobs() -> tuple[Catalog, JobStore]:
+        catalog = Catalog(settings.catalog_path)
+        return catalog, JobStore(catalog, settings.data_dir)
+
+    def start(kind: str, argv: list[str], actor: str, detail: dict) -> Job:
+        catalog, store = jobs()
+        try:
+            try:
+                job = store.create(kind, {"argv": argv, **detail}, actor)
+            except JobConflict as conflict:
+                store.audit(actor, kind, detail, f"refused: job {conflict.job_id} running")
+                raise AdminError(409, str(conflict), job_id=conflict.job_id) from None
+            store.launch(job, settings.as_environment())
+            store.audit(actor, kind, detail, f"started job {job.id}")
+            return job
+        finally:
+            catalog.close()
+
+    # -- who is asking ---------------------------------------------------------------------
+    def api_actor(request: Request) -> str:
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() != "bearer" or not get_auth().token_ok(credential.strip()):
+            raise AdminError(401, "admin API: send Authorization: Bearer <admin token>")
+        return f"api@{request.client.host if request.client else '?'}"
+
+    def browser_session(request: Request) -> str:
+        sid = get_auth().session(request.cookies.get(SESSION_COOKIE))
+        if not sid:
+            raise AdminError(401, "log in to the admin area first")
+        return sid
+
+    async def browser_actor(request: Request, sid: Annotated[str, Depends(browser_session)]) -> str:
+        form = await request.form()
+        if not get_auth().csrf_ok(sid, form.get("csrf") if isinstance(form.get("csrf"), str) else None):
+            raise AdminError(403, "missing or invalid CSRF token: reload the admin page and try again")
+        return f"browser@{request.client.host if request.client else '?'}"
+
+    def status_data() -> dict:
+        from indexer.status import status
+
+        data = status(settings)
+        catalog, store = jobs()
+        try:
+            data["audit"] = store.audit_entries(20)
+        finally:
+            catalog.close()
+        return data
+
+    # -- JSON API --------------------------------------------------------------------------
+    @router.get("/api/admin/status", tags=["admin"], summary="Live index, index lag, running and recent jobs")
+    async def api_status(actor: Annotated[str, Depends(api_actor)]) -> dict:
+        return await run_in_threadpool(status_data)
+
+    @router.get("/api/admin/jobs/{job_id}", tags=["admin"], summary="One job: progress, result, rejected records")
+    async def api_job(job_id: int, actor: Annotated[str, Depends(api_actor)]) -> dict:
+        catalog, store = jobs()
+        try:
+            job = store.get(job_id)
+        finally:
+            catalog.close()
+        if job is None:
+            raise AdminError(404, f"no job {job_id}")
+        return job_dict(job)
+
+    @router.post("/api/admin/ingest", tags=["admin"], status_code=202, summary="Ingest a file from the import folder")
+    async def api_ingest_path(body: IngestPath, actor: Annotated[str, Depends(api_actor)]) -> dict:
+        path = safe_import_path(settings, body.path)
+        argv = [str(path), *(["--format", body.format] if body.format else [])]
+        return job_dict(start("ingest", argv, actor, {"path": body.path}))
+
+    @router.post("/api/admin/upload", tags=["admin"], status_code=202, summary="Upload a file and ingest it")
+    async def api_upload(actor: Annotated[str, Depends(api_actor)], file: UploadFile = File(...)) -> dict:
+        path = await save_upload(settings, file)
+        return job_dict(start("ingest", [str(path)], actor, {"upload": file.filename}))
+
+    @router.post("/api/admin/reindex", tags=["admin"], status_code=202, summary="Build and switch to a new index version")
+    async def api_reindex(body: ReindexRequest, actor: Annotated[str, Depends(api_actor)]) -> dict:
+        return job_dict(start("reindex", ["--full"] if body.full else [], actor, {"full": body.full}))
+
+    @router.post("/api/admin/rollback", tags=["admin"], status_code=202, summary="Make the previous version live")
+    async def api_rollback(actor: Annotated[str, Depends(api_actor)]) -> dict:
+        return job_dict(start("rollback", [], actor, {}))
+
+    # -- browser ---------------------------------------------------------------------------
+    @router.get("/admin/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_form(request: Request, error: str | None = None):
+        return templates.TemplateResponse(request, "admin_login.html", {"error": error}, status_code=401 if error else 200)
+
+    @router.post("/admin/login", include_in_schema=False)
+    async def login(request: Request, token: Annotated[str, Form()] = ""):
+        catalog, store = jobs()
+        try:
+            if not get_auth().token_ok(token):
+                store.audit(f"browser@{request.client.host if request.client else '?'}", "login", {}, "refused")
+                return templates.TemplateResponse(request, "admin_login.html", {"error": "That token is not valid."}, status_code=401)
+            store.audit(f"browser@{request.client.host if request.client else '?'}", "login", {}, "ok")
+        finally:
+            catalog.close()
+        response = RedirectResponse("/admin", status_code=303)
+        response.set_cookie(SESSION_COOKIE, get_auth().new_session(), max_age=SESSION_SECONDS, httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https", path="/")
+        return response
+
+    @router.post("/admin/logout", include_in_schema=False)
+    async def logout(actor: Annotated[str, Depends(browser_actor)]):
+        response = RedirectResponse("/admin/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @router.get("/admin", response_class=HTMLResponse, include_in_schema=False)
+    async def admin_page(request: Request, message: str | None = None):
+        sid = get_auth().session(request.cookies.get(SESSION_COOKIE))
+        if not sid:
+            return RedirectResponse("/admin/login", status_code=303)
+        data = await run_in_threadpool(status_data)
+        return templates.TemplateResponse(request, "admin.html", {
+            "status": data, "csrf": get_auth().csrf_for(sid), "message": message,
+            "import_dir": settings.imports_path, "max_upload_mb": settings.max_upload_mb,
+        })
+
+    @router.get("/admin/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def job_page(request: Request, job_id: int, sid: Annotated[str, Depends(browser_session)]):
+        catalog, store = jobs()
+        try:
+            job = store.get(job_id)
+        finally:
+            catalog.close()
+        if job is None:
+            raise AdminError(404, f"no job {job_id}")
+        return templates.TemplateResponse(request, "admin_job.html", {"job": job, "csrf": get_auth().csrf_for(sid)})
+
+    def done(job: Job) -> RedirectResponse:
+        return RedirectResponse(f"/admin/jobs/{job.id}", status_code=303)
+
+    @router.post("/admin/ingest", include_in_schema=False)
+    async def form_ingest(request: Request, actor: Annotated[str, Depends(browser_actor)]):
+        form = await request.form()
+        upload, path = form.get("file"), form.get("path")
+        if isinstance(upload, UploadFile) and upload.filename:
+            saved = await save_upload(settings, upload)
+            return done(start("ingest", [str(saved)], actor, {"upload": upload.filename}))
+        if isinstance(path, str) and path.strip():
+            return done(start("ingest", [str(safe_import_path(settings, path.strip()))], actor, {"path": path.strip()}))
+        raise AdminError(400, "choose a file to upload or name one in the import folder")
+
+    @router.post("/admin/reindex", include_in_schema=False)
+    async def form_reindex(request: Request, actor: Annotated[str, Depends(browser_actor)]):
+        full = (await request.form()).get("full") == "on"
+        return done(start("reindex", ["--full"] if full else [], actor, {"full": full}))
+
+    @router.post("/admin/rollback", include_in_schema=False)
+    async def form_rollback(actor: Annotated[str, Depends(browser_actor)]):
+        return done(start("rollback", [], actor, {}))
+
+    return router

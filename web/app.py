@@ -1,0 +1,95 @@
+"""The web app: `create_app(settings)` builds it; nothing is created at import time.
+
+Flow of a request: a route in `web.views` validates its parameters (FastAPI), its handler asks the
+`Discovery` service in the threadpool and shapes the answer (`web.shapes`), then the page route
+renders it with a template (`web.render`) or the `/api` route returns it as JSON. Errors of every
+kind become one shape (`web.errors`).
+
+The lifespan opens the engine and the embedding model once per process (the model loads lazily on
+the first query that needs it) and closes the engine on shutdown. Tests pass a ready `service`.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from models.settings import Settings
+from search.interface import SearchError
+from search.service import Discovery
+from web import docs, errors, views
+from web.admin import AdminError, admin_router, announce_admin_token
+from web.render import STATIC, make_templates
+
+log = logging.getLogger("discovery.web")
+
+DESCRIPTION = """\
+Search works, researchers and topics; researcher profiles with a trust snapshot, research graph,
+similar researchers and new collaborators.
+
+Every page has a JSON twin here under `/api` (same handler, same ids). Every error is
+`{"error": {"status", "message", "details"}}`; a 503 carries `Retry-After`.
+"""
+
+
+def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
+    """The app over `service`, or over the engine and embedder the settings name (opened in the lifespan)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if service is not None:
+            yield
+            return
+        from search.engines import open_engine
+
+        announce_admin_token(settings)
+        engine = None
+        try:
+            engine = open_engine(settings)
+            app.state.service = Discovery(engine, settings.embedder())
+        except SearchError as exc:  # e.g. OpenSearch unreachable: serve 503s with a reason, not a crash
+            log.error("engine unavailable: %s", exc)
+            app.state.unavailable = str(exc)
+        try:
+            yield
+        finally:
+            app.state.service = None
+            if engine is not None:
+                engine.close()
+
+    app = FastAPI(
+        title="Discovery",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,  # web.docs serves /docs without a CDN
+        redoc_url=None,
+        openapi_tags=[
+            {"name": "search", "description": "Works, people and topics."},
+            {"name": "researchers", "description": "Profiles, research graph, suggestions."},
+            {"name": "topics"},
+            {"name": "works"},
+            {"name": "status"},
+            {"name": "admin", "description": "Ingest, reindex, rollback, status. Bearer token required."},
+        ],
+    )
+    app.state.settings = settings
+    app.state.service = service
+    app.state.unavailable = None
+    app.state.templates = make_templates()
+    errors.install(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(views.router)
+    app.include_router(views.pages)
+    app.include_router(docs.router)
+    app.include_router(admin_router(settings, app.state.templates))
+
+    @app.exception_handler(AdminError)
+    async def on_admin_error(request, exc: AdminError):
+        return errors.respond(request, exc.status, exc.message)
+
+    return app
