@@ -81,9 +81,10 @@ def derive_labels(works: list[Work], assignment: np.ndarray, corpus_df: Counter,
     by_cluster: dict[int, Counter] = defaultdict(Counter)
     for work, cluster in zip(works, assignment):
         by_cluster[int(cluster)].update(set(_terms(work.title)))
+    sizes = Counter(int(c) for c in assignment)
     labels = {}
     for cluster, counts in by_cluster.items():
-        size = sum(1 for c in assignment if c == cluster)
+        size = sizes[cluster]
 
         def score(term: str) -> float:
             tf = counts[term] / size
@@ -91,14 +92,22 @@ def derive_labels(works: list[Work], assignment: np.ndarray, corpus_df: Counter,
             return tf * idf * (1.6 if " " in term else 1.0)
 
         candidates = [t for t, c in counts.items() if c >= 2] or list(counts)
-        best = sorted(candidates, key=lambda t: (-score(t), t))[:2]
-        if not best:
-            labels[cluster] = "Miscellaneous"
-        elif " " in best[0] or len(best) == 1:
-            labels[cluster] = best[0].title()
-        else:
-            labels[cluster] = f"{best[0].title()} and {best[1].title()}"
+        ranked = sorted(candidates, key=lambda t: (-score(t), t))
+        labels[cluster] = _label(ranked, score)
     return labels
+
+
+def _label(ranked: list[str], score) -> str:
+    """A strong phrase alone ("Gradient Descent"); otherwise two distinct words ("Bayesian, Uncertainty")."""
+    if not ranked:
+        return "Miscellaneous"
+    phrases = [t for t in ranked if " " in t]
+    if phrases and score(phrases[0]) >= 0.5 * score(ranked[0]):
+        return phrases[0].title()
+    words = [t for t in ranked if " " not in t]
+    first = words[0] if words else ranked[0]
+    second = next((w for w in words[1:] if w not in first and first not in w), None)
+    return f"{first.title()}, {second.title()}" if second else first.title()
 
 
 def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
