@@ -1,0 +1,207 @@
+"""Turning user text into something safe to search with, the same way for every engine.
+
+* Query text becomes a list of plain terms; an engine quotes each one, so nothing a user types
+  (quotes, `*`, `:`, `-`, parentheses, AND/OR/NOT/NEAR) ever acts as query syntax.
+* Names are folded (diacritics, case, punctuation, order) so "Ziyin Liu", "Liu Ziyin" and
+  "LIU, Ziyín" compare equal, and a small similarity function ranks near-misses (typos, initials).
+* Identifiers (ORCID, OpenAlex, OpenReview, dblp) are recognised in any pasted form and reduced
+  to one canonical value, at index time and at query time alike.
+* Highlights arrive from engines with private sentinel characters around matches; `mark` escapes
+  the text for HTML *then* turns sentinels into `<mark>`, so document text can never inject markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from difflib import SequenceMatcher
+
+from unidecode import unidecode
+
+from search.interface import MAX_QUERY_CHARS, BadQuery
+
+MAX_TERMS = 32
+"""Terms kept from one query: enough for any real query, bounded cost for a pasted 10,000-char text."""
+MAX_NAME_CHARS = 120
+"""Names longer than this (after folding) are cut: no one's name is, and similarity is quadratic."""
+
+# Common English function words: they match most documents, add almost nothing to BM25 and make
+# large OR queries slow, so they are dropped unless the query has nothing else.
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers him his how i if in into is it its itself just me
+    more most my no nor not of off on once only or other our ours out over own same she should so
+    some such than that the their theirs them then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with would you
+    your yours via using use based towards toward""".split()
+)
+
+_TERM = re.compile(r"[^\W_]+")  # runs of letters/digits: what FTS5's unicode61 tokenizer keeps
+MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
+"""Sentinels an engine puts around matched text; never present in indexed text (see `clean_indexed`)."""
+
+
+def check_text(text: str | None) -> str:
+    """The query stripped of surrounding whitespace; BadQuery if it is not text or too long."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise BadQuery("query must be text")
+    if len(text) > MAX_QUERY_CHARS:
+        raise BadQuery(f"query is longer than {MAX_QUERY_CHARS} characters")
+    return text.strip()
+
+
+def query_terms(text: str, limit: int = MAX_TERMS) -> list[str]:
+    """Lower-cased distinct terms of `text` in order, stopwords dropped unless nothing else is left.
+
+    Everything that is not a letter or digit separates terms, so operators and punctuation vanish
+    and words like AND/NEAR are ordinary terms. An empty list means "nothing to match on".
+    """
+    seen: list[str] = []
+    for token in _TERM.findall(text.lower()):
+        if token not in seen:
+            seen.append(token)
+    content = [t for t in seen if t not in STOPWORDS]
+    return (content or seen)[:limit]
+
+
+def fts5_query(terms: list[str], operator: str = "OR") -> str:
+    """An FTS5 MATCH expression: every term a quoted string, joined by OR (default) or AND.
+
+    OR by default because hybrid search is about ranking, not filtering: a long natural-language
+    query still finds documents matching most of it, and documents matching more and rarer terms
+    score higher. Double quotes inside a term are doubled, as FTS5 string syntax requires; the
+    operator is ours, never the user's.
+    """
+    if operator not in ("OR", "AND"):
+        raise ValueError(operator)
+    return f" {operator} ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def clean_indexed(text: str | None) -> str:
+    """Indexed text without the highlight sentinels (and other C0 controls besides whitespace)."""
+    if not text:
+        return ""
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", " ", text)
+
+
+def mark(snippet: str) -> str:
+    """HTML-escape an engine snippet, then turn the sentinels around matches into <mark> tags."""
+    escaped = html.escape(snippet, quote=True)
+    return escaped.replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>")
+
+
+def escape(text: str | None) -> str:
+    return html.escape(text or "", quote=True)
+
+
+# -- names ------------------------------------------------------------------------------------
+
+
+def normalize_name(name: str) -> str:
+    """ASCII-folded, lower-case, punctuation as spaces: "Lóuis-Philippe  MORENCY" -> "louis philippe morency"."""
+    folded = unidecode((name or "")[: MAX_NAME_CHARS * 4]).lower()
+    return " ".join(re.findall(r"[a-z0-9]+", folded))[:MAX_NAME_CHARS].strip()
+
+
+def name_forms(name: str) -> list[str]:
+    """The normalised name in given order and with the last token moved first ("liu ziyin" <-> "ziyin liu")."""
+    norm = normalize_name(name)
+    if not norm:
+        return []
+    tokens = norm.split()
+    forms = [norm]
+    if len(tokens) > 1:
+        forms.append(" ".join([tokens[-1], *tokens[:-1]]))
+        forms.append(" ".join([*tokens[1:], tokens[0]]))
+    return list(dict.fromkeys(forms))
+
+
+def _ratio(a: str, b: str) -> float:
+    return SequenceMatcher(None, a, b).ratio()
+
+
+def _token_score(query_token: str, name_token: str) -> float:
+    """A single letter (an initial, with or without its period) fully matches a token it starts."""
+    if len(query_token) == 1 or len(name_token) == 1:
+        return 0.9 if query_token[0] == name_token[0] else 0.0
+    return _ratio(query_token, name_token)
+
+
+def name_similarity(query: str, name: str) -> float:
+    """How well a typed name matches a researcher's name, in [0, 1], ignoring order and diacritics.
+
+    The best of: whole-string similarity in any order (catches typos such as "Ziyn Liu"), and a
+    per-token match that accepts initials ("Z. Liu"), discounted when the query names only part of
+    the person ("Salakhutdinov" alone still finds him, but ranks below a full-name match).
+    """
+    q, n = normalize_name(query), normalize_name(name)
+    if not q or not n:
+        return 0.0
+    q_tokens, n_tokens = q.split(), n.split()
+    whole = max(_ratio(" ".join(sorted(q_tokens)), " ".join(sorted(n_tokens))), *(_ratio(q, f) for f in name_forms(n)))
+    per_token = sum(max(_token_score(t, u) for u in n_tokens) for t in q_tokens) / len(q_tokens)
+    coverage = min(1.0, len(q_tokens) / len(n_tokens))
+    return round(max(whole, per_token * (0.8 + 0.2 * coverage)), 4)
+
+
+_NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]*)*\.?")
+_NAME_PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "le", "la", "bin", "al", "el"})
+
+
+def looks_like_name(text: str) -> bool:
+    """One to five letter-only words, none a common English function word: plausibly a person."""
+    tokens = text.replace(",", " ").split()
+    if not 1 <= len(tokens) <= 5:
+        return False
+    for token in tokens:
+        if not _NAME_TOKEN.fullmatch(token):
+            return False
+        if token.lower() in STOPWORDS and token.lower() not in _NAME_PARTICLES:
+            return False
+    return True
+
+
+# -- identifiers ------------------------------------------------------------------------------
+
+_ORCID = re.compile(r"(?:https?://)?(?:www\.)?(?:orcid\.org/)?(\d{4})-?(\d{4})-?(\d{4})-?(\d{3}[\dXx])/?", re.I)
+_OPENALEX = re.compile(r"(?:https?://)?(?:api\.)?(?:openalex\.org/)?(?:authors/)?(A\d{4,})/?", re.I)
+_OPENREVIEW = re.compile(r"(?:https?://)?(?:www\.)?(?:openreview\.net/profile\?id=)?(~[^\s/?#&]+)", re.I)
+_DBLP = re.compile(r"(?:https?://)?(?:www\.)?dblp\.(?:org|uni-trier\.de)/pid/([^\s?#]+?)(?:\.html)?/?", re.I)
+IDENTIFIER_KINDS: tuple[str, ...] = ("orcid", "openalex", "openreview", "dblp")
+
+
+def normalize_identifier(kind: str, value: str | None) -> str | None:
+    """The canonical form of an identifier of a known kind (bare ORCID with dashes, `A123`, `~Name1`, dblp pid)."""
+    if not value:
+        return None
+    value = value.strip()
+    if kind == "orcid":
+        m = _ORCID.fullmatch(value)
+        return "-".join(m.groups()).upper() if m else None
+    if kind == "openalex":
+        m = _OPENALEX.fullmatch(value)
+        return m.group(1).upper() if m else None
+    if kind == "openreview":
+        m = _OPENREVIEW.fullmatch(value)
+        return m.group(1) if m else None
+    if kind == "dblp":
+        m = _DBLP.fullmatch(value)
+        return m.group(1) if m else (value if re.fullmatch(r"[\w-]+/[\w-]+", value) else None)
+    return value
+
+
+def parse_identifier(text: str) -> tuple[str, str] | None:
+    """`(kind, canonical value)` when the whole text is one pasted identifier, else None."""
+    text = text.strip()
+    if not text or " " in text:
+        return None
+    for kind in IDENTIFIER_KINDS:
+        if kind == "dblp" and "dblp" not in text.lower():
+            continue  # a bare "a/b" is too ambiguous to call a dblp id
+        value = normalize_identifier(kind, text)
+        if value:
+            return kind, value
+    return None

@@ -1,0 +1,683 @@
+"""The search contract: one suite, every engine (the `engine` fixture in conftest.py).
+
+Real records (tests/fixtures/README.md), the real indexer and the real embedding model; assertions
+are about results, never about which calls an engine received. Engine-specific storage checks for
+the embedded engine are at the end.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import asdict, replace
+
+import pytest
+
+from search.interface import (
+    MAX_PAGE_SIZE,
+    MAX_QUERY_CHARS,
+    MAX_RESULT_WINDOW,
+    BadQuery,
+    Corpus,
+    EngineUnavailable,
+    NotFound,
+    WorkFilters,
+)
+from search.service import Discovery
+
+SEED_PAPER = "Strength of Minibatch Noise in SGD"
+UAI_PAPER = "paperlists-uai2021-f4ddf1773c"  # "Ziyin Liu" at UAI 2021: the seed researcher's other name order
+HOSTILE = "arxiv-hostile-0000001"  # a real arXiv record whose title gained <script> markup
+
+
+def titles(results):
+    return [h.work.title for h in results.hits]
+
+
+@pytest.fixture(scope="module")
+def seed(discovery):
+    """The seed researcher: the one whose works include the UAI 2021 paper and the seed SGD paper."""
+    hits = discovery.search_people("Liu Ziyin", limit=10, by="name").hits
+    matches = [h.researcher for h in hits if UAI_PAPER in h.researcher.work_ids]
+    assert matches, [h.researcher for h in hits]
+    return matches[0]
+
+
+# -- ranking --------------------------------------------------------------------------------------
+
+
+def test_hybrid_ranks_the_seed_paper_top_3(discovery):
+    results = discovery.search_works("minibatch noise in stochastic gradient descent")
+    assert results.mode == "hybrid" and results.fusion == "rrf"
+    assert SEED_PAPER in titles(results)[:3]
+
+
+def test_weighted_fusion_ranks_the_seed_paper_top_3(discovery):
+    results = discovery.search_works("minibatch noise in stochastic gradient descent", fusion="weighted")
+    assert results.fusion == "weighted"
+    assert SEED_PAPER in titles(results)[:3]
+
+
+def test_keyword_mode_ranks_title_words_first_and_has_only_keyword_scores(discovery):
+    results = discovery.search_works("volumization weight decay", mode="keyword")
+    assert titles(results)[0] == "Volumization as a Natural Generalization of Weight Decay"
+    for hit in results.hits:
+        assert hit.scores.keyword is not None and hit.scores.keyword_rank is not None
+        assert hit.scores.vector is None and hit.scores.vector_rank is None
+
+
+def test_semantic_mode_finds_a_paraphrase_without_shared_words(discovery):
+    query = "training classifiers when annotations are corrupted"
+    semantic = discovery.search_works(query, mode="semantic", per_page=3)
+    assert titles(semantic)[0] == "Learning Not to Learn in the Presence of Noisy Labels"
+    assert all(h.scores.vector is not None and h.scores.keyword is None for h in semantic.hits)
+    paraphrase = discovery.search_works(
+        "a penalty on the parameter volume as an alternative to L2 regularisation", mode="semantic", per_page=3
+    )
+    assert titles(paraphrase)[0] == "Volumization as a Natural Generalization of Weight Decay"
+
+
+def test_hits_explain_their_rank(discovery):
+    results = discovery.search_works("minibatch noise in stochastic gradient descent", per_page=20)
+    fused = [h.scores.fused for h in results.hits]
+    assert fused == sorted(fused, reverse=True)
+    top = results.hits[0].scores
+    assert top.keyword is not None and top.vector is not None
+    assert top.keyword_rank >= 1 and top.vector_rank >= 1
+    for hit in results.hits:
+        assert (hit.scores.keyword is None) == (hit.scores.keyword_rank is None)
+        assert (hit.scores.vector is None) == (hit.scores.vector_rank is None)
+        assert hit.scores.keyword is not None or hit.scores.vector is not None
+
+
+def test_keyword_search_folds_diacritics(discovery):
+    with_accent = discovery.search_works("Saarbrücken", mode="keyword")
+    without = discovery.search_works("saarbrucken", mode="keyword")
+    assert titles(with_accent) == titles(without)
+
+
+def test_results_render_as_plain_data(discovery):
+    results = discovery.search_works("phase transitions")
+    data = asdict(results)
+    assert data["hits"][0]["work"]["title"]
+    assert set(data["hits"][0]["scores"]) == {"fused", "keyword", "vector", "keyword_rank", "vector_rank"}
+
+
+# -- filters --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "semantic"])
+def test_year_and_type_filters_are_respected(discovery, mode):
+    filters = WorkFilters(year_from=2020, year_to=2021, types=("article",))
+    results = discovery.search_works("stochastic gradient descent", mode=mode, filters=filters, per_page=50)
+    assert results.hits
+    for hit in results.hits:
+        assert 2020 <= hit.work.year <= 2021 and hit.work.type == "article"
+
+
+def test_vector_filters_apply_inside_the_search(discovery):
+    """A filter matching only far-away works still fills the page (not top-k, then filtered)."""
+    results = discovery.search_works(
+        "stochastic gradient descent", mode="semantic", filters=WorkFilters(venues=("arXiv",)), per_page=5
+    )
+    assert len(results.hits) == 5 and all(h.work.venue == "arXiv" for h in results.hits)
+
+
+def test_venue_topic_and_researcher_filters(discovery, seed):
+    text = "stochastic gradient descent"
+    by_researcher = discovery.search_works(text, filters=WorkFilters(researcher=seed.id), per_page=50)
+    assert by_researcher.hits and all(seed.id in h.work.researcher_ids for h in by_researcher.hits)
+    topic = seed.topics[0]
+    by_topic = discovery.search_works(text, filters=WorkFilters(topics=(topic.id,)), per_page=50)
+    assert by_topic.hits and all(topic.id in [t.id for t in h.work.topics] for h in by_topic.hits)
+    venue = by_researcher.hits[0].work.venue
+    by_venue = discovery.search_works(text, filters=WorkFilters(venues=(venue,)), per_page=50)
+    assert by_venue.hits and all(h.work.venue == venue for h in by_venue.hits)
+
+
+def test_filters_that_match_nothing_give_empty_results(discovery):
+    results = discovery.search_works("noise", filters=WorkFilters(types=("no-such-type",)))
+    assert results.total == 0 and results.hits == []
+
+
+# -- facets ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "semantic"])
+def test_facet_counts_add_up(discovery, mode):
+    """Counts sum to the total; choosing a value gives exactly its count in keyword mode, and at
+    least its count when vector candidates take part (they are the nearest *within* the filters)."""
+    text = "noisy labels"
+    results = discovery.search_works(text, mode=mode)
+    assert results.total > 0
+    assert sum(f.count for f in results.facets["year"]) == results.total  # every fixture work has a year
+    assert sum(f.count for f in results.facets["type"]) == results.total
+    assert sum(f.count for f in results.facets["venue"]) <= results.total
+    for field, make in [
+        ("year", lambda v: WorkFilters(year_from=int(v), year_to=int(v))),
+        ("type", lambda v: WorkFilters(types=(v,))),
+        ("venue", lambda v: WorkFilters(venues=(v,))),
+        ("topic", lambda v: WorkFilters(topics=(v,))),
+    ]:
+        for facet in results.facets[field][:3]:
+            narrowed = discovery.search_works(text, mode=mode, filters=make(facet.value))
+            if mode == "keyword":
+                assert narrowed.total == facet.count, (field, facet)
+            else:
+                assert narrowed.total >= facet.count, (field, facet)
+
+
+def test_facets_are_ordered_and_labelled(discovery):
+    facets = discovery.search_works("learning").facets
+    years = [int(f.value) for f in facets["year"]]
+    assert years == sorted(years, reverse=True)
+    for field in ("venue", "type", "topic"):
+        counts = [f.count for f in facets[field]]
+        assert counts == sorted(counts, reverse=True) and all(f.label for f in facets[field])
+
+
+# -- pagination -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "semantic"])
+def test_pages_are_consecutive_slices_of_one_ranking(discovery, mode):
+    text = "neural networks"
+    whole = [h.work.id for h in discovery.search_works(text, mode=mode, per_page=15).hits]
+    pages = [h.work.id for p in (1, 2, 3) for h in discovery.search_works(text, mode=mode, page=p, per_page=5).hits]
+    assert len(whole) == 15 and pages == whole
+
+
+def test_page_past_the_end_is_empty_not_an_error(discovery):
+    results = discovery.search_works("volumization", mode="keyword", page=50, per_page=20)
+    assert results.hits == [] and results.page == 50
+
+
+def test_result_window_is_enforced(discovery):
+    last = MAX_RESULT_WINDOW // MAX_PAGE_SIZE
+    discovery.search_works("learning", page=last, per_page=MAX_PAGE_SIZE)
+    with pytest.raises(BadQuery):
+        discovery.search_works("learning", page=last + 1, per_page=MAX_PAGE_SIZE)
+
+
+def test_empty_query_is_the_browse_listing(discovery, corpus):
+    results = discovery.search_works("   ", per_page=20)
+    assert results.mode == "browse" and results.total == corpus.counts["works"]
+    years = [h.work.year for h in results.hits]
+    assert years == sorted(years, reverse=True)
+    narrowed = discovery.search_works("", filters=WorkFilters(types=("preprint",)))
+    assert narrowed.total == sum(f.count for f in results.facets["type"] if f.value == "preprint")
+    assert all(h.work.type == "preprint" for h in narrowed.hits)
+
+
+# -- highlights -----------------------------------------------------------------------------------
+
+
+def test_highlights_mark_matches_and_escape_markup(discovery):
+    results = discovery.search_works("script gas clustering", mode="keyword")
+    hit = next(h for h in results.hits if h.work.id == HOSTILE)
+    assert "<script>" in hit.work.title  # the record itself is untouched
+    title = hit.highlights["title"]
+    assert "&lt;" in title and "<script" not in title and "<b>" not in title
+    assert "<mark>" in title and "&amp;" in title
+
+
+def test_every_highlight_is_safe_html(discovery):
+    for query in ["script alert bold", "ARBERT MARBERT", "photoproduction pi0 omega protons", "noise"]:
+        for hit in discovery.search_works(query, per_page=20).hits:
+            for snippet in hit.highlights.values():
+                assert "<" not in re.sub(r"</?mark>", "", snippet), snippet
+            assert "title" in hit.highlights
+
+
+# -- people ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["Ziyin Liu", "Liu Ziyin", "LIU, Ziyin", "ziyin liú", "Zyin Liu", "Liu Ziyn"])
+def test_people_by_name_variant_order_diacritics_typo(discovery, seed, query):
+    results = discovery.search_people(query)
+    assert results.by == "name"
+    assert results.hits[0].researcher.id == seed.id
+    assert results.hits[0].matched_by == "name"
+
+
+@pytest.mark.parametrize("query", ["Ivan Vulic", "vulić ivan", "Barnabas Poczos", "Póczos Barnabás"])
+def test_people_by_name_folds_diacritics(discovery, query):
+    results = discovery.search_people(query)
+    folded = {"Ivan Vulić", "Barnabás Póczos"}
+    assert results.hits and results.hits[0].researcher.name in folded
+
+
+def test_people_by_surname_alone(discovery):
+    results = discovery.search_people("Salakhutdinov")
+    assert results.by == "name" and results.hits[0].researcher.name == "Ruslan Salakhutdinov"
+
+
+def _researcher_with(corpus, kind):
+    return next(r for r in corpus.researchers() if kind in r.identifiers)
+
+
+def test_people_by_pasted_orcid_in_any_form(discovery, corpus):
+    person = _researcher_with(corpus, "orcid")
+    bare = re.search(r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]", person.identifiers["orcid"]).group(0)
+    for pasted in [bare, f"https://orcid.org/{bare}", f" orcid.org/{bare.lower()} ", bare.replace("-", "")]:
+        results = discovery.search_people(pasted)
+        assert results.by == "identifier", pasted
+        assert [h.researcher.id for h in results.hits] == [person.id]
+        assert results.hits[0].matched_by == "identifier"
+    assert discovery.find_researcher(f"https://orcid.org/{bare}").id == person.id
+
+
+def test_unknown_orcid_finds_nobody(discovery):
+    results = discovery.search_people("0000-0001-2345-6789")
+    assert results.by == "identifier" and results.hits == []
+
+
+def test_people_by_researcher_id(discovery, seed):
+    assert discovery.search_people(seed.id).hits[0].researcher.id == seed.id
+
+
+def test_people_by_expertise_returns_the_matching_works(discovery):
+    results = discovery.search_people("learning with noisy labels")
+    assert results.by == "expertise" and results.hits
+    scores = [h.score for h in results.hits]
+    assert scores == sorted(scores, reverse=True) and scores[0] == 1.0
+    for hit in results.hits:
+        assert hit.matched_by == "expertise" and hit.works
+        assert all(hit.researcher.id in w.researcher_ids for w in hit.works)
+    assert any("Noisy Labels" in w.title for w in results.hits[0].works)
+
+
+def test_people_modes_can_be_forced(discovery, seed):
+    assert discovery.search_people("Liu Ziyin", by="expertise").by == "expertise"
+    forced = discovery.search_people("stochastic gradient descent", by="name")
+    assert forced.by == "name" and all(h.matched_by == "name" for h in forced.hits)
+    with pytest.raises(BadQuery):
+        discovery.search_people("Liu Ziyin", by="telepathy")
+
+
+def test_find_researcher(discovery, seed):
+    assert discovery.find_researcher(seed.id).id == seed.id
+    assert discovery.find_researcher("Ziyin Liu").id == seed.id
+    with pytest.raises(NotFound):
+        discovery.find_researcher("Qwxz Vbnmkj")
+    with pytest.raises(BadQuery):
+        discovery.find_researcher("  ")
+
+
+# -- profiles and similar researchers -------------------------------------------------------------
+
+
+def test_researcher_profile(discovery, seed):
+    profile = discovery.researcher_profile(seed.id)
+    assert {w.id for w in profile.works} == set(seed.work_ids)
+    years = [w.year for w in profile.works]
+    assert years == sorted(years, reverse=True)
+    coauthors = {rid for w in profile.works for rid in w.researcher_ids} - {seed.id}
+    assert {c.id for c in profile.collaborators} == coauthors
+    joint = [c.joint_works for c in profile.collaborators]
+    assert joint == sorted(joint, reverse=True) and joint[0] >= 2
+    assert profile.topics == seed.topics
+    with pytest.raises(NotFound):
+        discovery.researcher_profile("r-0000000000")
+
+
+@pytest.mark.parametrize("mode", ["similar", "collaborators"])
+def test_similar_researchers_never_self_and_explained(discovery, seed, mode):
+    suggestions = discovery.similar_researchers(seed.id, mode=mode, limit=10)
+    assert len(suggestions) == 10
+    assert seed.id not in {s.researcher.id for s in suggestions}
+    similarities = [s.similarity for s in suggestions]
+    assert similarities == sorted(similarities, reverse=True)
+    mine = {t.label for t in seed.topics}
+    for s in suggestions:
+        assert s.paper_pairs, s.researcher.name
+        for pair in s.paper_pairs:
+            assert pair.theirs.id in s.researcher.work_ids and pair.yours.id in seed.work_ids
+            assert -1.0 <= pair.similarity <= 1.0
+        pair_sims = [p.similarity for p in s.paper_pairs]
+        assert pair_sims == sorted(pair_sims, reverse=True)
+        assert set(s.shared_topics) <= mine & {t.label for t in s.researcher.topics}
+    assert any(s.shared_topics for s in suggestions)
+
+
+def test_collaborators_mode_excludes_every_coauthor(discovery, seed):
+    works = discovery.researcher_profile(seed.id).works
+    coauthors = {rid for w in works for rid in w.researcher_ids}
+    similar = {s.researcher.id for s in discovery.similar_researchers(seed.id, limit=30)}
+    assert similar & coauthors, "the fixture should make some co-author similar, or this test proves nothing"
+    new = {s.researcher.id for s in discovery.similar_researchers(seed.id, mode="collaborators", limit=30)}
+    assert new and not new & coauthors
+
+
+def test_similar_researchers_filters(discovery, seed):
+    recent = discovery.similar_researchers(seed.id, active_since=2023, limit=10)
+    assert recent and all(s.researcher.last_year >= 2023 for s in recent)
+    at = discovery.similar_researchers(seed.id, institution="carnegie mellon", limit=10)
+    assert at and all(any("Carnegie Mellon" in i.name for i in s.researcher.institutions) for s in at)
+    with pytest.raises(BadQuery):
+        discovery.similar_researchers(seed.id, mode="enemies")
+    with pytest.raises(NotFound):
+        discovery.similar_researchers("r-0000000000")
+
+
+def test_researcher_graph(discovery, seed):
+    graph = discovery.researcher_graph(seed.id)
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    assert nodes[seed.id]["type"] == "researcher"
+    assert {n["type"] for n in graph["nodes"]} <= {"researcher", "work", "topic", "institution"}
+    assert set(seed.work_ids) <= set(nodes)
+    assert any(n["type"] == "institution" for n in graph["nodes"])
+    assert any(n["type"] == "topic" for n in graph["nodes"])
+    for edge in graph["edges"]:
+        assert edge["source"] in nodes and edge["target"] in nodes and edge["kind"]
+
+
+# -- topics and works -----------------------------------------------------------------------------
+
+
+def test_search_topics(discovery):
+    hits = discovery.search_topics("noisy labels")
+    assert hits and "nois" in hits[0].topic.label.lower()
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_topic_page(discovery, seed):
+    topic_id = seed.topics[0].id
+    page = discovery.topic_page(topic_id)
+    assert page.topic.id == topic_id
+    assert page.description and page.description != page.topic.label
+    assert sum(page.works_per_year.values()) == page.topic.works_count
+    recent = [w.year for w in page.recent_works]
+    assert recent == sorted(recent, reverse=True)
+    cited = [w.cited_by_count for w in page.cited_works]
+    assert cited == sorted(cited, reverse=True)
+    for work in page.recent_works + page.cited_works:
+        assert topic_id in [t.id for t in work.topics]
+    counts = [t.works for t in page.top_researchers]
+    assert counts and counts == sorted(counts, reverse=True)
+    assert page.related_topics and topic_id not in [t.topic.id for t in page.related_topics]
+    with pytest.raises(NotFound):
+        discovery.topic_page("t-no-such-topic")
+
+
+def test_work_page(discovery):
+    work_id = discovery.search_works(SEED_PAPER, mode="keyword").hits[0].work.id
+    page = discovery.work_page(work_id)
+    assert page.work.title == SEED_PAPER
+    assert page.similar_works and work_id not in [s.work.id for s in page.similar_works]
+    sims = [s.similarity for s in page.similar_works]
+    assert sims == sorted(sims, reverse=True)
+    with pytest.raises(NotFound):
+        discovery.work_page("W0")
+
+
+# -- hostile input --------------------------------------------------------------------------------
+
+NASTY = [
+    '"', '""', "'", "cat's", 'cat"', '"unbalanced', "(", ")", "((a)", "a AND", "AND", "OR", "NOT", "NEAR",
+    "NEAR(a b)", "a OR b NOT c", "title:noise", ":", "-", "--", "-noise", "*", "noise*", "^", "{a}", "[", "\\",
+    "%", "_", "'; DROP TABLE works; --", "🙂", "🧠 neural 🧠", "é", "\u0301", "ﬁne", "Ω≈ç√∫", "日本語の論文",
+    "\u200b", "\x00", "\x02bad\x03", "<script>alert(1)</script>", "", " ", "\t\n", "a" * MAX_QUERY_CHARS,
+    "noise " * 1600,
+]
+
+
+def answered_or_rejected(call):
+    """The only acceptable outcomes for user input: an answer, or BadQuery."""
+    try:
+        return call()
+    except BadQuery:
+        return None
+
+
+@pytest.mark.parametrize("query", NASTY, ids=lambda q: repr(q[:12]))
+def test_nasty_queries_get_results_or_bad_query(discovery, query):
+    for mode in ("hybrid", "keyword", "semantic"):
+        results = answered_or_rejected(lambda: discovery.search_works(query, mode=mode))
+        if results is not None:
+            assert results.total >= len(results.hits)
+            for hit in results.hits:
+                assert "<" not in re.sub(r"</?mark>", "", hit.highlights["title"])
+    answered_or_rejected(lambda: discovery.search_works(query, filters=WorkFilters(year_from=2000), fusion="weighted"))
+    answered_or_rejected(lambda: discovery.search_people(query))
+    answered_or_rejected(lambda: discovery.search_people(query, by="name"))
+    answered_or_rejected(lambda: discovery.search_topics(query))
+    try:
+        discovery.find_researcher(query)
+    except (BadQuery, NotFound):
+        pass
+
+
+def test_query_length_limit(discovery):
+    discovery.search_works("a" * MAX_QUERY_CHARS)
+    with pytest.raises(BadQuery):
+        discovery.search_works("a" * (MAX_QUERY_CHARS + 1))
+    with pytest.raises(BadQuery):
+        discovery.search_people("a" * (MAX_QUERY_CHARS + 1))
+
+
+def test_empty_text_is_rejected_where_text_is_needed(discovery):
+    for call in (discovery.search_people, discovery.search_topics, discovery.find_researcher):
+        with pytest.raises(BadQuery):
+            call("  ")
+
+
+BAD_PARAMETERS = [
+    {"page": 0}, {"page": -1}, {"page": "2"}, {"page": 1.5}, {"page": None}, {"page": True}, {"page": 10**12},
+    {"per_page": 0}, {"per_page": MAX_PAGE_SIZE + 1}, {"per_page": -5}, {"per_page": "10"},
+    {"mode": "bogus"}, {"mode": None}, {"fusion": "borda"},
+    {"filters": WorkFilters(year_from=2022, year_to=2020)}, {"filters": WorkFilters(year_from=99999)},
+    {"filters": WorkFilters(year_from="2020")}, {"filters": WorkFilters(year_to=-1)},
+    {"filters": WorkFilters(types="article")}, {"filters": WorkFilters(types=(1, 2))},
+    {"filters": WorkFilters(researcher=42)}, {"filters": "year=2020"},
+]
+
+
+@pytest.mark.parametrize("params", BAD_PARAMETERS, ids=repr)
+def test_bad_parameters_are_bad_queries(discovery, params):
+    try:
+        discovery.search_works("noise", **params)
+    except BadQuery:
+        return
+    # a lenient reading is acceptable only if it is a correct answer
+    assert params == {"filters": WorkFilters(types="article")}
+
+
+@pytest.mark.parametrize("call", [
+    lambda d: d.search_people("noise", limit=0),
+    lambda d: d.search_people("noise", limit="3"),
+    lambda d: d.search_topics("noise", limit=MAX_PAGE_SIZE + 1),
+    lambda d: d.similar_researchers("r-0000000000", limit=-1),
+    lambda d: d.similar_researchers("r-0000000000", active_since="2020"),
+])
+def test_bad_limits_are_bad_queries(discovery, call):
+    with pytest.raises(BadQuery):
+        call(discovery)
+
+
+# -- index versions -------------------------------------------------------------------------------
+
+
+def small(corpus: Corpus, works: int = 60) -> Corpus:
+    """A quick-to-build slice of the corpus (the seed works included) for version tests."""
+    docs = sorted(corpus.works(), key=lambda w: (not w.id.startswith("seed-"), w.id))[:works]
+    return replace(corpus, works=lambda: iter(docs), counts={**corpus.counts, "works": len(docs)})
+
+
+def failing(corpus: Corpus, after: int = 25) -> Corpus:
+    def works():
+        for n, doc in enumerate(corpus.works()):
+            if n == after:
+                raise RuntimeError("source went away mid-build")
+            yield doc
+
+    return replace(corpus, works=works)
+
+
+def test_no_index_yet(new_engine, embedder):
+    engine = new_engine()
+    assert engine.info() is None
+    with pytest.raises(EngineUnavailable):
+        Discovery(engine, embedder).search_works("noise")
+    with pytest.raises(NotFound):
+        engine.rollback()
+
+
+def test_versions_build_switch_and_roll_back(new_engine, corpus, embedder):
+    engine = new_engine()
+    first = engine.build(small(corpus, 40))
+    second = engine.build(small(corpus, 80))
+    assert second.version == first.version + 1
+    assert engine.info().version == second.version and second.counts["works"] == 80
+    assert second.model == corpus.model
+    rolled = engine.rollback()
+    assert rolled.version == first.version and engine.info().counts["works"] == 40
+    assert Discovery(engine, embedder).search_works(SEED_PAPER, mode="keyword").hits
+    third = engine.build(small(corpus, 50))
+    assert third.version == second.version + 1 and engine.info().counts["works"] == 50
+
+
+def test_failed_build_leaves_the_live_version_serving(new_engine, corpus, embedder):
+    engine = new_engine()
+    live = engine.build(small(corpus))
+    with pytest.raises(RuntimeError, match="mid-build"):
+        engine.build(failing(corpus))
+    assert engine.info().version == live.version
+    assert SEED_PAPER in titles(Discovery(engine, embedder).search_works(SEED_PAPER, mode="keyword"))
+    after = engine.build(small(corpus, 30))
+    assert after.version > live.version and engine.info().counts["works"] == 30
+
+
+def test_a_running_reader_picks_up_a_new_version(new_engine, corpus):
+    builder, reader = new_engine(), new_engine()
+    builder.build(small(corpus, 30))
+    assert reader.info().counts["works"] == 30
+    builder.build(small(corpus, 70))
+    assert reader.info().counts["works"] == 70
+    assert len(reader.get_works([w.id for w in small(corpus, 70).works()])) == 70
+
+
+def test_readers_in_threads_during_a_switch_see_whole_versions(new_engine, corpus):
+    engine = new_engine()
+    engine.build(small(corpus, 30))
+    errors, stop = [], threading.Event()
+
+    def read():
+        while not stop.is_set():
+            try:
+                found = engine.keyword_works("stochastic gradient noise", WorkFilters(), 50)
+                docs = engine.get_works([i for i, _ in found])
+                assert len(docs) <= len(found)
+            except Exception as exc:  # noqa: BLE001 - the assertion below reports it
+                errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for n in (60, 40, 80):
+            engine.build(small(corpus, n))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert engine.info().counts["works"] == 80
+
+
+# -- embedded engine storage (engine-specific) ----------------------------------------------------
+
+
+@pytest.fixture
+def embedded_dir(tmp_path):
+    from search.embedded import EmbeddedEngine
+
+    engines = []
+
+    def open_engine():
+        engines.append(EmbeddedEngine(tmp_path))
+        return engines[-1]
+
+    yield tmp_path, open_engine
+    for engine in engines:
+        engine.close()
+
+
+def test_embedded_keeps_live_and_previous_versions_only(embedded_dir, corpus):
+    path, open_engine = embedded_dir
+    engine = open_engine()
+    for n in (20, 30, 40):
+        engine.build(small(corpus, n))
+    assert (path / "CURRENT").read_text().strip() == "v3"
+    assert sorted(p.name for p in path.glob("v*")) == ["v2", "v3"]
+    assert all((path / v / "manifest.json").exists() for v in ("v2", "v3"))
+
+
+def test_embedded_cleans_half_built_versions_and_failed_builds(embedded_dir, corpus):
+    path, open_engine = embedded_dir
+    engine = open_engine()
+    engine.build(small(corpus, 20))
+    (path / "v2").mkdir()  # a crash mid-build: files, no manifest
+    (path / "v2" / "index.sqlite").write_bytes(b"partial")
+    with pytest.raises(RuntimeError):
+        engine.build(failing(corpus))
+    assert sorted(p.name for p in path.glob("v*")) == ["v1"]
+    assert (path / "CURRENT").read_text().strip() == "v1"
+    assert engine.build(small(corpus, 20)).version > 1
+
+
+def test_embedded_close_closes_every_thread_connection(embedded_dir, corpus):
+    _, open_engine = embedded_dir
+    engine = open_engine()
+    engine.build(small(corpus, 20))
+    threads = [threading.Thread(target=engine.keyword_works, args=("noise", WorkFilters(), 5)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(engine._connections) >= 3
+    engine.close()
+    assert engine._connections == set()
+
+
+def test_embedded_prunes_common_terms(embedded_dir, corpus, monkeypatch):
+    """Frequent terms are dropped when rarer ones exist; a query of only common terms ANDs them."""
+    import search.embedded as embedded
+
+    monkeypatch.setattr(embedded, "COMMON_MIN_DOCS", 10)
+    monkeypatch.setattr(embedded, "TERM_DOCS_FLOOR", 0)
+    monkeypatch.setattr(embedded, "POSTINGS_BUDGET", 60)
+    _, open_engine = embedded_dir
+    engine = open_engine()
+    engine.build(small(corpus, 300))
+
+    def fields(work):
+        return " ".join([work.title, work.abstract or "", work.venue or "", *work.keywords, *(t.label for t in work.topics)]).lower()
+
+    hits = engine.get_works([i for i, _ in engine.keyword_works("learning noisy labels", WorkFilters(), 100)])
+    assert hits and all(re.search(r"\bnoisy\b|\blabels\b", fields(w)) for w in hits)
+    both = engine.get_works([i for i, _ in engine.keyword_works("learning neural", WorkFilters(), 100)])
+    assert both and all(re.search(r"\blearning\b", fields(w)) and re.search(r"\bneural\b", fields(w)) for w in both)
+    total, _ = engine.work_facets("learning neural", [], WorkFilters())
+    assert total == len(both) < 100
+
+
+def test_embedded_refuses_a_version_of_another_format(embedded_dir, corpus):
+    import json
+
+    path, open_engine = embedded_dir
+    open_engine().build(small(corpus, 20))
+    manifest = path / "v1" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": 0}))
+    with pytest.raises(EngineUnavailable, match="rebuild"):
+        open_engine().info()
+
+
+def test_embedded_query_plan_keeps_rare_terms_within_budget():
+    from search.embedded import plan_match
+
+    docs = {"minibatch": 50, "noise": 3_000, "learning": 90_000, "sgd": 800}
+    assert plan_match(["minibatch", "noise", "learning", "sgd"], docs, common=50_000, budget=60_000) == '"minibatch" OR "noise" OR "sgd"'
+    assert plan_match(["noise", "sgd", "minibatch"], docs, common=50_000, budget=1_000) == '"sgd" OR "minibatch"'
+    assert plan_match(["learning"], docs, common=50_000, budget=60_000) == '"learning"'
+    assert plan_match(["learning", "noise"], docs, common=1_000, budget=60_000) == '"learning" AND "noise"'
