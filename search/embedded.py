@@ -458,6 +458,11 @@ class EmbeddedEngine:
         with self._read() as (_, conn):
             return [wid for (wid,) in conn.execute(sql, [*params, limit])]
 
+    def keyword_and_vector_works(
+        self, text: str, vector: Sequence[float], filters: WorkFilters, limit: int
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        return self.keyword_works(text, filters, limit), self.vector_works(vector, filters, limit)
+
     def vector_works(self, vector: Sequence[float], filters: WorkFilters, limit: int) -> list[tuple[str, float]]:
         with self._read() as (version, conn):
             query = _query_vector(vector, version.dimension)
@@ -737,7 +742,7 @@ def _ids_for(conn: sqlite3.Connection, table: str, scored: list[tuple[int, float
         return []
     rows = [r for r, _ in scored]
     ids = dict(conn.execute(f"SELECT rowid, id FROM {table} WHERE rowid IN ({_marks(rows)})", rows))
-    return [(ids[r], s) for r, s in scored if r in ids]
+    return sorted(((ids[r], s) for r, s in scored if r in ids), key=lambda pair: (-pair[1], pair[0]))
 
 
 # -- writing one version -------------------------------------------------------------------------

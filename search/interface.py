@@ -7,7 +7,7 @@ so a new engine only adds retrieval.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Iterable, Literal, Protocol, Sequence
 
@@ -164,6 +164,11 @@ class SearchEngine(Protocol):
     def vector_works(self, vector: Sequence[float], filters: WorkFilters, limit: int) -> list[tuple[str, float]]:
         """Cosine similarity, filters applied inside the search (not after it)."""
 
+    def keyword_and_vector_works(
+        self, text: str, vector: Sequence[float], filters: WorkFilters, limit: int
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """Both retrievers for hybrid search; a remote engine answers them in one round trip."""
+
     def work_facets(
         self, text: str | None, extra_ids: Sequence[str], filters: WorkFilters, all_works: bool = False
     ) -> tuple[int, dict[str, list[FacetValue]]]:
@@ -230,9 +235,7 @@ class SearchEngine(Protocol):
 
 def doc_to_dict(doc: WorkDoc | ResearcherDoc | TopicDoc) -> dict:
     """A JSON-ready dict of a doc without its vector (engines keep vectors apart from documents)."""
-    data = asdict(doc)
-    data.pop("vector", None)
-    return data
+    return asdict(replace(doc, vector=None))  # replace first: asdict would copy every float
 
 
 def work_from_dict(data: dict) -> WorkDoc:

@@ -305,8 +305,11 @@ class Discovery:
         self, text: str, mode: str, fusion: str, filters: WorkFilters, depth: int
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], list[tuple[str, float]]]:
         """(keyword candidates, vector candidates, fused ranking) for one query."""
-        keyword = self.engine.keyword_works(text, filters, depth) if mode != "semantic" else []
-        vector = self.engine.vector_works(self.embed(text), filters, depth) if mode != "keyword" else []
+        if mode == "hybrid":
+            keyword, vector = self.engine.keyword_and_vector_works(text, self.embed(text), filters, depth)
+        else:
+            keyword = self.engine.keyword_works(text, filters, depth) if mode == "keyword" else []
+            vector = self.engine.vector_works(self.embed(text), filters, depth) if mode == "semantic" else []
         if mode == "keyword":
             return keyword, vector, list(keyword)
         if mode == "semantic":
