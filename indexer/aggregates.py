@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Collection, Mapping
 
 import numpy as np
 
@@ -55,7 +56,12 @@ def build_docs(
     work_topics: dict[str, list[TopicRef]],
     topic_origin: dict[str, str],
     vectors: dict[str, np.ndarray],
+    exclusions: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[list[WorkDoc], list[ResearcherDoc], list[TopicDoc]]:
+    """`exclusions`: researcher id -> work ids its owner excluded from their expertise
+    (`models.accounts.expertise_exclusions`). Those works stay on the record (`work_ids`, counts,
+    collaborators) but count neither in the researcher's vector nor in their topics."""
+    exclusions = exclusions or {}
     by_id = {w.id: w for w in works}
     names = {rid: display_name([m.name for m in members]) for rid, members in resolution.members.items()}
 
@@ -93,9 +99,11 @@ def build_docs(
     for rid, members in resolution.members.items():
         own_works = sorted({m.work_id for m in members}, key=lambda w: (-(by_id[w].year or 0), w))
         work_list = [by_id[w] for w in own_works]
+        excluded = exclusions.get(rid) or ()
+        expertise = [w for w in own_works if w not in excluded]
         topic_counts: Counter = Counter()
         labels = {}
-        for w in own_works:
+        for w in expertise:
             for t in work_topics.get(w, []):
                 topic_counts[t.id] += 1
                 labels[t.id] = t.label
@@ -143,7 +151,7 @@ def build_docs(
                 ],
                 work_ids=own_works,
                 link_methods=dict(Counter(resolution.links[m.key].method for m in members)),
-                vector=researcher_vector(work_list, vectors),
+                vector=researcher_vector([by_id[w] for w in expertise], vectors),
             )
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Collection, Mapping
 
 import numpy as np
 
@@ -53,8 +54,14 @@ def embed_works(
 
 
 def build_corpus(
-    catalog: Catalog, embedder: Embedder, progress: Progress | None = None, full: bool = False
+    catalog: Catalog,
+    embedder: Embedder,
+    progress: Progress | None = None,
+    full: bool = False,
+    exclusions: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[Corpus, IndexReport]:
+    """`exclusions`: works owners excluded from their expertise (researcher id -> work ids), read
+    from the accounts database by the caller (`models.accounts.expertise_exclusions`)."""
     report = IndexReport()
     clock = time.perf_counter()
     works = list(catalog.works())
@@ -72,7 +79,8 @@ def build_corpus(
 
     clock = time.perf_counter()
     work_topics, origin = topics.assign_topics(works, vectors)
-    work_docs, researcher_docs, topic_docs = aggregates.build_docs(works, resolution, work_topics, origin, vectors)
+    work_docs, researcher_docs, topic_docs = aggregates.build_docs(works, resolution, work_topics, origin, vectors,
+                                                                    exclusions)
     report.researchers, report.topics = len(researcher_docs), len(topic_docs)
     report.seconds["aggregate"] = time.perf_counter() - clock
 
@@ -89,16 +97,22 @@ def build_corpus(
 
 
 def index(
-    catalog: Catalog, engine: SearchEngine, embedder: Embedder, progress: Progress | None = None, full: bool = False
+    catalog: Catalog,
+    engine: SearchEngine,
+    embedder: Embedder,
+    progress: Progress | None = None,
+    full: bool = False,
+    exclusions: Mapping[str, Collection[str]] | None = None,
 ) -> IndexReport:
     """Build the next index version on `engine` and make it live; the catalog remembers the run.
 
     Incremental by default: only works whose text is new to the vector cache are embedded, while
     identities, topics and aggregates are recomputed from the whole catalog (they are cheap, and a
-    new work can change any of them). `full` embeds every work again."""
+    new work can change any of them). `full` embeds every work again. Owners' `exclusions` apply
+    to every build, full or not."""
     run_id, _ = catalog.start_index_run()
     started = time.perf_counter()
-    corpus, report = build_corpus(catalog, embedder, progress, full)
+    corpus, report = build_corpus(catalog, embedder, progress, full, exclusions)
     clock = time.perf_counter()
     report.info = engine.build(corpus, progress)
     report.seconds["build"] = time.perf_counter() - clock

@@ -35,6 +35,24 @@ class Settings(BaseSettings):
         None, description="Server folder admins may ingest files from by name (default: <data dir>/imports)."
     )
     max_upload_mb: int = Field(512, ge=1, le=100_000, description="Largest file the admin area accepts for upload.")
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the accounts database (accounts, follows, claims, invitations); "
+        "default: SQLite at <data dir>/accounts.sqlite. Several app instances share one PostgreSQL database.",
+    )
+    secret_key: str | None = Field(
+        None,
+        min_length=32,
+        description="Signs session cookies and CSRF tokens; generated into <data dir>/secret-key if unset. "
+        "Set the same value on every instance that shares a database.",
+    )
+    session_hours: int = Field(336, ge=1, le=24 * 366, description="How long a login lasts.")
+    login_max_failures: int = Field(
+        5, ge=1, le=1000, description="Failed logins per account name (20x that per address) before logins pause."
+    )
+    login_window_minutes: int = Field(15, ge=1, le=24 * 60, description="Window the login failures are counted in.")
+    signups_per_hour: int = Field(20, ge=1, le=100_000, description="Accounts one address may create per hour.")
+    invitations_per_day: int = Field(10, ge=1, le=10_000, description="Invitations one account may send per 24 hours.")
 
     def embedder(self) -> Embedder:
         return Embedder(self.embedding_model, self.embedding_batch_size, self.embedding_max_tokens)
@@ -58,3 +76,8 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def accounts_database_url(self) -> str:
+        """`database_url`, or the SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'accounts.sqlite').absolute()}"

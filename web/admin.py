@@ -11,10 +11,10 @@ Every admin action lands in the audit log: who, what, when, and the outcome.
 import hmac
 import secrets
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from hashlib import sha256
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -26,7 +26,18 @@ from starlette.concurrency import run_in_threadpool
 from indexer.catalog import Catalog
 from indexer.jobs import Job, JobConflict, JobStore
 from models.settings import Settings
+from web.api_models import ErrorBody
 
+API_ERRORS: dict[int | str, dict] = {
+    status: {"model": ErrorBody, "description": text} for status, text in (
+        (400, "Bad request (e.g. a path outside the import folder, an empty upload)."),
+        (401, "No valid admin token: send Authorization: Bearer <admin token>."),
+        (404, "Unknown job or file."),
+        (409, "A reindex or rollback is already running."),
+        (413, "Upload larger than DISCOVERY_MAX_UPLOAD_MB."),
+        (422, "A parameter failed validation."),
+    )
+}
 SESSION_COOKIE = "discovery_admin"
 SESSION_SECONDS = 8 * 3600
 CHUNK = 1 << 20
@@ -36,6 +47,18 @@ class AdminError(Exception):
     def __init__(self, status: int, message: str, **extra):
         super().__init__(message)
         self.status, self.message, self.extra = status, message, extra
+
+
+@dataclass
+class AdminAccess:
+    """The admin area's credential checks, for routes defined elsewhere (e.g. the claim review in
+    `web.accounts_claims`): the same token, session cookie, CSRF token and audit log."""
+
+    api_actor: Callable[..., Any]  # dependency: `Authorization: Bearer <token>` -> actor
+    browser_actor: Callable[..., Any]  # dependency: session cookie + form CSRF token -> actor
+    session_of: Callable[[Request], str | None]  # the admin session id from the cookie, or None
+    csrf_for: Callable[[str], str]  # the CSRF token of an admin session
+    audit: Callable[[str, str, dict, str], None]  # (actor, action, detail, outcome) into the audit log
 
 
 def admin_token(settings: Settings) -> tuple[str, bool]:
@@ -194,11 +217,13 @@ def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
         return data
 
     # -- JSON API --------------------------------------------------------------------------
-    @router.get("/api/admin/status", tags=["admin"], summary="Live index, index lag, running and recent jobs")
+    @router.get("/api/admin/status", tags=["admin"], responses=API_ERRORS,
+                summary="Live index, index lag, running and recent jobs")
     async def api_status(actor: Annotated[str, Depends(api_actor)]) -> dict:
         return await run_in_threadpool(status_data)
 
-    @router.get("/api/admin/jobs/{job_id}", tags=["admin"], summary="One job: progress, result, rejected records")
+    @router.get("/api/admin/jobs/{job_id}", tags=["admin"], responses=API_ERRORS,
+                summary="One job: progress, result, rejected records")
     async def api_job(job_id: int, actor: Annotated[str, Depends(api_actor)]) -> dict:
         catalog, store = jobs()
         try:
@@ -209,22 +234,26 @@ def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
             raise AdminError(404, f"no job {job_id}")
         return job_dict(job)
 
-    @router.post("/api/admin/ingest", tags=["admin"], status_code=202, summary="Ingest a file from the import folder")
+    @router.post("/api/admin/ingest", tags=["admin"], responses=API_ERRORS,
+                status_code=202, summary="Ingest a file from the import folder")
     async def api_ingest_path(body: IngestPath, actor: Annotated[str, Depends(api_actor)]) -> dict:
         path = safe_import_path(settings, body.path)
         argv = [str(path), *(["--format", body.format] if body.format else [])]
         return job_dict(start("ingest", argv, actor, {"path": body.path}))
 
-    @router.post("/api/admin/upload", tags=["admin"], status_code=202, summary="Upload a file and ingest it")
+    @router.post("/api/admin/upload", tags=["admin"], responses=API_ERRORS,
+                status_code=202, summary="Upload a file and ingest it")
     async def api_upload(actor: Annotated[str, Depends(api_actor)], file: UploadFile = File(...)) -> dict:
         path = await save_upload(settings, file)
         return job_dict(start("ingest", [str(path)], actor, {"upload": file.filename}))
 
-    @router.post("/api/admin/reindex", tags=["admin"], status_code=202, summary="Build and switch to a new index version")
+    @router.post("/api/admin/reindex", tags=["admin"], responses=API_ERRORS,
+                status_code=202, summary="Build and switch to a new index version")
     async def api_reindex(body: ReindexRequest, actor: Annotated[str, Depends(api_actor)]) -> dict:
         return job_dict(start("reindex", ["--full"] if body.full else [], actor, {"full": body.full}))
 
-    @router.post("/api/admin/rollback", tags=["admin"], status_code=202, summary="Make the previous version live")
+    @router.post("/api/admin/rollback", tags=["admin"], responses=API_ERRORS,
+                status_code=202, summary="Make the previous version live")
     async def api_rollback(actor: Annotated[str, Depends(api_actor)]) -> dict:
         return job_dict(start("rollback", [], actor, {}))
 
@@ -299,4 +328,15 @@ def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
     async def form_rollback(actor: Annotated[str, Depends(browser_actor)]):
         return done(start("rollback", [], actor, {}))
 
+    def audit(actor: str, action: str, detail: dict, outcome: str) -> None:
+        catalog, store = jobs()
+        try:
+            store.audit(actor, action, detail, outcome)
+        finally:
+            catalog.close()
+
+    router.access = AdminAccess(  # type: ignore[attr-defined]
+        api_actor=api_actor, browser_actor=browser_actor,
+        session_of=lambda request: get_auth().session(request.cookies.get(SESSION_COOKIE)),
+        csrf_for=lambda sid: get_auth().csrf_for(sid), audit=audit)
     return router

@@ -7,6 +7,8 @@ kind become one shape (`web.errors`).
 
 The lifespan opens the engine and the embedding model once per process (the model loads lazily on
 the first query that needs it) and closes the engine on shutdown. Tests pass a ready `service`.
+It also migrates the accounts database (`web.accounts`: follows, claims, invitations) before the
+first request, whichever way the engine came.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from typing import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from models.settings import Settings
 from search.interface import SearchError
 from search.service import Discovery
-from web import docs, errors, views
+# Importing accounts_follow / accounts_invites registers their routes on accounts.router and accounts.pages.
+from web import accounts, accounts_claims, accounts_follow, accounts_invites, docs, errors, views  # noqa: F401
+from web.accounts import AccountError, Accounts
 from web.admin import AdminError, admin_router, announce_admin_token
 from web.render import STATIC, make_templates
 
@@ -41,6 +46,15 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(app.state.accounts.start)  # migrations, before the first request
+        try:
+            async with _engine(app):
+                yield
+        finally:
+            app.state.accounts.close()
+
+    @asynccontextmanager
+    async def _engine(app: FastAPI) -> AsyncIterator[None]:
         if service is not None:
             yield
             return
@@ -74,22 +88,40 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
             {"name": "topics"},
             {"name": "works"},
             {"name": "status"},
-            {"name": "admin", "description": "Ingest, reindex, rollback, status. Bearer token required."},
+            {"name": "accounts", "description": "Sign up, log in, log out, your account. State-changing requests "
+             "need the session cookie and its CSRF token in `X-CSRF-Token`."},
+            {"name": "follow", "description": "Follow researchers; the following list; the feed of their new works."},
+            {"name": "claims", "description": "Claim a researcher record (level L2); an admin approves it (L3)."},
+            {"name": "owner", "description": "The owner of a claimed record: open to collaborate, pinned and "
+             "excluded works, \"not mine\" flags."},
+            {"name": "invitations", "description": "Invite a claimed, open-to-collaborate researcher; inbox, "
+             "accept, decline, block."},
+            {"name": "admin", "description": "Ingest, reindex, rollback, status, claim review. Bearer token required."},
         ],
     )
     app.state.settings = settings
     app.state.service = service
     app.state.unavailable = None
     app.state.templates = make_templates()
+    app.state.accounts = Accounts(settings)  # opens nothing until start-up or first use
+    accounts.install_template_globals(app.state.templates)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(views.router)
     app.include_router(views.pages)
+    app.include_router(accounts.router)  # + the follow, claim and invitation routes registered on it
+    app.include_router(accounts.pages)
     app.include_router(docs.router)
-    app.include_router(admin_router(settings, app.state.templates))
+    admin = admin_router(settings, app.state.templates)
+    app.include_router(admin)
+    app.include_router(accounts_claims.review_router(admin.access))
 
     @app.exception_handler(AdminError)
     async def on_admin_error(request, exc: AdminError):
         return errors.respond(request, exc.status, exc.message)
+
+    @app.exception_handler(AccountError)
+    async def on_account_error(request, exc: AccountError):
+        return errors.respond(request, exc.status, exc.message, headers=exc.headers)
 
     return app

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from indexer.sources import FORMATS
 from models.settings import Settings
 from web import shapes
 
@@ -147,11 +148,20 @@ def cmd_reindex(args, settings: Settings) -> int:
                     progress(stage, done, total)
                     job.progress({"stage": stage, "done": done, "total": total})
 
-                report = index(catalog, engine, settings.embedder(), both, full=args.full)
+                # Owners' choices (works excluded from their expertise) apply to every build.
+                from models.accounts import AccountsUnavailable, expertise_exclusions
+
+                try:
+                    exclusions = expertise_exclusions(settings.accounts_database_url)
+                except AccountsUnavailable as exc:
+                    raise CliError(f"{exc}; check DISCOVERY_DATABASE_URL (a reindex without them would "
+                                   "undo owners' exclusions)") from None
+                report = index(catalog, engine, settings.embedder(), both, full=args.full, exclusions=exclusions)
         finally:
             engine.close()
         data = {"works": report.works, "embedded": report.embedded, "reused_vectors": report.reused_vectors,
                 "researchers": report.researchers, "topics": report.topics, "full": args.full,
+                "excluded_works": sum(len(w) for w in exclusions.values()),
                 "seconds": {k: round(v, 2) for k, v in report.seconds.items()},
                 "version": report.info.version if report.info else None, "engine": settings.engine}
         job.result = data
@@ -350,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("ingest", cmd_ingest, "read OpenAlex / arXiv JSON-lines files into the catalog")
     p.add_argument("paths", nargs="+")
-    p.add_argument("--format", choices=["openalex", "arxiv"], help="skip format detection")
+    p.add_argument("--format", choices=list(FORMATS), help="skip format detection")
     p.add_argument("--job", type=int, help=argparse.SUPPRESS)
 
     for name in ("index", "reindex"):

@@ -25,7 +25,10 @@ def prepare_demo(settings: Settings, progress_enabled: bool = True) -> Settings:
         try:
             if catalog.stats()["not_yet_indexed"] or engine.info() is None:
                 with progress_bars(progress_enabled) as progress:
-                    result = index(catalog, engine, settings.embedder(), progress)
+                    from models.accounts import expertise_exclusions
+
+                    result = index(catalog, engine, settings.embedder(), progress,
+                                   exclusions=expertise_exclusions(settings.accounts_database_url))
                 print(f"indexed {result.works} works, {result.researchers} researchers, {result.topics} topics "
                       f"({result.embedded} embedded) in {result.seconds['total']:.0f}s")
         finally:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from models.records import Collaborator, ResearcherDoc, TopicCount, WorkDoc
@@ -29,8 +30,27 @@ from search.service import (
     WorkRef,
 )
 
-FOLLOWERS = 0
-"""Followers arrive with accounts (a later issue); every profile has none until then."""
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the accounts database says about one researcher record, for one viewer
+    (`web.accounts.profile_facts`). The defaults describe a record nobody follows or claimed."""
+
+    followers: int = 0
+    claim_status: str = "unclaimed"  # unclaimed | claimed | contested | approved
+    claim_evidence: str | None = None  # names the claim, for the trust breakdown
+    open_to_collaborate: bool | None = None  # stated by the owner; unknown until then
+    pinned: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()  # excluded from expertise, or flagged "not mine"
+    actions: dict = field(default_factory=lambda: {
+        name: {"available": False, "reason": reason} for name, reason in (
+            ("follow", "Log in to follow this researcher."),
+            ("claim", "Log in to claim this author record."),
+            ("invite", "Invitations reach researchers who claimed their record and are open to collaborate."),
+        )
+    })
+    viewer: dict = field(default_factory=lambda: {"signed_in": False, "following": False, "is_owner": False,
+                                                   "claim": None})
 
 FILTER_KEYS = ("year_from", "year_to", "type", "venue", "topic", "researcher")
 _YEAR = re.compile(r"[0-9]{1,4}")
@@ -220,35 +240,34 @@ def topic_page(page: TopicPage) -> dict:
 # -- profiles ----------------------------------------------------------------------------------
 
 
-def profile(p: Profile) -> dict:
+def profile(p: Profile, facts: AccountFacts | None = None) -> dict:
     """Everything a researcher profile shows: the researcher's fields at the top level (`id`, `name`,
     `name_variants`, `identifiers`, `affiliation`, `institutions`, ...), then `counts`, `trust`,
-    `works`, `topics`, `close_collaborators`, `coauthors` (every co-author) and the inactive `actions`."""
+    `works` (pinned ones first), `topics`, `close_collaborators`, `coauthors` (every co-author), and
+    from the accounts database (`facts`): followers, the claim, the owner's choices, and the
+    `actions` open to the viewer (`viewer`)."""
     from web import trust
 
+    facts = facts or AccountFacts()
     doc = p.researcher
+    works = sorted(p.works, key=lambda w: w.id not in facts.pinned)  # stable: pinned first, else as before
     return {
         **researcher(doc),
-        "open_to_collaborate": None,  # stated by the researcher once accounts exist; unknown until then
+        "open_to_collaborate": facts.open_to_collaborate,
         "counts": {
             "works": len(p.works),
-            "followers": FOLLOWERS,
+            "followers": facts.followers,
             "topics": len(p.topics),
             "close_collaborators": len(doc.close_collaborators),
         },
-        "trust": trust.snapshot(p),
-        "works": [work(w) for w in p.works],
+        "trust": trust.snapshot(p, facts.claim_status, facts.claim_evidence),
+        "works": [{**work(w), "pinned": w.id in facts.pinned, "excluded_from_expertise": w.id in facts.excluded}
+                  for w in works],
         "topics": [topic_count(t) for t in p.topics],
         "close_collaborators": [collaborator(c) for c in doc.close_collaborators],
         "coauthors": [collaborator(c) for c in p.collaborators],
-        "actions": {
-            name: {"available": False, "reason": reason}
-            for name, reason in (
-                ("follow", "Following researchers comes with accounts (coming soon)."),
-                ("claim", "Claiming links this author record to an account (coming soon)."),
-                ("invite", "Claim this author record first to unlock direct invitations (coming soon)."),
-            )
-        },
+        "actions": facts.actions,
+        "viewer": facts.viewer,
     }
 
 

@@ -18,8 +18,9 @@ Consistent affiliation        10      2 per work carrying the researcher's most 
                                       (0 when no affiliation is known)
 Years active                  10      1 per calendar year from first to last work, inclusive
 Citation impact (h-index)      5      1 per point of h-index (from the sources' citation counts)
-Claim status                  20      20 once an admin approves a claim; 0 while unclaimed (claims
-                                      arrive with accounts, so every record is unclaimed today)
+Claim status                  20      20 once an admin approves an account's claim (level L3); 0
+                                      while unclaimed, and 0 while a claim awaits review (L2: anyone
+                                      can claim; only the admin's check adds trust)
 ============================  ======  ==============================================================
 
 Bands by score
@@ -31,8 +32,12 @@ Verification levels
 * **L0** — name only: the record is linked to its works by name plus evidence (co-authors,
   affiliation, topic), no source identifier.
 * **L1** — a source identifier (ORCID, OpenAlex, OpenReview or dblp) links the record.
-* **L2** — claimed by an account (needs accounts; not reachable yet).
-* **L3** — the claim was approved by an admin (not reachable yet).
+* **L2** — claimed by an account: a logged-in user claimed the record and the claim awaits an
+  admin (two or more such claims make it *contested*; it stays L2 until an admin decides).
+* **L3** — an admin approved the claim: the account owns the record (one account per record).
+
+The claim facts come from the accounts database (`web.accounts.profile_facts`); the claim row of
+the breakdown names the claim (its number and dates).
 """
 
 from __future__ import annotations
@@ -84,7 +89,15 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def components(p: Profile, claim_status: str = "unclaimed") -> list[Component]:
+CLAIM_EVIDENCE = {
+    "approved": "Claim approved by an admin",
+    "claimed": "Claimed by an account, awaiting admin approval",
+    "contested": "Contested: several accounts claim this record; an admin decides",
+}
+UNCLAIMED_EVIDENCE = "Unclaimed: no account has claimed this author record"
+
+
+def components(p: Profile, claim_status: str = "unclaimed", claim_evidence: str | None = None) -> list[Component]:
     doc = p.researcher
     out: list[Component] = []
 
@@ -148,8 +161,7 @@ def components(p: Profile, claim_status: str = "unclaimed") -> list[Component]:
     approved = claim_status == "approved"
     out.append(Component(
         "claim", "Claim status", CLAIM_APPROVED_POINTS if approved else 0, CLAIM_APPROVED_POINTS,
-        {"approved": "Claim approved by an admin", "claimed": "Claimed, awaiting admin approval"}.get(
-            claim_status, "Unclaimed: no account has claimed this author record"),
+        claim_evidence or CLAIM_EVIDENCE.get(claim_status, UNCLAIMED_EVIDENCE),
         f"{CLAIM_APPROVED_POINTS} once a claim is approved",
     ))
     return out
@@ -158,16 +170,18 @@ def components(p: Profile, claim_status: str = "unclaimed") -> list[Component]:
 def level(p: Profile, claim_status: str = "unclaimed") -> str:
     if claim_status == "approved":
         return "L3"
-    if claim_status == "claimed":
+    if claim_status in ("claimed", "contested"):
         return "L2"
     if any(p.researcher.identifiers.get(k) for k in IDENTIFIER_LABELS):
         return "L1"
     return "L0"
 
 
-def snapshot(p: Profile, claim_status: str = "unclaimed") -> dict:
-    """`{score, max_score, band, level, level_description, claim_status, components: [...]}`."""
-    parts = components(p, claim_status)
+def snapshot(p: Profile, claim_status: str = "unclaimed", claim_evidence: str | None = None) -> dict:
+    """`{score, max_score, band, level, level_description, claim_status, components: [...]}`.
+
+    `claim_status`: unclaimed | claimed | contested | approved; `claim_evidence` names the claim."""
+    parts = components(p, claim_status, claim_evidence)
     score = sum(c.points for c in parts)
     lvl = level(p, claim_status)
     return {

@@ -158,8 +158,8 @@ async def search_page(request: Request, data: SearchData):
 # -- researchers --------------------------------------------------------------------------------
 
 
-def _profile(service: Discovery, researcher_id: str) -> dict:
-    data = shapes.profile(service.researcher_profile(researcher_id))
+def _profile(service: Discovery, researcher_id: str, facts: shapes.AccountFacts | None = None) -> dict:
+    data = shapes.profile(service.researcher_profile(researcher_id), facts)
     data["similar_researchers"] = shapes.suggestions(
         service.similar_researchers(researcher_id, mode="similar", limit=SIMILAR_ON_PROFILE))["hits"]
     data["new_collaborators"] = shapes.suggestions(
@@ -167,10 +167,14 @@ def _profile(service: Discovery, researcher_id: str) -> dict:
     return data
 
 
-async def profile_data(service: Service, researcher_id: ResearcherId) -> dict:
+async def profile_data(request: Request, service: Service, researcher_id: ResearcherId) -> dict:
     """A researcher's profile: record, trust snapshot, counts, works, topics, collaborators and
-    suggestions (similar researchers; new collaborators, who never wrote with them)."""
-    return await call(_profile, service, researcher_id)
+    suggestions (similar researchers; new collaborators, who never wrote with them), with what the
+    accounts database knows (followers, claim, owner's choices) and the actions open to the viewer."""
+    from web.accounts import profile_facts
+
+    facts = await call(profile_facts, request, researcher_id)
+    return await call(_profile, service, researcher_id, facts)
 
 
 ProfileData = Annotated[dict, Depends(profile_data)]
@@ -186,9 +190,11 @@ async def api_profile(data: ProfileData) -> dict:
 @pages.get("/researchers/{researcher_id}")
 async def profile_page(request: Request, data: ProfileData):
     rid = data["id"]
+    from web.accounts import account_nav
+
     return render(request, "profile.html", {
         "data": data, "alternate": f"/api/researchers/{rid}", "graph_url": f"/api/researchers/{rid}/graph",
-        "page_title": data["name"],
+        "page_title": data["name"], "csrf": account_nav(request)["csrf"],
     })
 
 

@@ -1,7 +1,8 @@
 """Ranking metrics as pure functions: a ranked list of ids in, one number in [0, 1] out.
 
 Conventions (those of trec_eval, so numbers compare with published CACM/TREC runs):
-* `ranking` is best first; an id repeated later in the list counts once, at its first position.
+* `ranking` is best first; an id repeated later in the list is dropped before ranks are counted
+  (it counts once, at its first position, and the ids after it move up).
 * `qrels` maps id -> graded relevance; ids with grade <= 0 or absent are not relevant.
 * nDCG uses linear gain `rel / log2(rank + 1)` and the ideal ordering of *all* judged-relevant
   ids, so relevant documents that were never retrieved still lower the score.

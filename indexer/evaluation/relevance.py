@@ -121,6 +121,14 @@ def doc_id_map(works: Sequence[Work]) -> dict[str, str]:
     return found
 
 
+def resolve_doc(ids: dict[str, str], doc: str) -> str | None:
+    """The work id a qrels line means; numeric ids also match without leading zeros ("0046" is 46)."""
+    found = ids.get(doc)
+    if found is None and doc.isdigit():
+        found = ids.get(str(int(doc)))
+    return found
+
+
 def subset(collection: Collection, size: int, seed: int = 7) -> Collection:
     """About `size` documents: the judged-relevant ones of whole queries first (so those queries keep
     all their judgements), then random others; queries without judged documents in it are dropped."""
@@ -130,7 +138,8 @@ def subset(collection: Collection, size: int, seed: int = 7) -> Collection:
     chosen: list[str] = []
     kept_qrels: dict[str, dict[str, int]] = {}
     for query in collection.queries:
-        judged = {ids[d]: g for d, g in collection.qrels.get(query.id, {}).items() if d in ids and g > 0}
+        judged = {resolve_doc(ids, d): g for d, g in collection.qrels.get(query.id, {}).items() if g > 0}
+        judged.pop(None, None)
         if judged and len(set(chosen) | set(judged)) <= size // 2:
             chosen.extend(d for d in judged if d not in chosen)
             kept_qrels[query.id] = judged
@@ -271,8 +280,9 @@ def evaluate_relevance(
         for doc, grade in collection.qrels.get(query.id, {}).items():
             if grade <= 0:
                 continue
-            if doc in ids:
-                judged[ids[doc]] = grade
+            work = resolve_doc(ids, doc)
+            if work is not None:
+                judged[work] = grade
             else:
                 unknown += 1
         if judged:

@@ -72,6 +72,9 @@ def read_smart(path: Path) -> Iterator[SmartRecord]:
                 continue
             if record is None:
                 continue
+            if current is None and not record.fields and line.strip().isdigit():
+                record.number += line.strip()  # cacm.all wraps one id over two lines (".I 28" + "56")
+                continue
             if match and not (match.group(2) or "").strip():
                 current = match.group(1)
                 record.fields.setdefault(current, [])

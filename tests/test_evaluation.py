@@ -1,0 +1,309 @@
+"""Evaluation: ranking metrics against hand-computed values, the CACM and TREC readers, a small
+end-to-end `discovery eval` on a CACM subset, the collaborator evaluation on a slice and the
+name-variant test set. Nothing here asserts on timing or on how good the numbers are, only that
+they are computed, complete and in range."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from indexer.evaluation import metrics as M
+from indexer.evaluation.names import KINDS, build_variants, score_variants, typo, variants_of
+from indexer.sources import detect_format, read_records
+from indexer.sources.cacm import author_name, norm_qid, read_qrels, read_queries
+from tests.support import FIXTURES, SHARED_DATA
+
+CACM = SHARED_DATA / "cacm"
+needs_cacm = pytest.mark.skipif(not (CACM / "cacm.all").exists(), reason="../shared/data/cacm is not beside the checkout")
+
+
+# -- metrics -------------------------------------------------------------------------------------
+
+
+def test_ndcg_binary_by_hand():
+    # relevant at ranks 1 and 3 of 3 retrieved, 2 relevant in total:
+    # DCG = 1/log2(2) + 1/log2(4) = 1.5; IDCG = 1 + 1/log2(3) = 1.6309...
+    assert M.ndcg_at_k(["a", "x", "b"], {"a": 1, "b": 1}, 10) == pytest.approx(1.5 / (1 + 1 / math.log2(3)))
+    assert M.ndcg_at_k(["a", "b"], {"a": 1, "b": 1}, 10) == pytest.approx(1.0)
+    assert M.ndcg_at_k(["x", "y"], {"a": 1}, 10) == 0.0
+    assert M.ndcg_at_k(["a"], {}, 10) == 0.0
+
+
+def test_ndcg_graded_and_cut_off():
+    # grades a=3, b=1; ranking b, a: DCG = 1 + 3/log2(3); ideal a, b: 3 + 1/log2(3)
+    expected = (1 + 3 / math.log2(3)) / (3 + 1 / math.log2(3))
+    assert M.ndcg_at_k(["b", "a"], {"a": 3, "b": 1, "c": 0}, 10) == pytest.approx(expected)
+    # at k=1 only b counts (gain 1) against the ideal's a (gain 3)
+    assert M.ndcg_at_k(["b", "a"], {"a": 3, "b": 1}, 1) == pytest.approx(1 / 3)
+    # unretrieved relevant documents still count in the ideal
+    assert M.ndcg_at_k(["a"], {"a": 1, "b": 1}, 10) == pytest.approx(1 / (1 + 1 / math.log2(3)))
+
+
+def test_average_precision_by_hand():
+    # relevant {a, b, c}; a at 1, b at 3, c never: AP = (1/1 + 2/3) / 3 = 0.5555...
+    assert M.average_precision(["a", "x", "b", "y"], {"a", "b", "c"}) == pytest.approx((1 + 2 / 3) / 3)
+    # with a cut-off of 2 only a counts
+    assert M.average_precision(["a", "x", "b"], {"a", "b", "c"}, k=2) == pytest.approx(1 / 3)
+    assert M.average_precision(["x"], set()) == 0.0
+
+
+def test_recall_precision_mrr_by_hand():
+    ranking = ["x", "a", "y", "b"]
+    assert M.recall_at_k(ranking, {"a", "b", "c", "d"}, 2) == pytest.approx(0.25)
+    assert M.recall_at_k(ranking, {"a", "b", "c", "d"}, 100) == pytest.approx(0.5)
+    assert M.precision_at_k(ranking, {"a", "b"}, 4) == pytest.approx(0.5)
+    assert M.reciprocal_rank(ranking, {"b", "a"}) == pytest.approx(0.5)
+    assert M.reciprocal_rank(ranking, {"b"}, k=3) == 0.0
+    assert M.reciprocal_rank(ranking, {"z"}) == 0.0
+
+
+def test_repeated_ids_count_once_and_bad_k():
+    # repeats are dropped before ranks are counted: b moves up to rank 2
+    assert M.recall_at_k(["a", "a", "a", "b"], {"a", "b"}, 2) == pytest.approx(1.0)
+    assert M.reciprocal_rank(["x", "x", "a"], {"a"}) == pytest.approx(0.5)
+    assert M.precision_at_k(["a", "a"], {"a"}, 2) == pytest.approx(0.5)
+    with pytest.raises(ValueError):
+        M.ndcg_at_k(["a"], {"a": 1}, 0)
+
+
+def test_mean_and_percentile():
+    assert M.mean([]) == 0.0
+    assert M.mean([1, 2, 3]) == 2.0
+    assert M.percentile([1, 2, 3, 4], 50) == pytest.approx(2.5)
+    assert M.percentile([10], 95) == 10
+    assert M.percentile(list(range(1, 101)), 95) == pytest.approx(95.05)
+
+
+# -- readers -------------------------------------------------------------------------------------
+
+
+@needs_cacm
+def test_cacm_documents_from_the_real_file():
+    assert detect_format(CACM / "cacm.all") == "cacm"
+    parsed = list(read_records(CACM / "cacm.all"))
+    works = [p.work for p in parsed if p.work]
+    assert len(parsed) == len(works) == 3204
+    ids = {w.id for w in works}
+    assert len(ids) == 3204 and "cacm-1" in ids and "cacm-3204" in ids
+    first = next(w for w in works if w.id == "cacm-1")
+    assert first.title == "Preliminary Report-International Algebraic Language"
+    assert first.year == 1958 and first.source == "cacm"
+    assert [a.name for a in first.authorships] == ["A. J. Perlis", "K. Samelson"]
+    with_abstract = [w for w in works if w.abstract]
+    assert len(with_abstract) == 1587
+    assert all(w.year and 1958 <= w.year <= 1979 for w in works)
+    assert all(w.title for w in works)  # record 3193 has no .T: its abstract's first sentence titles it
+
+
+@needs_cacm
+def test_cacm_queries_and_qrels_from_the_real_files():
+    queries = read_queries(CACM / "query.text")
+    assert len(queries) == 64
+    assert queries[0].id == "1" and "TSS" in queries[0].text
+    assert queries[1].authors == ("B. Prieve", "U. Pooch")
+    qrels = read_qrels(CACM / "qrels.text")
+    assert len(qrels) == 52
+    assert sum(len(docs) for docs in qrels.values()) == 796
+    assert qrels["1"]["1410"] == 1
+    assert set(qrels) <= {q.id for q in queries}
+
+
+def test_trec_qrels_topics_and_tsv(tmp_path):
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("401 0 FBIS3-1 1\n401 0 FBIS3-2 0\n402 Q0 LA-7 2\n")
+    assert read_qrels(qrels) == {"401": {"FBIS3-1": 1}, "402": {"LA-7": 2}}
+    smart = tmp_path / "qrels.text"
+    smart.write_text("01 1410  0 0\n01 1572  0 0\n2 7 0 0\n")
+    assert read_qrels(smart) == {"1": {"1410": 1, "1572": 1}, "2": {"7": 1}}
+    topics = tmp_path / "topics.401"
+    topics.write_text(
+        "<top>\n<num> Number: 401\n<title> foreign minorities, Germany\n\n<desc> Description:\nWhat language?\n</top>\n"
+        "<top>\n<num> Number: 402 <title>\n<desc> Description: behavioral genetics\n</top>\n"
+    )
+    found = read_queries(topics)
+    assert [(q.id, q.text) for q in found] == [("401", "foreign minorities, Germany"), ("402", "behavioral genetics")]
+    tsv = tmp_path / "queries.tsv"
+    tsv.write_text("# comment\n1\tneural  networks\n002\ttopic models\n")
+    assert [(q.id, q.text) for q in read_queries(tsv)] == [("1", "neural networks"), ("2", "topic models")]
+
+
+def test_cacm_small_helpers(tmp_path):
+    assert author_name("Perlis, A. J.") == "A. J. Perlis"
+    assert author_name("Samelson,K.") == "K. Samelson"
+    assert author_name("Knuth") == "Knuth"
+    assert norm_qid("07") == "7" and norm_qid("q7") == "q7"
+    bad = tmp_path / "bad.all"
+    bad.write_text(".I 1\n.T\nA title\n.B\nCACM June, 1970\n.I x\n.T\nno number\n.I 3\n.B\nCACM 1971\n")
+    parsed = list(read_records(bad))
+    assert [p.work.id if p.work else p.reason for p in parsed][0] == "cacm-1"
+    assert parsed[0].work.year == 1970
+    assert parsed[1].work is None and "not a number" in parsed[1].reason
+    assert parsed[2].work is None and parsed[2].line == 9
+
+
+# -- end to end: `discovery eval` on a CACM subset -------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def vector_cache(request) -> Path:
+    """The same vector cache the contract suite's corpus uses (tests/conftest.py)."""
+    return Path(request.config.cache.mkdir("discovery-vectors")) / "vectors.sqlite"
+
+
+@needs_cacm
+def test_eval_cacm_subset_through_the_cli(tmp_path, monkeypatch, capsys, vector_cache, embedder):
+    from web.cli import main
+
+    monkeypatch.setenv("DISCOVERY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DISCOVERY_ENGINE", "embedded")
+    code = main(["eval", "cacm", "--subset", "300", "--per-query", "--json", "--vector-cache", str(vector_cache)])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["documents"] == 300 and data["engine"] == "embedded"
+    assert data["queries"] >= 5
+    labels = [run["label"] for run in data["runs"]]
+    assert labels == ["keyword", "semantic", "hybrid+rrf", "hybrid+weighted"]
+    for run in data["runs"]:
+        assert set(run["scores"]) == {"ndcg@10", "map", "recall@100", "mrr", "p@10"}
+        assert all(0.0 <= value <= 1.0 for value in run["scores"].values())
+    assert max(run["scores"]["ndcg@10"] for run in data["runs"]) > 0  # something relevant was found
+    assert len(data["per_query"]) == data["queries"]
+    assert isinstance(data["hybrid_at_least_best_single"], bool)
+    assert not (tmp_path / "data" / "index").exists()  # the scratch index is not the configured one
+
+
+def test_relevance_table_names_every_run():
+    from indexer.evaluation.relevance import METRICS, RUNS, QueryScores, RelevanceResult, RunScores
+
+    def scores(value):
+        return {m: value for m in METRICS}
+
+    runs = [RunScores(label, mode, fusion, 2, scores(0.1 * (i + 1))) for i, (label, mode, fusion) in enumerate(RUNS)]
+    per_query = [QueryScores("1", "a query", 3, {label: scores(0.5) for label, _, _ in RUNS})]
+    result = RelevanceResult("toy", "embedded", "m", 10, 1, ["9"], 0, [], runs, per_query, {"index": 1.0})
+    table = result.table(per_query=True)
+    for label, _, _ in RUNS:
+        assert label in table
+    assert result.best_single.label == "semantic" and result.best_hybrid.label == "hybrid+weighted"
+    assert result.hybrid_at_least_best_single() and "hybrid at least as good: yes" in table
+    assert result.to_dict()["hybrid_at_least_best_single"] is True
+
+
+# -- collaborator recommendation on the fixture slice ----------------------------------------------
+
+
+def test_collaborator_eval_on_the_slice(tmp_path, vector_cache, embedder):
+    from indexer.evaluation.collaborators import METHODS, METRICS, evaluate_collaborators
+    from models.settings import Settings
+
+    result = evaluate_collaborators(
+        [FIXTURES / "ml-venues.slice.jsonl.gz"], Settings(data_dir=tmp_path), split_year=2020,
+        embedder=embedder, vector_cache=vector_cache,
+    )
+    assert result.history_works > 0 and result.future_works > 0
+    assert result.history_works + result.future_works <= 420
+    assert 0.0 <= result.id_agreement <= 1.0
+    assert result.evaluated_researchers == result.eligible_researchers > 0
+    assert result.new_pairs > 0
+    assert [m.method for m in result.methods] == list(METHODS)
+    for m in result.methods:
+        assert m.queries == result.evaluated_researchers
+        assert set(m.scores) == set(METRICS)
+        assert all(0.0 <= v <= 1.0 for v in m.scores.values())
+    assert "adamic-adar" in result.table()
+    json.dumps(result.to_dict())
+
+
+# -- name variants ---------------------------------------------------------------------------------
+
+
+def test_variants_of_a_name():
+    found = variants_of("Zoltán Szabó", random.Random(1))
+    assert found["exact"] == "Zoltán Szabó"
+    assert found["reordered"] == "Szabó Zoltán"
+    assert found["comma"] == "Szabó, Zoltán"
+    assert found["initials"] == "Z. Szabó"
+    assert found["no_diacritics"] == "Zoltan Szabo"
+    assert found["typo"] != "Zoltán Szabó"
+    several = variants_of("Louis-Philippe Morency", random.Random(1))
+    assert several["initials"] == "L. P. Morency"
+    assert "no_diacritics" not in several
+    single = variants_of("Plato", random.Random(1))
+    assert set(single) <= {"exact", "typo"}
+
+
+def test_typo_is_one_edit_never_the_first_letter():
+    from difflib import SequenceMatcher
+
+    rng = random.Random(5)
+    for _ in range(200):
+        name = "Ziyin Liu"
+        misspelt = typo(name, rng)
+        assert misspelt and misspelt != name
+        assert misspelt.split()[0][0] == "Z"  # only "Ziyin" has four letters or more
+        assert abs(len(misspelt) - len(name)) <= 1
+        assert SequenceMatcher(None, misspelt, name).ratio() > 0.8
+    assert typo("Al Bo", rng) is None
+
+
+def _doc(rid: str, name: str, variants=()):
+    return SimpleNamespace(id=rid, name=name, name_variants=list(variants) or [name])
+
+
+def test_build_variants_skips_shared_names_and_marks_ambiguous_initials():
+    docs = [
+        _doc("r-1", "Wei Chen"), _doc("r-2", "Wei Chen"),  # one name, two people: not sampled
+        _doc("r-3", "Ziyin Liu"), _doc("r-4", "Zhi Liu"),  # "Z. Liu" fits both
+        _doc("r-5", "Ada Lovelace"), _doc("r-6", "A. Turing"),  # initials only: no family/given split
+    ]
+    variants = build_variants(docs, sample=10, seed=1)
+    sampled = {v.researcher_id for v in variants}
+    assert sampled == {"r-3", "r-4", "r-5"}
+    kinds = {(v.researcher_id, v.kind) for v in variants}
+    assert ("r-5", "reordered") in kinds and ("r-5", "initials") in kinds
+    z_liu = next(v for v in variants if v.researcher_id == "r-3" and v.kind == "initials")
+    assert z_liu.query == "Z. Liu" and z_liu.ambiguous and z_liu.accept == ("r-4",)
+    lovelace = next(v for v in variants if v.researcher_id == "r-5" and v.kind == "initials")
+    assert not lovelace.ambiguous
+    assert all(v.kind in KINDS for v in variants)
+
+
+def test_score_variants_counts_hits_and_misses():
+    from indexer.evaluation.names import Variant
+
+    class FakeService:
+        def search_people(self, text, limit=5):
+            hits = {"Ada Lovelace": ["r-5"], "Lovelace Ada": ["r-9", "r-5"], "Z. Liu": ["r-4"]}.get(text, [])
+            return SimpleNamespace(by="name", hits=[SimpleNamespace(researcher=_doc(r, r)) for r in hits])
+
+    variants = [
+        Variant("r-5", "Ada Lovelace", "exact", "Ada Lovelace"),
+        Variant("r-5", "Ada Lovelace", "reordered", "Lovelace Ada"),
+        Variant("r-5", "Ada Lovelace", "typo", "Ada Lovelce"),
+        Variant("r-3", "Ziyin Liu", "initials", "Z. Liu", ("r-4",)),
+    ]
+    kinds, overall, failures = score_variants(FakeService(), variants)
+    by_kind = {k.kind: k for k in kinds}
+    assert by_kind["exact"].recall_at_1 == 1.0
+    assert by_kind["reordered"].recall_at_1 == 0.0 and by_kind["reordered"].recall_at_5 == 1.0
+    assert by_kind["typo"].recall_at_5 == 0.0
+    assert by_kind["initials"].queries == 0 and by_kind["initials"].ambiguous == 1
+    assert by_kind["initials"].ambiguous_recall_at_1 == 1.0
+    assert overall.queries == 3 and overall.recall_at_1 == pytest.approx(1 / 3)
+    assert [f["kind"] for f in failures] == ["reordered", "typo"]
+
+
+def test_name_variants_through_people_search(discovery, corpus):
+    """A small name-variant run on the contract suite's index: complete and in range."""
+    variants = build_variants(list(corpus.researchers()), sample=15, seed=2)
+    assert variants
+    kinds, overall, _ = score_variants(discovery, variants)
+    assert overall.queries > 0
+    for k in [*kinds, overall]:
+        assert 0.0 <= k.recall_at_1 <= k.recall_at_5 <= 1.0
