@@ -235,7 +235,9 @@ class SearchEngine(Protocol):
 
 def doc_to_dict(doc: WorkDoc | ResearcherDoc | TopicDoc) -> dict:
     """A JSON-ready dict of a doc without its vector (engines keep vectors apart from documents)."""
-    return asdict(replace(doc, vector=None))  # replace first: asdict would copy every float
+    data = asdict(replace(doc, vector=None))  # replace first: asdict would copy every float
+    del data["vector"]
+    return data
 
 
 def work_from_dict(data: dict) -> WorkDoc:

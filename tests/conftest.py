@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 import uuid
 from pathlib import Path
 from typing import Callable
@@ -126,3 +127,23 @@ def discovery(engine, embedder):
 def new_engine(request, engine_factory):
     """A factory of engine objects over a fresh, empty store: for tests that build versions."""
     return engine_factory(request.param)
+
+
+# -- a count of the tests that ran on the real services, printed at the end of every run ----------
+
+_SERVICE_MARKERS = ("opensearch", "postgres", "browser")
+_service_outcomes: dict[str, Counter] = {marker: Counter() for marker in _SERVICE_MARKERS}
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        for marker in _SERVICE_MARKERS:
+            if marker in report.keywords:
+                _service_outcomes[marker][report.outcome] += 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    for marker, outcomes in _service_outcomes.items():
+        if outcomes:
+            counts = ", ".join(f"{outcomes[k]} {k}" for k in ("passed", "failed", "skipped") if outcomes[k])
+            terminalreporter.write_line(f"tests on {marker}: {counts}")
