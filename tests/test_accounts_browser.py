@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,19 +18,13 @@ import pytest
 from models.settings import Settings
 from tests.accounts_support import ADMIN_TOKEN, PASSWORD
 
+from tests.support import CHROMIUM
+
 pytest_plugins = ["tests.web_fixtures"]
 
-CHROMIUM = os.environ.get("DISCOVERY_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
 SCREENSHOT = Path(os.environ.get("DISCOVERY_ACCOUNTS_SCREENSHOT", "/tmp/accounts-profile.png"))
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium: apt-get install chromium"),
-]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium: apt-get install chromium")]
 
 
 @pytest.fixture(scope="module")
@@ -44,18 +37,6 @@ def site(web_service, tmp_path_factory):
                         admin_token=ADMIN_TOKEN)
     with serving(create_app(settings, web_service)) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
