@@ -1,8 +1,5 @@
 """Identity resolution: one test per rule, including the cases that must NOT merge."""
 
-import numpy as np
-import pytest
-
 from indexer.identity import name_key, name_tokens, resolve
 from models.records import Authorship, Institution, Work
 from tests.support import real_embedder

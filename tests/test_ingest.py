@@ -1,7 +1,6 @@
 """Ingest into the real SQLite catalog: exact counts, idempotence, in-place updates, crash safety."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest

@@ -210,7 +210,7 @@ def test_unknown_ids_are_404_pages(http, path):
 def test_other_bad_parameters(http, seed_id):
     assert_error(http.get(f"/api/researchers/{seed_id}/similar", params={"mode": "friends"}), 422)
     assert_error(http.get(f"/api/researchers/{seed_id}/similar", params={"limit": "0"}), 422)
-    assert_error(http.get(f"/api/topics/t-stochastic-gradient", params={"limit": "abc"}), 422)
+    assert_error(http.get("/api/topics/t-stochastic-gradient", params={"limit": "abc"}), 422)
     assert_error(http.post("/api/search"), 405)
 
 

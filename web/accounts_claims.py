@@ -78,6 +78,17 @@ def researcher_doc(service: Discovery, researcher_id: str):
     return docs[0]
 
 
+def researcher_form_page(request: Request, researcher_id: str, v, db: Session, service: Discovery,
+                         template: str, verb: str):
+    """A signed-in form about one researcher (claim, invite); anonymous visitors go to the log-in page."""
+    if not v.signed_in:
+        return login_redirect(request)
+    doc = researcher_doc(service, researcher_id)
+    return render(request, template, {"researcher": doc, "facts": facts_for(db, doc.id, v),
+                                      "csrf": request.app.state.accounts.csrf_for_session(v.sid),
+                                      "page_title": f"{verb} {doc.name}"})
+
+
 def clean_orcid(raw: str | None) -> str | None:
     value = _ORCID_URL.sub("", (raw or "").strip()).upper()
     if not value:
@@ -372,12 +383,7 @@ def api_not_mine(researcher_id: ResearcherId, work_id: WorkId, body: AM.NotMineI
 
 @pages.get("/researchers/{researcher_id}/claim")
 def claim_page(request: Request, researcher_id: ResearcherId, v: ViewerDep, db: DB, service: Service):
-    if not v.signed_in:
-        return login_redirect(request)
-    doc = researcher_doc(service, researcher_id)
-    return render(request, "claim.html", {"researcher": doc, "facts": facts_for(db, doc.id, v),
-                                          "csrf": request.app.state.accounts.csrf_for_session(v.sid),
-                                          "page_title": f"Claim {doc.name}"})
+    return researcher_form_page(request, researcher_id, v, db, service, "claim.html", "Claim")
 
 
 @pages.post("/researchers/{researcher_id}/claim")

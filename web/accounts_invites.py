@@ -31,7 +31,6 @@ from web.accounts import (
     Viewer,
     ViewerDep,
     clean_text,
-    facts_for,
     iso,
     login_redirect,
     owner_of,
@@ -41,7 +40,7 @@ from web.accounts import (
     router,
     user_out,
 )
-from web.accounts_claims import researcher_doc
+from web.accounts_claims import researcher_doc, researcher_form_page
 from web.render import render
 from web.views import ResearcherId, Service
 
@@ -196,12 +195,7 @@ def api_unblock(public_id: PublicId, v: ApiUser, db: DB) -> dict:
 
 @pages.get("/researchers/{researcher_id}/invite")
 def invite_page(request: Request, researcher_id: ResearcherId, v: ViewerDep, db: DB, service: Service):
-    if not v.signed_in:
-        return login_redirect(request)
-    doc = researcher_doc(service, researcher_id)
-    return render(request, "invite.html", {"researcher": doc, "facts": facts_for(db, doc.id, v),
-                                           "csrf": request.app.state.accounts.csrf_for_session(v.sid),
-                                           "page_title": f"Invite {doc.name}"})
+    return researcher_form_page(request, researcher_id, v, db, service, "invite.html", "Invite")
 
 
 @pages.post("/researchers/{researcher_id}/invite")
