@@ -4,6 +4,7 @@ import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from models.embedding import Embedder
 
@@ -22,3 +23,24 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
+
+
+def guarded_page(browser, base_url: str, outside: list[str], errors: list[str], allow_401: bool = False):
+    """A page that may only reach the app: other requests are aborted and recorded in `outside`,
+    JavaScript errors in `errors` (`allow_401`: a logged-out call answered 401 is expected)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    own = urlsplit(base_url).netloc
+
+    def guard(route):
+        if urlsplit(route.request.url).netloc == own:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", guard)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and not (allow_401 and "401" in msg.text) else None)
+    return context, page

@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from models.settings import Settings
 from tests.accounts_support import ADMIN_TOKEN, PASSWORD
 
-from tests.support import CHROMIUM
+from tests.support import CHROMIUM, guarded_page
 
 pytest_plugins = ["tests.web_fixtures"]
 
@@ -43,28 +42,13 @@ def site(web_service, tmp_path_factory):
 def person(browser, site):
     """`person()` -> a page in a new browser context (its own cookies), guarded against requests
     outside the app and JavaScript errors."""
-    own = urlsplit(site).netloc
     outside: list[str] = []
     errors: list[str] = []
     contexts = []
 
     def new():
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context, page = guarded_page(browser, site, outside, errors, allow_401=True)
         contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-
-        def guard(route):
-            if urlsplit(route.request.url).netloc == own:
-                route.continue_()
-            else:
-                outside.append(route.request.url)
-                route.abort()
-
-        page.route("**/*", guard)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" and "401" not in msg.text
-                else None)
         return page
 
     yield new

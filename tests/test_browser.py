@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
-from tests.support import CHROMIUM
+from tests.support import CHROMIUM, guarded_page
 
 pytest_plugins = ["tests.web_fixtures"]
 
@@ -21,23 +20,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(
 
 @pytest.fixture
 def page(browser, web_server):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    own = urlsplit(web_server).netloc
     outside: list[str] = []
     errors: list[str] = []
-
-    def guard(route):
-        if urlsplit(route.request.url).netloc == own:
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    context, page = guarded_page(browser, web_server, outside, errors)
     yield page
     context.close()
     assert outside == [], f"requests outside the app: {outside}"
