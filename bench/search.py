@@ -46,7 +46,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from bench.machine import describe, machine
-from indexer.evaluation.metrics import percentile
+from evaluation.metrics import percentile
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPUS_FILES = [SHARED / "ml-venues.openalex.jsonl.gz", SHARED / "seed-researcher.openalex.jsonl"]

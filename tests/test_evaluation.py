@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from indexer.evaluation import metrics as M
-from indexer.evaluation.names import KINDS, build_variants, score_variants, typo, variants_of
+from evaluation import metrics as M
+from evaluation.names import KINDS, build_variants, score_variants, typo, variants_of
 from indexer.sources import detect_format, read_records
 from indexer.sources.cacm import author_name, norm_qid, read_qrels, read_queries
 from tests.support import FIXTURES, SHARED_DATA
@@ -179,7 +179,7 @@ def test_eval_cacm_subset_through_the_cli(tmp_path, monkeypatch, capsys, vector_
 
 
 def test_relevance_table_names_every_run():
-    from indexer.evaluation.relevance import METRICS, RUNS, QueryScores, RelevanceResult, RunScores
+    from evaluation.relevance import METRICS, RUNS, QueryScores, RelevanceResult, RunScores
 
     def scores(value):
         return {m: value for m in METRICS}
@@ -199,7 +199,7 @@ def test_relevance_table_names_every_run():
 
 
 def test_collaborator_eval_on_the_slice(tmp_path, vector_cache, embedder):
-    from indexer.evaluation.collaborators import METHODS, METRICS, evaluate_collaborators
+    from evaluation.collaborators import METHODS, METRICS, evaluate_collaborators
     from models.settings import Settings
 
     result = evaluate_collaborators(
@@ -275,7 +275,7 @@ def test_build_variants_skips_shared_names_and_marks_ambiguous_initials():
 
 
 def test_score_variants_counts_hits_and_misses():
-    from indexer.evaluation.names import Variant
+    from evaluation.names import Variant
 
     class FakeService:
         def search_people(self, text, limit=5):

@@ -309,29 +309,29 @@ def cmd_demo(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    """`eval [cacm|PATH]`, `eval collaborators`, `eval names`: measurements in indexer.evaluation."""
-    from indexer.evaluation.scratch import default_vector_cache
+    """`eval [cacm|PATH]`, `eval collaborators`, `eval names`: measurements in evaluation."""
+    from evaluation.scratch import default_vector_cache
 
     cache = Path(args.vector_cache) if args.vector_cache else default_vector_cache(settings)
     scratch = Path(args.scratch) if args.scratch else None
     common = {"vector_cache": cache, "scratch_dir": scratch}
     with progress_bars(not args.json) as progress:
         if args.target == "collaborators":
-            from indexer.evaluation.collaborators import DEFAULT_SPLIT_YEAR, ML_VENUES, evaluate_collaborators
+            from evaluation.collaborators import DEFAULT_SPLIT_YEAR, ML_VENUES, evaluate_collaborators
 
             result = evaluate_collaborators([Path(c) for c in args.corpus or [ML_VENUES]], settings,
                                             split_year=args.split_year or DEFAULT_SPLIT_YEAR,
                                             sample=args.sample or 1000, progress=progress, **common)
             text = result.table()
         elif args.target == "names":
-            from indexer.evaluation.collaborators import ML_VENUES
-            from indexer.evaluation.names import evaluate_names
+            from evaluation.collaborators import ML_VENUES
+            from evaluation.names import evaluate_names
 
             result = evaluate_names([Path(c) for c in args.corpus or [ML_VENUES]], settings,
                                     sample=args.sample or 500, progress=progress, **common)
             text = result.table()
         else:
-            from indexer.evaluation.relevance import evaluate_relevance, load_collection, subset
+            from evaluation.relevance import evaluate_relevance, load_collection, subset
 
             collection = load_collection(args.target)
             if args.subset:

@@ -36,9 +36,9 @@ from typing import Callable, Sequence
 
 from unidecode import unidecode
 
-from indexer.evaluation import metrics as M
-from indexer.evaluation.collaborators import ML_VENUES, read_works
-from indexer.evaluation.scratch import scratch_index
+from evaluation import metrics as M
+from evaluation.collaborators import ML_VENUES, read_works
+from evaluation.scratch import scratch_index
 from models.embedding import Embedder
 from models.settings import Settings
 from search import text as T

@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
-from indexer.evaluation import metrics as M
-from indexer.evaluation.scratch import SHARED_DATA, scratch_index
+from evaluation import metrics as M
+from evaluation.scratch import SHARED_DATA, scratch_index
 from indexer.sources import SourceError, read_records
 from indexer.sources.cacm import Query, read_qrels, read_queries
 from models.embedding import Embedder

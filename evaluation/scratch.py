@@ -26,7 +26,7 @@ from models.records import Work
 from models.settings import Settings
 from search.interface import Corpus, Progress
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 """Where the judged collections and corpora live beside a checkout (tests and benchmarks only)."""
 

@@ -38,8 +38,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from indexer import identity
-from indexer.evaluation import metrics as M
-from indexer.evaluation.scratch import SHARED_DATA, cached_vectors, scratch_index
+from evaluation import metrics as M
+from evaluation.scratch import SHARED_DATA, cached_vectors, scratch_index
 from indexer.sources import SourceError, read_records
 from models.embedding import Embedder
 from models.records import Work
