@@ -26,15 +26,30 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-class Embedder:
-    """Loads the model on first use (thread-safe) and returns L2-normalised float32 vectors."""
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, not the machine's total)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
 
-    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 64, max_tokens: int = 128):
+
+class Embedder:
+    """Loads the model on first use (thread-safe) and returns L2-normalised float32 vectors.
+
+    One `encode` runs at a time: a Hugging Face fast tokenizer shared by two threads can raise
+    "Already borrowed", and torch already spreads one call over `threads` cores, so concurrent
+    calls would only compete for them. `threads` (0: every usable core) is set when the model loads.
+    """
+
+    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 64, max_tokens: int = 128, threads: int = 0):
         self.model_name = model_name
         self.batch_size = batch_size
         self.max_tokens = max_tokens
+        self.threads = threads or usable_cores()
         self._model = None
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
 
     def _load(self):
         with self._lock:
@@ -42,7 +57,10 @@ class Embedder:
                 # Never reach a model hub at run time: a name that is not on disk fails fast.
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                import torch
                 from sentence_transformers import SentenceTransformer
+
+                torch.set_num_threads(self.threads)
 
                 path = resolve_model_path(self.model_name)
                 try:
@@ -73,9 +91,10 @@ class Embedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
-            out[start : start + len(batch)] = model.encode(
-                batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
-            )
+            with self._encode_lock:
+                out[start : start + len(batch)] = model.encode(
+                    batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+                )
             if progress:
                 progress(len(batch))
         return out

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.embedding import DEFAULT_MODEL, Embedder
+from models.embedding import DEFAULT_MODEL, Embedder, usable_cores
 
 
 
@@ -28,8 +28,12 @@ class Settings(BaseSettings):
         128, ge=16, le=512, description="Word pieces read per text (all-MiniLM-L6-v2 was trained on 128)."
     )
     embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
+    embedding_threads: int = Field(
+        0, ge=0, le=1024, description="Torch threads per process for embedding (0: usable cores / serve workers)."
+    )
     host: str = Field("127.0.0.1", description="Address `discovery serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `discovery serve` listens on.")
+    workers: int = Field(1, ge=1, le=64, description="Processes `discovery serve` runs (uvicorn workers).")
     admin_token: str | None = Field(None, description="Admin token; generated into the data directory if unset.")
     import_dir: Path | None = Field(
         None, description="Server folder admins may ingest files from by name (default: <data dir>/imports)."
@@ -55,7 +59,8 @@ class Settings(BaseSettings):
     invitations_per_day: int = Field(10, ge=1, le=10_000, description="Invitations one account may send per 24 hours.")
 
     def embedder(self) -> Embedder:
-        return Embedder(self.embedding_model, self.embedding_batch_size, self.embedding_max_tokens)
+        threads = self.embedding_threads or max(1, usable_cores() // self.workers)
+        return Embedder(self.embedding_model, self.embedding_batch_size, self.embedding_max_tokens, threads)
 
     @property
     def catalog_path(self) -> Path:

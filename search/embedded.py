@@ -59,6 +59,7 @@ from search.interface import (
     topic_from_dict,
     work_from_dict,
 )
+from search.pin import pinned
 
 BM25_WEIGHTS = (10.0, 4.0, 2.0, 2.0, 2.0)  # title, abstract, venue, keywords, topics
 # Query pruning. FTS5 computes BM25 for every document any OR-ed term matches, so one frequent term
@@ -328,7 +329,7 @@ class EmbeddedEngine:
 
     @contextmanager
     def _read(self) -> Iterator[tuple[_Version, sqlite3.Connection]]:
-        version = self._live()
+        version = pinned(self, self._live) or self._live()  # one request, one version (search.pin)
         if version is None:
             raise EngineUnavailable("no index has been built yet")
         local = self._local

@@ -54,6 +54,7 @@ from search.interface import (
     topic_from_dict,
     work_from_dict,
 )
+from search.pin import pinned
 
 KINDS: tuple[str, ...] = ("works", "researchers", "topics")
 FORMAT = 1
@@ -655,6 +656,19 @@ class OpenSearchEngine:
     def alias(self, kind: str) -> str:
         return f"{self.prefix}-{kind}"
 
+    def _index(self, kind: str) -> str:
+        """Where a read goes: within `search.pin.one_version()`, the version live at the first read."""
+        number = pinned(self, self._live_number)
+        return self.alias(kind) if number is None else f"{self.prefix}-{kind}-v{number}"
+
+    def _live_number(self) -> int | None:
+        try:
+            answer = self._call(self.client.indices.get_alias, name=self.alias("works"))
+        except NotFound as exc:  # the alias is missing: nothing built yet
+            raise NoIndex("no index has been built yet on OpenSearch (run `discovery index`)") from exc
+        numbers = [int(m.group(1)) for index in answer if (m := re.fullmatch(rf"{re.escape(self.prefix)}-works-v(\d+)", index))]
+        return max(numbers, default=None)
+
     def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
         """One request with bounded retries; every failure becomes an interface error.
 
@@ -703,7 +717,7 @@ class OpenSearchEngine:
         return exc
 
     def _search(self, kind: str, body: dict) -> dict:
-        response = self._call(self.client.search, index=self.alias(kind), body=body)
+        response = self._call(self.client.search, index=self._index(kind), body=body)
         shards = response.get("_shards") or {}
         if shards.get("failed"):
             failures = shards.get("failures") or [{}]
@@ -722,7 +736,7 @@ class OpenSearchEngine:
         found: dict[str, dict] = {}
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
-            response = self._call(self.client.mget, index=self.alias(kind), body={"ids": chunk}, _source_includes=list(source))
+            response = self._call(self.client.mget, index=self._index(kind), body={"ids": chunk}, _source_includes=list(source))
             for doc in response.get("docs", []):
                 if doc.get("found"):
                     found[doc["_id"]] = doc.get("_source") or {}
@@ -984,7 +998,7 @@ class OpenSearchEngine:
             return [], []
         lines: list[dict] = []
         for _, body, _ in bodies:
-            lines += [{"index": self.alias("works")}, body]
+            lines += [{"index": self._index("works")}, body]
         response = self._call(self.client.msearch, body=lines)
         for (name, _, convert), answer in zip(bodies, response.get("responses", [])):
             if "error" in answer:

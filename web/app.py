@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from models.settings import Settings
 from search.interface import SearchError
+from search.pin import OneVersionPerRequest
 from search.service import Discovery
 # Importing accounts_follow / accounts_invites registers their routes on accounts.router and accounts.pages.
 from web import accounts, accounts_claims, accounts_follow, accounts_invites, docs, errors, views  # noqa: F401
@@ -106,6 +107,7 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
     app.state.accounts = Accounts(settings)  # opens nothing until start-up or first use
     accounts.install_template_globals(app.state.templates)
     errors.install(app)
+    app.add_middleware(OneVersionPerRequest)  # each request reads one index version (search.pin)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(views.router)
     app.include_router(views.pages)
