@@ -738,6 +738,8 @@ class OpenSearchEngine:
             chunk = ids[start : start + 1000]
             response = self._call(self.client.mget, index=self._index(kind), body={"ids": chunk}, _source_includes=list(source))
             for doc in response.get("docs", []):
+                if doc.get("error"):  # e.g. a shard still recovering: "not found" would be a lie (503, not 404)
+                    raise EngineUnavailable(f"OpenSearch cannot read {self.alias(kind)} now: {_item_reason(doc)}")
                 if doc.get("found"):
                     found[doc["_id"]] = doc.get("_source") or {}
         return found
@@ -1151,12 +1153,17 @@ def _query_vector(vector: Sequence[float]) -> list[float] | None:
     return [x / norm for x in values]
 
 
+def _item_reason(answer: dict) -> str:
+    """The first reason of one failed `_msearch` or `_mget` item."""
+    error = answer.get("error") or {}
+    causes = (error.get("root_cause") or [error]) if isinstance(error, dict) else []
+    return next((c.get("reason") for c in causes if isinstance(c, dict) and c.get("reason")), str(error))[:300]
+
+
 def _raise_item_error(answer: dict) -> None:
     """Raise the interface error for one failed `_msearch` item."""
-    error = answer.get("error") or {}
     status = int(answer.get("status") or 500)
-    causes = (error.get("root_cause") or [error]) if isinstance(error, dict) else []
-    reason = next((c.get("reason") for c in causes if isinstance(c, dict) and c.get("reason")), str(error))[:300]
+    reason = _item_reason(answer)
     if status == 400:
         raise BadQuery(f"OpenSearch rejected the query: {reason}")
     if status == 404:

@@ -104,3 +104,38 @@ def test_a_request_never_mixes_two_index_versions(new_engine, corpus, embedder, 
             flipper.join()
     mixed = [a for a in answers if a not in expected]
     assert not mixed, f"{len(mixed)} of {len(answers)} answers mixed two versions, e.g. {mixed[0]}"
+
+
+# -- 12. 503, not 404, while OpenSearch recovers ----------------------------------------------------
+
+
+@pytest.mark.opensearch
+def test_profile_is_503_with_retry_after_while_its_shard_is_unassigned(engine_factory, corpus, embedder, tmp_path):
+    """A red index (its primary unassigned, as during recovery) is 'try later', never 'no such researcher'."""
+    from fastapi.testclient import TestClient
+
+    from models.settings import Settings
+    from search.service import Discovery
+    from web.app import create_app
+
+    engine = engine_factory("opensearch")()
+    info = engine.build(corpus)
+    researcher = next(iter(corpus.researchers())).id
+    app = create_app(Settings(data_dir=tmp_path, engine="opensearch"), Discovery(engine, embedder))
+    index = info.meta["indices"]["researchers"]
+    with TestClient(app) as client:
+        assert client.get(f"/api/researchers/{researcher}").status_code == 200
+        indices = engine.client.indices  # the live researchers index, recreated with its shard unassignable
+        indices.delete(index=index)
+        indices.create(index=index, body={
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0,
+                         "index.routing.allocation.require._name": "no-such-node"},
+            "aliases": {engine.alias("researchers"): {}},
+        }, wait_for_active_shards="0")
+        assert engine.client.cluster.health(index=index)["status"] == "red"
+        for path in (f"/api/researchers/{researcher}", f"/researchers/{researcher}"):
+            response = client.get(path)
+            assert response.status_code == 503, (path, response.status_code, response.text[:300])
+            assert int(response.headers["Retry-After"]) > 0
+        assert client.get("/api/search", params={"q": "learning", "mode": "keyword"}).status_code == 200
+    indices.delete(index=index)  # red indices should not outlive the test on a shared node
