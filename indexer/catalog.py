@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from indexer.sources import work_problem
 from models.records import Authorship, Institution, Venue, Work, short_hash
 
 SCHEMA = """
@@ -126,9 +127,20 @@ class Catalog:
                 [(w.id, w.source, w.source_id, h, work_to_json(w), f, line, stamp, stamp) for w, h, f, line in rows],
             )
 
-    def works(self) -> Iterator[Work]:
-        for (record,) in self.db.execute("SELECT record FROM works ORDER BY id"):
-            yield work_from_json(record)
+    def works(self, skipped: list[tuple[str, str]] | None = None) -> Iterator[Work]:
+        """Every work that can be indexed. A stored record that cannot (ingested before its fields
+        were validated, or damaged) is left out and appended to `skipped` as (id, reason)."""
+        for work_id, record in self.db.execute("SELECT id, record FROM works ORDER BY id"):
+            try:
+                work = work_from_json(record)
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                problem: str | None = f"unreadable record: {type(exc).__name__}: {exc}"
+            else:
+                problem = work_problem(work)
+            if problem is None:
+                yield work
+            elif skipped is not None:
+                skipped.append((work_id, problem))
 
     def work(self, work_id: str) -> Work | None:
         row = self.db.execute("SELECT record FROM works WHERE id = ?", (work_id,)).fetchone()

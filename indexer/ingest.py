@@ -73,15 +73,18 @@ def ingest(
             batch.clear()
             rejected.clear()
 
+        first_line: dict[str, int] = {}  # id -> line, to report a second record with the same id
         for parsed in read_records(path, fmt):
             report.read += 1
-            if parsed.work is None:
-                report.rejected += 1
-                rejected.append(Rejection(str(path), parsed.line, parsed.reason or "unknown"))
-                continue
             work = parsed.work
-            if work.id in batch:  # the same record twice in one batch: the later line wins
-                report.unchanged += 1
+            reason = parsed.reason or "unknown"
+            if work is not None and work.id in first_line:
+                reason, work = f"duplicate id {work.id} (first on line {first_line[work.id]}); this line is ignored", None
+            if work is None:
+                report.rejected += 1
+                rejected.append(Rejection(str(path), parsed.line, reason))
+                continue
+            first_line[work.id] = parsed.line
             batch[work.id] = (work, content_hash(work), str(path), parsed.line)
             if len(batch) + len(rejected) >= BATCH:
                 flush()

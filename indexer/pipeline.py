@@ -21,6 +21,7 @@ class IndexReport:
     reused_vectors: int = 0
     researchers: int = 0
     topics: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (work id, why it cannot be indexed)
     seconds: dict[str, float] = field(default_factory=dict)
     info: IndexInfo | None = None
 
@@ -64,7 +65,7 @@ def build_corpus(
     from the accounts database by the caller (`models.accounts.expertise_exclusions`)."""
     report = IndexReport()
     clock = time.perf_counter()
-    works = list(catalog.works())
+    works = list(catalog.works(report.skipped))
     report.works = len(works)
     vectors, report.embedded = embed_works(catalog, works, embedder, progress, full)
     report.reused_vectors = report.works - report.embedded

@@ -139,3 +139,68 @@ def test_profile_is_503_with_retry_after_while_its_shard_is_unassigned(engine_fa
             assert int(response.headers["Retry-After"]) > 0
         assert client.get("/api/search", params={"q": "learning", "mode": "keyword"}).status_code == 200
     indices.delete(index=index)  # red indices should not outlive the test on a shared node
+
+
+# -- 10. bad records never poison a build -----------------------------------------------------------
+
+
+def _record(work_id: str, **fields) -> bytes:
+    import json
+
+    record = {"id": f"https://openalex.org/{work_id}", "title": f"A study of gradient noise {work_id}",
+              "publication_year": 2020, "type": "article", "authorships": [], **fields}
+    return json.dumps(record).encode() + b"\n"
+
+
+def test_ingest_rejects_bad_fields_duplicates_and_invalid_utf8_with_file_and_line(tmp_path):
+    from indexer.catalog import Catalog
+    from indexer.ingest import ingest
+
+    path = tmp_path / "works.jsonl"
+    path.write_bytes(
+        _record("W1")
+        + _record("W2", type={"a": 1})  # line 2: the record that broke every later build
+        + _record("W3", title="x" * 1_000_000)  # line 3: a 1 MB title
+        + _record("W1", title="the same id again")  # line 4
+        + _record("W5")[:-3] + b"\xff\xfe\"}\n"  # line 5: invalid UTF-8
+        + b'{"id": "W6", "title": "unterminated\n'  # line 6
+        + _record("W7")
+    )
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        report = ingest(catalog, [path])
+        stored = {w.id for w in catalog.works()}
+    reasons = {r.line: (r.file, r.reason) for r in report.rejections}
+    assert report.counts() == {"read": 7, "added": 2, "updated": 0, "unchanged": 0, "rejected": 5}
+    assert stored == {"W1", "W7"}
+    assert set(reasons) == {2, 3, 4, 5, 6} and all(file == str(path) for file, _ in reasons.values())
+    assert reasons[2][1] == "type must be text, not dict"
+    assert reasons[3][1] == "title is 1,000,000 characters long (at most 2,000)"
+    assert reasons[4][1] == "duplicate id W1 (first on line 1); this line is ignored"
+    assert reasons[5][1].startswith("invalid UTF-8 at byte")
+    assert reasons[6][1] == "invalid JSON: Invalid control character at (column 36)"  # not "at at column"
+
+
+def test_a_build_skips_and_reports_a_stored_record_it_cannot_index(tmp_path, embedder):
+    """A record stored before validation existed (here written straight into the catalog) is left
+    out of the build and reported; every other work is indexed and the version goes live."""
+    from dataclasses import replace
+
+    from indexer.catalog import Catalog, content_hash
+    from indexer.ingest import ingest
+    from indexer.pipeline import index
+    from search.embedded import EmbeddedEngine
+    from tests.support import FIXTURES
+
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        ingest(catalog, [FIXTURES / "seed-researcher.openalex.jsonl"])
+        good = next(catalog.works())
+        bad = replace(good, id="W-bad", source_id="W-bad", type={"a": 1})
+        catalog.upsert_works([(bad, content_hash(bad), "old.jsonl", 1)])
+        engine = EmbeddedEngine(tmp_path / "index")
+        try:
+            report = index(catalog, engine, embedder)
+            assert report.skipped == [("W-bad", "type must be text, not dict")]
+            assert report.info is not None and report.info.counts["works"] == catalog.count_works() - 1
+            assert engine.get_works([good.id])[0].id == good.id
+        finally:
+            engine.close()

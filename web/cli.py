@@ -163,12 +163,14 @@ def cmd_reindex(args, settings: Settings) -> int:
                 "researchers": report.researchers, "topics": report.topics, "full": args.full,
                 "excluded_works": sum(len(w) for w in exclusions.values()),
                 "seconds": {k: round(v, 2) for k, v in report.seconds.items()},
-                "version": report.info.version if report.info else None, "engine": settings.engine}
+                "version": report.info.version if report.info else None, "engine": settings.engine,
+                "skipped": [{"id": work_id, "reason": reason} for work_id, reason in report.skipped]}
         job.result = data
     emit(data, args.json,
          f"indexed {report.works} works ({report.embedded} embedded, {report.reused_vectors} from cache), "
          f"{report.researchers} researchers, {report.topics} topics -> {settings.engine} version "
-         f"{data['version']} in {report.seconds.get('total', 0):.1f}s")
+         f"{data['version']} in {report.seconds.get('total', 0):.1f}s"
+         + "".join(f"\n  skipped {work_id}: {reason}" for work_id, reason in report.skipped))
     return 0
 
 
