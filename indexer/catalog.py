@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS index_runs (
 );
 """
 
+CATALOG_STAMP = "catalog_updated_at"
+"""Key of an index version's meta: the newest catalog change the version was built from."""
+
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")

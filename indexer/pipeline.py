@@ -9,7 +9,7 @@ from typing import Collection, Mapping
 import numpy as np
 
 from indexer import aggregates, identity, topics
-from indexer.catalog import Catalog, text_hash
+from indexer.catalog import CATALOG_STAMP, Catalog, text_hash
 from models.embedding import Embedder
 from search.interface import Corpus, IndexInfo, Progress, SearchEngine
 
@@ -111,9 +111,10 @@ def index(
     identities, topics and aggregates are recomputed from the whole catalog (they are cheap, and a
     new work can change any of them). `full` embeds every work again. Owners' `exclusions` apply
     to every build, full or not."""
-    run_id, _ = catalog.start_index_run()
+    run_id, stamp = catalog.start_index_run()
     started = time.perf_counter()
     corpus, report = build_corpus(catalog, embedder, progress, full, exclusions)
+    corpus.meta[CATALOG_STAMP] = stamp  # the version remembers what it saw: index lag survives a rollback
     clock = time.perf_counter()
     report.info = engine.build(corpus, progress)
     report.seconds["build"] = time.perf_counter() - clock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from indexer.catalog import Catalog
+from indexer.catalog import CATALOG_STAMP, Catalog
 from indexer.jobs import JobStore
 from models.settings import Settings
 from search.interface import IndexInfo, SearchError
@@ -12,6 +12,13 @@ from search.interface import IndexInfo, SearchError
 
 def info_dict(info: IndexInfo | None) -> dict | None:
     return {**asdict(info), "built_at": info.built_at.isoformat()} if info else None
+
+
+def index_lag(catalog: Catalog, live: dict | None, since_last_build: int) -> int:
+    """Works ingested or changed after the *live* version was built (it may be an older one after a
+    rollback); versions built before they recorded it fall back to the last build."""
+    meta = (live or {}).get("meta") or {}
+    return catalog.works_updated_since(meta[CATALOG_STAMP]) if CATALOG_STAMP in meta else since_last_build
 
 
 def status(settings: Settings) -> dict:
@@ -32,7 +39,7 @@ def status(settings: Settings) -> dict:
             "engine_error": engine_error,
             "live": live,
             "catalog": {"works": stats["works"], "by_source": stats["works_by_source"]},
-            "index_lag": stats["not_yet_indexed"],
+            "index_lag": index_lag(catalog, live, stats["not_yet_indexed"]),
             "running": [asdict(j) for j in jobs.running()],
             "recent": [asdict(j) for j in jobs.recent(10)],
         }

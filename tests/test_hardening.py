@@ -204,3 +204,35 @@ def test_a_build_skips_and_reports_a_stored_record_it_cannot_index(tmp_path, emb
             assert engine.get_works([good.id])[0].id == good.id
         finally:
             engine.close()
+
+
+# -- 15. small ones ---------------------------------------------------------------------------------
+
+
+def test_status_index_lag_counts_from_the_live_version_after_a_rollback(tmp_path, embedder):
+    """Rolled back to a version built before the last ingest: those works are not indexed (lag 3)."""
+    from indexer.catalog import Catalog
+    from indexer.ingest import ingest
+    from indexer.pipeline import index
+    from indexer.status import status
+    from models.settings import Settings
+    from search.engines import open_engine
+    from tests.support import FIXTURES
+
+    settings = Settings(data_dir=tmp_path, engine="embedded")
+    later = tmp_path / "later.jsonl"
+    later.write_bytes(b"".join(_record(f"W{n}") for n in (101, 102, 103)))
+    engine = open_engine(settings)
+    try:
+        with Catalog(settings.catalog_path) as catalog:
+            ingest(catalog, [FIXTURES / "seed-researcher.openalex.jsonl"])
+            index(catalog, engine, embedder)
+            ingest(catalog, [later])
+            index(catalog, engine, embedder)
+            assert status(settings)["index_lag"] == 0
+            engine.rollback()
+    finally:
+        engine.close()
+    data = status(settings)
+    assert data["live"]["version"] == 1
+    assert data["index_lag"] == 3
