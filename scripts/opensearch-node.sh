@@ -22,6 +22,8 @@
 #   DISCOVERY_OPENSEARCH_TRANSPORT_PORT  transport port (default 9350)
 #   DISCOVERY_OPENSEARCH_JAVA_HOME       JDK >= 21 (default: Temurin 25, else any JDK >= 21 found)
 #   DISCOVERY_OPENSEARCH_USER            unprivileged user used when run as root (default discovery-os)
+#   DISCOVERY_OPENSEARCH_START_TIMEOUT   seconds `start` waits for a healthy node (default 180, 600 when
+#                                        CI=true: a loaded CI machine may take minutes to recover shards)
 #   MAVEN_REPO_LOCAL                     Maven cache (default ~/.m2/repository)
 set -euo pipefail
 
@@ -45,7 +47,9 @@ TRANSPORT_PORT=${DISCOVERY_OPENSEARCH_TRANSPORT_PORT:-9350}
 OS_USER=${DISCOVERY_OPENSEARCH_USER:-discovery-os}
 M2=${MAVEN_REPO_LOCAL:-$HOME/.m2/repository}
 URL=http://127.0.0.1:$PORT
-START_TIMEOUT=180
+if [[ ${CI:-} == true ]]; then DEFAULT_START_TIMEOUT=600; else DEFAULT_START_TIMEOUT=180; fi
+START_TIMEOUT=${DISCOVERY_OPENSEARCH_START_TIMEOUT:-$DEFAULT_START_TIMEOUT}
+[[ $START_TIMEOUT =~ ^[1-9][0-9]*$ ]] || { echo "DISCOVERY_OPENSEARCH_START_TIMEOUT must be whole seconds" >&2; exit 2; }
 
 DIST_ZIP=$M2/org/opensearch/distribution/integ-test-zip/opensearch/$OS_VERSION/opensearch-$OS_VERSION.zip
 KNN_ZIP=$M2/org/opensearch/plugin/opensearch-knn/$KNN_VERSION/opensearch-knn-$KNN_VERSION.zip
@@ -201,7 +205,7 @@ wait_healthy() {
     node_pid >/dev/null || die "OpenSearch exited during start-up"
     sleep 1
   done
-  die "cluster not yellow after ${START_TIMEOUT}s"
+  die "cluster not yellow after ${START_TIMEOUT}s (DISCOVERY_OPENSEARCH_START_TIMEOUT waits longer)"
 }
 
 check_plugins() {

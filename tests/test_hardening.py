@@ -236,3 +236,16 @@ def test_status_index_lag_counts_from_the_live_version_after_a_rollback(tmp_path
     data = status(settings)
     assert data["live"]["version"] == 1
     assert data["index_lag"] == 3
+
+
+def test_opensearch_node_script_reads_its_start_timeout():
+    """`scripts/opensearch-node.sh start` waits DISCOVERY_OPENSEARCH_START_TIMEOUT seconds; a bad value stops it early."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "opensearch-node.sh"
+    env = {**os.environ, "DISCOVERY_OPENSEARCH_START_TIMEOUT": "three minutes"}
+    done = subprocess.run(["bash", str(script), "status"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "DISCOVERY_OPENSEARCH_START_TIMEOUT must be whole seconds" in done.stderr
