@@ -99,5 +99,9 @@ class Embedder:
                 progress(len(batch))
         return out
 
+    def warm_up(self) -> None:
+        """Load the model and run it once, so a cold server's first query does not wait for it."""
+        self.embed_one("warm up")
+
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]

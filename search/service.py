@@ -224,11 +224,16 @@ class Discovery:
         self._lock = threading.Lock()
 
     def embed(self, text: str) -> list[float]:
-        """The query vector, cached: paging through results must not re-run the model."""
+        """The query vector, cached: paging through results must not re-run the model.
+
+        The engine is asked first (a `stat`, or one small request), so a query to an engine that is
+        down answers 503 at once instead of after the model ran; the model itself runs one query at
+        a time (`Embedder.embed`)."""
         with self._lock:
             if text in self._vectors:
                 self._vectors.move_to_end(text)
                 return self._vectors[text]
+        self.engine.info()  # raises EngineUnavailable when the engine is down: then skip the model
         vector = [float(x) for x in self.embedder.embed_one(text)]
         with self._lock:
             self._vectors[text] = vector

@@ -249,3 +249,98 @@ def test_opensearch_node_script_reads_its_start_timeout():
     done = subprocess.run(["bash", str(script), "status"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "DISCOVERY_OPENSEARCH_START_TIMEOUT must be whole seconds" in done.stderr
+
+
+# -- 14. serving more than one request's worth of CPU -----------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_query_to_an_engine_that_is_down_does_not_run_the_model():
+    from models.embedding import Embedder
+    from search.interface import EngineUnavailable
+    from search.opensearch import OpenSearchEngine
+    from search.service import Discovery
+
+    embedder = Embedder()  # not loaded yet
+    engine = OpenSearchEngine(f"http://127.0.0.1:{_free_port()}", prefix="nothing-listens", timeout=2)
+    try:
+        with pytest.raises(EngineUnavailable):
+            Discovery(engine, embedder).search_works("gradient noise", mode="semantic")
+    finally:
+        engine.close()
+    assert embedder._model is None
+
+
+def test_the_app_loads_the_model_at_start_up(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from models.settings import Settings
+    from web.app import create_app
+
+    app = create_app(Settings(data_dir=tmp_path, engine="embedded"))
+    with TestClient(app):
+        assert app.state.service.embedder._model is not None  # before any query asked for it
+
+
+def test_serve_with_two_workers_answers_from_both_processes(tmp_path, embedder):
+    """`discovery serve --workers 2`: two processes over one data directory, each with its own model."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from indexer.catalog import Catalog
+    from indexer.ingest import ingest
+    from indexer.pipeline import index
+    from models.settings import Settings
+    from search.engines import open_engine
+    from tests.support import FIXTURES
+
+    settings = Settings(data_dir=tmp_path / "data", engine="embedded")
+    engine = open_engine(settings)
+    with Catalog(settings.catalog_path) as catalog:
+        ingest(catalog, [FIXTURES / "seed-researcher.openalex.jsonl"])
+        index(catalog, engine, embedder)
+    engine.close()
+    port = _free_port()
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "DISCOVERY_DATA_DIR": str(settings.data_dir), "DISCOVERY_ENGINE": "embedded",
+           "PYTHONPATH": str(root), "DISCOVERY_EMBEDDING_THREADS": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--workers", "2", "--port", str(port)],
+                              env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        answers: set[int] = set()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            for _ in range(600):  # start-up loads the model in both workers; a bounded wait, not a timing assertion
+                if server.poll() is not None:
+                    break
+                try:
+                    response = client.get("/api/search", params={"q": "phase transitions", "mode": "hybrid"})
+                except httpx.TransportError:
+                    time.sleep(0.5)
+                    continue
+                assert response.status_code == 200, response.text
+                answers.add(len(response.json()["hits"]))
+                children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+                workers = [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+                if len(workers) >= 2 and len(answers) == 1:
+                    break
+        assert server.poll() is None, server.stdout.read() if server.stdout else ""
+        assert answers and min(answers) > 0
+        assert len(workers) >= 2
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from contextlib import contextmanager
@@ -297,10 +298,32 @@ def cmd_serve(args, settings: Settings) -> int:
 
     from web.app import create_app
 
-    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
-    print(f"Discovery on http://{settings.host}:{settings.port}/  (engine: {settings.engine}, data: {settings.data_dir})")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port,
+                                           "workers": args.workers or settings.workers})
+    print(f"Discovery on http://{settings.host}:{settings.port}/  (engine: {settings.engine}, data: {settings.data_dir}, "
+          f"workers: {settings.workers})")
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+        return 0
+    # Generated secrets are created once here, or each worker would write its own admin token and key.
+    from web.accounts import Accounts
+    from web.admin import announce_admin_token
+
+    announce_admin_token(settings)
+    _ = Accounts(settings).secret
+    # Each worker is a process of its own that builds the app from the environment: hand it these settings.
+    os.environ.update({f"DISCOVERY_{name.upper()}": str(value)
+                       for name, value in settings.model_dump().items() if value is not None})
+    uvicorn.run("web.cli:app_from_environment", factory=True, workers=settings.workers,
+                host=settings.host, port=settings.port, log_level="info")
     return 0
+
+
+def app_from_environment():
+    """The app of one `serve --workers N` process, from the DISCOVERY_* variables its parent set."""
+    from web.app import create_app
+
+    return create_app(Settings())
 
 
 def cmd_demo(args, settings: Settings) -> int:
@@ -415,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(name, handler, text)
         p.add_argument("--host")
         p.add_argument("--port", type=int)
+        p.add_argument("--workers", type=int, choices=range(1, 65), metavar="N",
+                       help="processes serving requests (default DISCOVERY_WORKERS, 1); they share the data directory")
     return parser
 
 
