@@ -3,8 +3,10 @@ identities. It is the source of truth that index versions are built from."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
+import threading
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,50 +17,9 @@ import numpy as np
 from indexer.sources import work_problem
 from models.records import Authorship, Institution, Venue, Work, short_hash
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS works (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    source_id TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    record TEXT NOT NULL,
-    file TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    ingested_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ingest_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    files TEXT NOT NULL,
-    read INTEGER DEFAULT 0, added INTEGER DEFAULT 0, updated INTEGER DEFAULT 0,
-    unchanged INTEGER DEFAULT 0, rejected INTEGER DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS rejections (
-    run_id INTEGER NOT NULL REFERENCES ingest_runs(id),
-    file TEXT NOT NULL,
-    line INTEGER NOT NULL,
-    reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS vectors (
-    model TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    vector BLOB NOT NULL,
-    PRIMARY KEY (model, content_hash)
-);
-CREATE TABLE IF NOT EXISTS mention_researchers (
-    mention TEXT PRIMARY KEY,
-    researcher_id TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS index_runs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    works INTEGER, embedded INTEGER, researchers INTEGER, topics INTEGER,
-    max_work_updated_at TEXT
-);
-"""
+MIGRATIONS = Path(__file__).parent / "migrations"
+_migrated: set[Path] = set()  # catalogs this process already brought to the newest schema
+_migrating = threading.Lock()
 
 CATALOG_STAMP = "catalog_updated_at"
 """Key of an index version's meta: the newest catalog change the version was built from."""
@@ -90,6 +51,31 @@ def text_hash(text: str) -> str:
     return short_hash(text, 20)
 
 
+def migrate(path: Path) -> None:
+    """Bring the catalog at `path` to the newest schema (Alembic, `indexer/migrations`), once per
+    process; a file lock keeps two processes starting together from migrating at the same time."""
+    key = Path(path).resolve()
+    with _migrating:
+        if key in _migrated:
+            return
+        from alembic import command
+        from alembic.config import Config
+        from sqlalchemy import create_engine
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        engine = create_engine(f"sqlite:///{key}", connect_args={"timeout": 30})
+        try:
+            with open(key.with_name(key.name + ".migrate-lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+                with engine.begin() as connection:
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+        finally:
+            engine.dispose()
+        _migrated.add(key)
+
+
 class Catalog:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -97,7 +83,7 @@ class Catalog:
         self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        migrate(self.path)
 
     def close(self) -> None:
         self.db.close()

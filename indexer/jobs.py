@@ -21,30 +21,6 @@ from typing import Iterator
 
 from indexer.catalog import Catalog, now
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind TEXT NOT NULL,
-    args TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    status TEXT NOT NULL,
-    pid INTEGER,
-    created_at TEXT NOT NULL,
-    started_at TEXT,
-    finished_at TEXT,
-    progress TEXT NOT NULL DEFAULT '{}',
-    result TEXT,
-    error TEXT
-);
-CREATE TABLE IF NOT EXISTS audit_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    outcome TEXT NOT NULL
-);
-"""
 KINDS = ("ingest", "reindex", "rollback")
 EXCLUSIVE = {"reindex", "rollback"}  # both change which index version is live
 
@@ -75,7 +51,6 @@ class JobStore:
     def __init__(self, catalog: Catalog, data_dir: Path):
         self.db = catalog.db
         self.data_dir = Path(data_dir)
-        self.db.executescript(SCHEMA)
 
     # -- records -------------------------------------------------------------------------
     def _row(self, row: sqlite3.Row | tuple) -> Job:
