@@ -254,22 +254,15 @@ def test_opensearch_node_script_reads_its_start_timeout():
 # -- 14. serving more than one request's worth of CPU -----------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_query_to_an_engine_that_is_down_does_not_run_the_model():
     from models.embedding import Embedder
     from search.interface import EngineUnavailable
     from search.opensearch import OpenSearchEngine
     from search.service import Discovery
+    from tests.web_fixtures import free_port
 
     embedder = Embedder()  # not loaded yet
-    engine = OpenSearchEngine(f"http://127.0.0.1:{_free_port()}", prefix="nothing-listens", timeout=2)
+    engine = OpenSearchEngine(f"http://127.0.0.1:{free_port()}", prefix="nothing-listens", timeout=2)
     try:
         with pytest.raises(EngineUnavailable):
             Discovery(engine, embedder).search_works("gradient noise", mode="semantic")
@@ -304,6 +297,7 @@ def test_serve_with_two_workers_answers_from_both_processes(tmp_path, embedder):
     from models.settings import Settings
     from search.engines import open_engine
     from tests.support import FIXTURES
+    from tests.web_fixtures import free_port
 
     settings = Settings(data_dir=tmp_path / "data", engine="embedded")
     engine = open_engine(settings)
@@ -311,7 +305,7 @@ def test_serve_with_two_workers_answers_from_both_processes(tmp_path, embedder):
         ingest(catalog, [FIXTURES / "seed-researcher.openalex.jsonl"])
         index(catalog, engine, embedder)
     engine.close()
-    port = _free_port()
+    port = free_port()
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "DISCOVERY_DATA_DIR": str(settings.data_dir), "DISCOVERY_ENGINE": "embedded",
            "PYTHONPATH": str(root), "DISCOVERY_EMBEDDING_THREADS": "1"}
@@ -344,3 +338,25 @@ def test_serve_with_two_workers_answers_from_both_processes(tmp_path, embedder):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def test_the_load_benchmark_is_bounded_and_reports_percentiles(corpus, engine_factory, embedder, tmp_path):
+    from bench.load import run
+    from models.settings import Settings
+    from search.service import Discovery
+    from tests.web_fixtures import serving
+    from web.app import create_app
+
+    with pytest.raises(SystemExit, match="only loopback"):
+        run("http://example.org", requests=1, seconds=1, levels=(1,))
+    engine = engine_factory("embedded")()
+    engine.build(corpus)
+    app = create_app(Settings(data_dir=tmp_path, engine="embedded"), Discovery(engine, embedder))
+    with serving(app) as url:
+        result = run(url, requests=12, seconds=120, levels=(1, 4))
+    assert [row["clients"] for row in result["levels"]] == [1, 4]
+    for row in result["levels"]:
+        assert row["requests"] == 12  # the bound holds however many clients send
+        assert set(row["statuses"]) == {"200", "404"}  # the mix's unknown route is the only 404
+        assert row["throughput"] > 0 and row["all"]["p50"] <= row["all"]["p95"] <= row["all"]["p99"]
+        assert {"hybrid", "keyword", "semantic", "page", "people", "not-found"} <= set(row["by_kind"])
