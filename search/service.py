@@ -45,6 +45,16 @@ from search.interface import (
 
 MIN_DEPTH = 100
 """Candidates each retriever returns at least: fusion needs more than one page to work with."""
+RELATED_WORKS = 5
+"""Semantic-only neighbours shown as "related" beside the works that match the words."""
+SIMILARITY_FLOOR = 0.35
+SIMILARITY_RATIO = 0.85
+"""A vector neighbour counts as related when its cosine is at least SIMILARITY_FLOOR and at least
+SIMILARITY_RATIO of the query's best cosine (see `above_floor`; chosen on data in bench/README.md)."""
+PANEL_PEOPLE = 3
+PANEL_TOPICS = 5
+SUGGEST_BELOW = 10
+"""Works queries matching fewer works than this get a "did you mean" when the index knows better words."""
 HYBRID_WEIGHTS = (0.5, 0.5)
 """Keyword and vector weights for `fusion="weighted"` (after min-max normalisation)."""
 RRF_K = 60
@@ -103,6 +113,14 @@ class PeopleResults:
 class TopicHit:
     topic: TopicDoc
     score: float
+
+
+@dataclass
+class SearchPanels:
+    """What a works query also matches, shown above the works (as Scholar's "User profiles for ...")."""
+
+    people: list[ResearcherHit]
+    topics: list[TopicHit]
 
 
 @dataclass
@@ -247,13 +265,16 @@ class Discovery:
         page: int = 1,
         per_page: int = 10,
     ) -> WorkResults:
-        """One page of works for `text`, with per-retriever scores, highlights and facets.
+        """One page of works for `text`, with per-retriever scores, highlights, facets, related works
+        and a "did you mean".
 
-        Each retriever returns `max(100, page * per_page)` candidates (at most MAX_RESULT_WINDOW);
-        hybrid fuses them by RRF or weighted sum. `total` and the facets count keyword matches ∪
-        vector candidates within the filters. In keyword mode choosing a facet value therefore
-        gives exactly its count; with vectors it gives at least that many, because the vector
-        candidates are the nearest works *within* the chosen filters (as OpenSearch's k-NN does).
+        Honest counts: in keyword and hybrid mode `total` and the facets count the works that match
+        the words (within the filters) and `hits` holds only those, ranked by the fused score; the
+        vector side reorders them and brings its own nearest works as `related` (page 1 only), each
+        above the similarity floor (`similarity_floor`). Semantic mode has no words to match: its hits
+        are the works above that floor. Every page is a slice of one ranking of the first
+        MAX_RESULT_WINDOW candidates, so pages never repeat or lose a hit and `total` does not
+        change with the page.
         """
         text = T.check_text(text)
         if mode not in MODES:
@@ -265,7 +286,6 @@ class Discovery:
         if page * per_page > MAX_RESULT_WINDOW:
             raise BadQuery(f"only the first {MAX_RESULT_WINDOW} results can be paged through; refine the query")
         filters = check_filters(filters)
-        depth = min(MAX_RESULT_WINDOW, max(MIN_DEPTH, page * per_page))
         start = (page - 1) * per_page
 
         if not text:
@@ -275,31 +295,69 @@ class Discovery:
             hits = [WorkHit(w, Scores(fused=0.0), {"title": T.escape(w.title)}) for w in works]
             return WorkResults(total, hits, facets, page, per_page, "browse", fusion)
 
-        keyword, vector, fused = self._ranked_works(text, mode, fusion, filters, depth)
+        keyword, vector, fused = self._ranked_works(text, mode, fusion, filters, MAX_RESULT_WINDOW)
+        near = above_floor(vector)
+        matched: set[str] = set()
+        if mode == "semantic":
+            ranking = near
+            total, facets = self.engine.work_facets(None, [doc_id for doc_id, _ in near], filters)
+        else:
+            matched = {doc_id for doc_id, _ in keyword}
+            ranking = [(doc_id, score) for doc_id, score in fused if doc_id in matched]
+            total, facets = self.engine.work_facets(text, (), filters)
+        related_ids = []
+        if mode == "hybrid" and page == 1:
+            related_ids = [doc_id for doc_id, _ in near if doc_id not in matched][:RELATED_WORKS]
+        page_ids = [doc_id for doc_id, _ in ranking[start : start + per_page]]
         explain = F.contributions([keyword, vector])
-        page_ids = [doc_id for doc_id, _ in fused[start : start + per_page]]
-        total, facets = self.engine.work_facets(
-            text if mode != "semantic" else None, [doc_id for doc_id, _ in vector], filters
-        )
-        highlights = self.engine.highlight_works(text, page_ids) if T.query_terms(text) else {}
         scores = dict(fused)
-        hits = []
-        for work in self.engine.get_works(page_ids):
+        highlights = self.engine.highlight_works(text, page_ids) if T.query_terms(text) and mode != "semantic" else {}
+        docs = {w.id: w for w in self.engine.get_works(page_ids + related_ids)}
+
+        def hit(work: WorkDoc) -> WorkHit:
             kw, vec = explain.get(work.id, (None, None))
-            hits.append(
-                WorkHit(
-                    work,
-                    Scores(
-                        fused=scores[work.id],
-                        keyword=kw.score if kw else None,
-                        vector=vec.score if vec else None,
-                        keyword_rank=kw.rank if kw else None,
-                        vector_rank=vec.rank if vec else None,
-                    ),
-                    highlights.get(work.id) or {"title": T.escape(work.title)},
-                )
+            return WorkHit(
+                work,
+                Scores(
+                    fused=scores[work.id],
+                    keyword=kw.score if kw else None,
+                    vector=vec.score if vec else None,
+                    keyword_rank=kw.rank if kw else None,
+                    vector_rank=vec.rank if vec else None,
+                ),
+                highlights.get(work.id) or {"title": T.escape(work.title)},
             )
-        return WorkResults(total, hits, facets, page, per_page, mode, fusion)
+
+        hits = [hit(docs[i]) for i in page_ids if i in docs]
+        related = [hit(docs[i]) for i in related_ids if i in docs]
+        suggestion = self._did_you_mean(text) if mode != "semantic" and total < SUGGEST_BELOW else None
+        return WorkResults(total, hits, facets, page, per_page, mode, fusion, related, suggestion)
+
+    def search_panels(self, text: str) -> SearchPanels:
+        """Researchers the query names (by identifier, or a strong name match when it reads as a
+        name) and topics whose words it uses: one search box answers works, people and topics."""
+        text = T.check_text(text)
+        if not text:
+            return SearchPanels([], [])
+        found = self._by_identifier(text)
+        if found is not None:
+            people = [ResearcherHit(found, 1.0, "identifier", self._latest_works(found))]
+        elif T.looks_like_name(text):
+            people = [h for h in self._by_name(text, PANEL_PEOPLE) if h.score >= STRONG_NAME]
+        else:
+            people = []
+        ranked = self.engine.keyword_topics(text, PANEL_TOPICS)
+        docs = {t.id: t for t in self.engine.get_topics([tid for tid, _ in ranked])}
+        return SearchPanels(people, [TopicHit(docs[tid], round(score, 4)) for tid, score in ranked if tid in docs])
+
+    def _did_you_mean(self, text: str) -> str | None:
+        """The query with each word the index rarely uses replaced by a close, common word of its own
+        vocabulary (`SearchEngine.word_suggestions`); None when no word changes."""
+        words = [w for w in T.query_terms(text) if w.isascii() and w.isalpha()]
+        found = self.engine.word_suggestions(words) if words else {}
+        if not found:
+            return None
+        return " ".join(found.get(term, (term, 0))[0] for term in T.query_terms(text))
 
     def _ranked_works(
         self, text: str, mode: str, fusion: str, filters: WorkFilters, depth: int
@@ -618,6 +676,16 @@ class Discovery:
         return " ".join(parts) or topic.label
 
 
+def above_floor(vector: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Vector candidates close enough to the query to show: the floor is relative to the query
+    (a share of its best cosine, since some queries sit nearer the whole corpus than others) and
+    never below an absolute one (a nonsense query's nearest works are not related to it)."""
+    if not vector:
+        return []
+    floor = max(SIMILARITY_FLOOR, SIMILARITY_RATIO * max(score for _, score in vector))
+    return [(doc_id, score) for doc_id, score in vector if score >= floor]
+
+
 # -- small text helpers for descriptions --------------------------------------------------------
 
 
@@ -659,6 +727,7 @@ __all__ = [
     "PeopleResults",
     "Profile",
     "ResearcherHit",
+    "SearchPanels",
     "SimilarWork",
     "Suggestion",
     "TopicHit",

@@ -495,6 +495,86 @@ def test_bad_limits_are_bad_queries(discovery, call):
         call(discovery)
 
 
+# -- one search box: honest counts, related works, "did you mean", people and topic panels ---------
+
+NONSENSE = "xyzzyqwertyplugh"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "semantic"])
+def test_nonsense_matches_no_works(discovery, mode):
+    results = discovery.search_works(NONSENSE, mode=mode)
+    assert (results.total, results.hits, results.related) == (0, [], [])
+    assert results.facets["year"] == []
+
+
+def test_hybrid_counts_and_lists_only_works_with_the_words(discovery):
+    text = "minibatch noise"
+    hybrid = discovery.search_works(text, per_page=100)
+    keyword = discovery.search_works(text, mode="keyword", per_page=100)
+    assert 0 < hybrid.total == keyword.total <= 100
+    assert {h.work.id for h in hybrid.hits} == {h.work.id for h in keyword.hits}
+    assert sum(f.count for f in hybrid.facets["type"]) == hybrid.total
+    assert titles(hybrid)[0] == SEED_PAPER  # the vector side still orders them
+
+
+def test_semantic_only_neighbours_are_related_not_hits(discovery):
+    """A paraphrase sharing no word with its paper: the paper is related (above the floor), not a hit."""
+    from search.service import SIMILARITY_FLOOR
+
+    query = "shrinking weights toward zero during optimisation"
+    results = discovery.search_works(query)
+    related = [h.work.title for h in results.related]
+    assert "Volumization as a Natural Generalization of Weight Decay" in related
+    assert all(h.scores.keyword_rank is None and h.scores.vector >= SIMILARITY_FLOOR for h in results.related)
+    assert not {h.work.id for h in results.related} & {h.work.id for h in results.hits}
+    assert all(h.scores.keyword_rank is not None for h in results.hits)
+    assert discovery.search_works(query, page=2).related == []
+
+
+def test_did_you_mean_comes_from_the_index_vocabulary(discovery):
+    misspelt = discovery.search_works("stochstic gradeint desent")
+    assert misspelt.suggestion == "stochastic gradient descent"
+    assert discovery.search_works(misspelt.suggestion).total > 0
+    assert discovery.search_works("stochastic gradient descent").suggestion is None
+    assert discovery.search_works(NONSENSE).suggestion is None
+
+
+def test_search_panels_name_researchers_and_topics(discovery, seed):
+    by_name = discovery.search_panels("Liu Ziyin")
+    assert seed.id in [h.researcher.id for h in by_name.people]
+    assert all(h.matched_by == "name" for h in by_name.people)
+    by_words = discovery.search_panels("noisy labels")
+    assert by_words.people == [] and any("nois" in t.topic.label.lower() for t in by_words.topics)
+    nothing = discovery.search_panels(NONSENSE)
+    assert (nothing.people, nothing.topics) == ([], [])
+
+
+def copies(corpus: Corpus, count: int) -> Corpus:
+    """The corpus `count` times over (copies get new ids, same text and vectors): a many-hit index."""
+    docs = list(corpus.works())
+    many = [replace(d, id=f"{d.id}~{n}") if n else d for n in range(count) for d in docs]
+    return replace(corpus, works=lambda: iter(many), counts={**corpus.counts, "works": len(many)})
+
+
+def test_every_page_of_a_thousand_hit_query_is_a_slice_of_one_ranking(new_engine, corpus, embedder):
+    """Walk every page up to the result window: no hit repeats, none is lost, `total` never moves."""
+    engine = new_engine()
+    engine.build(copies(corpus, 4))
+    service = Discovery(engine, embedder)
+    text = "the learning"
+    matching = {i for i, _ in engine.keyword_works(text, WorkFilters(), MAX_RESULT_WINDOW)}
+    for mode in ("hybrid", "keyword"):
+        first = service.search_works(text, mode=mode, per_page=MAX_PAGE_SIZE)
+        assert first.total > MAX_RESULT_WINDOW
+        seen = []
+        for page in range(1, MAX_RESULT_WINDOW // MAX_PAGE_SIZE + 1):
+            results = service.search_works(text, mode=mode, page=page, per_page=MAX_PAGE_SIZE)
+            assert results.total == first.total
+            seen += [h.work.id for h in results.hits]
+        assert len(seen) == len(set(seen)) == MAX_RESULT_WINDOW
+        assert set(seen) == matching
+
+
 # -- index versions -------------------------------------------------------------------------------
 
 

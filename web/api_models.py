@@ -118,6 +118,11 @@ class SearchOut(Open):
     mode: Optional[str] = None
     fusion: Optional[str] = None
     hint: Optional[str] = Field(None, description="What to try when there are no hits.")
+    related: Optional[list[dict[str, Any]]] = Field(
+        None, description="Works, page 1 of hybrid mode: nearest by meaning without matching the words (not in `total`).")
+    suggestion: Optional[str] = Field(None, description="Works: \"did you mean\", from the index's own vocabulary.")
+    people: Optional[list[dict[str, Any]]] = Field(None, description="Works, page 1: researchers the query names.")
+    topics: Optional[list[dict[str, Any]]] = Field(None, description="Works, page 1: topics whose words the query uses.")
 
 
 # -- researchers --------------------------------------------------------------------------------
