@@ -47,8 +47,8 @@ MIN_DEPTH = 100
 """Candidates each retriever returns at least: fusion needs more than one page to work with."""
 RELATED_WORKS = 5
 """Semantic-only neighbours shown as "related" beside the works that match the words."""
-SIMILARITY_FLOOR = 0.35
-SIMILARITY_RATIO = 0.85
+SIMILARITY_FLOOR = 0.40
+SIMILARITY_RATIO = 0.75
 """A vector neighbour counts as related when its cosine is at least SIMILARITY_FLOOR and at least
 SIMILARITY_RATIO of the query's best cosine (see `above_floor`; chosen on data in bench/README.md)."""
 PANEL_PEOPLE = 3
