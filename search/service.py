@@ -71,6 +71,8 @@ loosely related papers do not outrank the people whose papers are about the phra
 PEOPLE_MODES = ("auto", "name", "expertise")
 SIMILAR_MODES = ("similar", "collaborators")
 PAIRS_PER_SUGGESTION = 3
+COLLABORATOR_CANDIDATES = 200
+"""Nearest researcher vectors considered as new collaborators, besides every friend of a friend."""
 GRAPH_WORKS = 40
 GRAPH_COLLABORATORS = 40
 _RESEARCHER_ID = re.compile(r"r-[0-9a-f]{6,}")
@@ -144,6 +146,33 @@ class Suggestion:
     similarity: float
     shared_topics: list[str]
     paper_pairs: list[PaperPair]
+    via: list[ResearcherDoc] = field(default_factory=list)
+    """Shared co-authors (strongest link first) when the co-author graph brought this suggestion."""
+
+
+@dataclass(frozen=True)
+class CollaboratorWeights:
+    """How `blend_collaborators` weighs each signal (each first scaled to [0, 1] within the query)."""
+
+    content: float
+    adamic_adar: float
+    topics: float
+
+
+@dataclass
+class CollaboratorSignals:
+    """Why someone might become a new collaborator."""
+
+    content: float
+    """Cosine of the two researcher vectors (what they write about)."""
+    adamic_adar: float
+    """Sum over shared co-authors of 1 / log(their co-author count): a friend of a friend, weighted
+    by how selective the friend is (Adamic & Adar, "Friends and neighbors on the Web", 2003)."""
+    common_neighbours: int
+    topics: float
+    """Cosine of the two topic-count profiles."""
+    via: list[str]
+    """Shared co-authors' ids, strongest link first."""
 
 
 @dataclass
@@ -516,10 +545,13 @@ class Discovery:
         active_since: int | None = None,
         institution: str | None = None,
     ) -> list[Suggestion]:
-        """Nearest researcher vectors, never the researcher; `collaborators` also skips every co-author.
+        """People to look at next, never the researcher nor a co-author (those are the profile's
+        collaborators).
 
-        Each suggestion explains itself: the topics both work on and the closest pairs of their
-        papers (theirs ↔ yours) by work-vector cosine.
+        `similar`: the nearest researcher vectors (what they work on). `collaborators`: who is likely
+        to become a co-author, by `collaborator_signals` blended with COLLABORATOR_WEIGHTS. Each
+        suggestion explains itself: the topics both work on, the closest pairs of their papers (theirs
+        ↔ yours) by work-vector cosine, and the shared co-authors when the graph brought them.
         """
         if mode not in SIMILAR_MODES:
             raise BadQuery(f"mode must be one of {', '.join(SIMILAR_MODES)}")
@@ -533,12 +565,17 @@ class Discovery:
         if vector is None:
             return []
         my_works = self.engine.get_works(researcher.work_ids)
-        exclude = {researcher.id}
         if mode == "collaborators":
-            exclude |= {rid for w in my_works for rid in w.researcher_ids}
-        found = self.engine.vector_researchers(vector, limit, sorted(exclude), active_since, institution)
-        found = [(rid, s) for rid, s in found if rid not in exclude]
-        docs = {d.id: d for d in self.engine.get_researchers([rid for rid, _ in found])}
+            signals = self.collaborator_signals(researcher, my_works, vector, active_since, institution)
+            ranked = blend_collaborators(signals, COLLABORATOR_WEIGHTS)[:limit]
+            found = [(rid, signals[rid].content) for rid in ranked]
+            via = {rid: signals[rid].via for rid in ranked}
+        else:
+            exclude = _coauthor_ids(researcher, my_works) | {researcher.id}
+            found = self.engine.vector_researchers(vector, limit + len(exclude), sorted(exclude), active_since, institution)
+            found = [(rid, s) for rid, s in found if rid not in exclude][:limit]
+            via = {}
+        docs = {d.id: d for d in self.engine.get_researchers([rid for rid, _ in found] + [m for v in via.values() for m in v])}
         pairs = self._paper_pairs(my_works, [docs[rid] for rid, _ in found if rid in docs])
         mine = {t.id: t for t in researcher.topics}
         suggestions = []
@@ -549,8 +586,60 @@ class Discovery:
             shared = sorted(
                 (t for t in other.topics if t.id in mine), key=lambda t: (-min(t.count, mine[t.id].count), t.label)
             )
-            suggestions.append(Suggestion(other, round(similarity, 4), [t.label for t in shared], pairs.get(rid, [])))
+            through = [docs[m] for m in via.get(rid, []) if m in docs]
+            suggestions.append(
+                Suggestion(other, round(similarity, 4), [t.label for t in shared], pairs.get(rid, []), through)
+            )
         return suggestions
+
+    def collaborator_signals(
+        self,
+        researcher: ResearcherDoc,
+        my_works: list[WorkDoc],
+        vector: Sequence[float],
+        active_since: int | None = None,
+        institution: str | None = None,
+    ) -> dict[str, "CollaboratorSignals"]:
+        """Every candidate new collaborator with its signals: the nearest researcher vectors and every
+        friend of a friend (co-author of a co-author), never the researcher or a co-author."""
+        coauthors = _coauthor_ids(researcher, my_works)
+        exclude = coauthors | {researcher.id}
+        near = dict(
+            self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude), active_since, institution)
+        )
+        middles = self.engine.get_researchers(sorted(coauthors))
+        works = {w.id: w for w in self.engine.get_works(sorted({wid for m in middles for wid in m.work_ids}))}
+        adamic_adar: dict[str, float] = defaultdict(float)
+        common: dict[str, int] = defaultdict(int)
+        via: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        for middle in middles:
+            friends = {rid for wid in middle.work_ids if wid in works for rid in works[wid].researcher_ids} - {middle.id}
+            weight = 1.0 / math.log(max(2, len(friends)))
+            for friend in friends - exclude:
+                adamic_adar[friend] += weight
+                common[friend] += 1
+                via[friend].append((weight, middle.id))
+        graph_only = [rid for rid in adamic_adar if rid not in near]
+        docs = {d.id: d for d in self.engine.get_researchers(graph_only)}
+        graph_only = [rid for rid in graph_only if rid in docs and _passes(docs[rid], active_since, institution)]
+        query = np.asarray(vector, dtype=np.float32)
+        for rid, other in self.engine.researcher_vectors(graph_only).items():
+            near[rid] = float(np.asarray(other, dtype=np.float32) @ query)
+        for rid in graph_only:
+            near.setdefault(rid, 0.0)
+        topic_docs = {d.id: d for d in self.engine.get_researchers([rid for rid in near if rid not in docs])}
+        topic_docs.update(docs)
+        mine = _topic_profile(researcher)
+        return {
+            rid: CollaboratorSignals(
+                content=content,
+                adamic_adar=adamic_adar.get(rid, 0.0),
+                common_neighbours=common.get(rid, 0),
+                topics=_cosine_profiles(mine, _topic_profile(topic_docs[rid])) if rid in topic_docs else 0.0,
+                via=[m for _, m in sorted(via.get(rid, []), key=lambda x: (-x[0], x[1]))],
+            )
+            for rid, content in near.items()
+        }
 
     def _paper_pairs(self, my_works: list[WorkDoc], others: list[ResearcherDoc]) -> dict[str, list[PaperPair]]:
         """Per other researcher, their closest papers to mine: greedy best pairs, each paper used once."""
@@ -676,6 +765,49 @@ class Discovery:
         return " ".join(parts) or topic.label
 
 
+COLLABORATOR_WEIGHTS = CollaboratorWeights(content=1.0, adamic_adar=1.0, topics=0.0)
+"""Weights of the new-collaborator blend; `discovery eval collaborators` chooses them on its
+validation split (history to 2018, pairs formed 2019-2020) and reports them on later pairs."""
+
+
+def blend_collaborators(signals: dict[str, CollaboratorSignals], weights: CollaboratorWeights) -> list[str]:
+    """Candidates best first: the weighted sum of each signal scaled by its largest value in this query."""
+    if not signals:
+        return []
+    top_content = max(max(s.content for s in signals.values()), 1e-9)
+    top_graph = max(max(s.adamic_adar for s in signals.values()), 1e-9)
+    top_topics = max(max(s.topics for s in signals.values()), 1e-9)
+    score = {
+        rid: weights.content * max(0.0, s.content) / top_content
+        + weights.adamic_adar * s.adamic_adar / top_graph
+        + weights.topics * s.topics / top_topics
+        for rid, s in signals.items()
+    }
+    return sorted(score, key=lambda rid: (-score[rid], rid))
+
+
+def _coauthor_ids(researcher: ResearcherDoc, works: Sequence[WorkDoc]) -> set[str]:
+    return {rid for w in works for rid in w.researcher_ids} - {researcher.id}
+
+
+def _passes(doc: ResearcherDoc, active_since: int | None, institution: str | None) -> bool:
+    """The researcher filters of `SearchEngine.vector_researchers`, for candidates found another way."""
+    if active_since is not None and (doc.last_year or 0) < active_since:
+        return False
+    wanted = T.normalize_name(institution) if institution else ""
+    return not wanted or any(wanted in T.normalize_name(span.name) for span in doc.institutions)
+
+
+def _topic_profile(doc: ResearcherDoc) -> dict[str, float]:
+    return {t.id: float(t.count) for t in doc.topics}
+
+
+def _cosine_profiles(a: dict[str, float], b: dict[str, float]) -> float:
+    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
+    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    return dot / norm if norm else 0.0
+
+
 def above_floor(vector: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
     """Vector candidates close enough to the query to show: the floor is relative to the query
     (a share of its best cosine, since some queries sit nearer the whole corpus than others) and
@@ -729,6 +861,8 @@ __all__ = [
     "ResearcherHit",
     "SearchPanels",
     "SimilarWork",
+    "CollaboratorSignals",
+    "CollaboratorWeights",
     "Suggestion",
     "TopicHit",
     "TopicPage",

@@ -327,7 +327,8 @@ def test_similar_researchers_never_self_and_explained(discovery, seed, mode):
     assert len(suggestions) == 10
     assert seed.id not in {s.researcher.id for s in suggestions}
     similarities = [s.similarity for s in suggestions]
-    assert similarities == sorted(similarities, reverse=True)
+    if mode == "similar":  # new collaborators are ordered by the blend, similarity is one of its signals
+        assert similarities == sorted(similarities, reverse=True)
     mine = {t.label for t in seed.topics}
     for s in suggestions:
         assert s.paper_pairs, s.researcher.name
@@ -340,13 +341,30 @@ def test_similar_researchers_never_self_and_explained(discovery, seed, mode):
     assert any(s.shared_topics for s in suggestions)
 
 
-def test_collaborators_mode_excludes_every_coauthor(discovery, seed):
+def test_suggestions_are_never_coauthors(discovery, seed):
+    """Co-authors are the profile's collaborators; similar researchers and new collaborators are others."""
     works = discovery.researcher_profile(seed.id).works
-    coauthors = {rid for w in works for rid in w.researcher_ids}
-    similar = {s.researcher.id for s in discovery.similar_researchers(seed.id, limit=30)}
-    assert similar & coauthors, "the fixture should make some co-author similar, or this test proves nothing"
-    new = {s.researcher.id for s in discovery.similar_researchers(seed.id, mode="collaborators", limit=30)}
-    assert new and not new & coauthors
+    coauthors = {rid for w in works for rid in w.researcher_ids} - {seed.id}
+    vector = discovery.engine.researcher_vectors([seed.id])[seed.id]
+    nearest = {rid for rid, _ in discovery.engine.vector_researchers(vector, 30)}
+    assert nearest & coauthors, "the fixture should make some co-author similar, or this test proves nothing"
+    for mode in ("similar", "collaborators"):
+        found = {s.researcher.id for s in discovery.similar_researchers(seed.id, mode=mode, limit=30)}
+        assert found and not found & coauthors and seed.id not in found
+
+
+def test_new_collaborators_blend_the_coauthor_graph_and_name_the_shared_coauthor(discovery, seed):
+    """Friends of friends come in through the graph, each naming the co-author both share."""
+    works = discovery.researcher_profile(seed.id).works
+    coauthors = {rid for w in works for rid in w.researcher_ids} - {seed.id}
+    suggestions = discovery.similar_researchers(seed.id, mode="collaborators", limit=10)
+    through = [s for s in suggestions if s.via]
+    assert through
+    for s in through:
+        theirs = {rid for w in discovery.researcher_profile(s.researcher.id).works for rid in w.researcher_ids}
+        assert all(m.id in coauthors and m.id in theirs for m in s.via)
+    signals = discovery.collaborator_signals(seed, works, discovery.engine.researcher_vectors([seed.id])[seed.id])
+    assert {s.researcher.id for s in through} <= {rid for rid, found in signals.items() if found.adamic_adar > 0}
 
 
 def test_similar_researchers_filters(discovery, seed):
@@ -354,6 +372,8 @@ def test_similar_researchers_filters(discovery, seed):
     assert recent and all(s.researcher.last_year >= 2023 for s in recent)
     at = discovery.similar_researchers(seed.id, institution="carnegie mellon", limit=10)
     assert at and all(any("Carnegie Mellon" in i.name for i in s.researcher.institutions) for s in at)
+    new = discovery.similar_researchers(seed.id, mode="collaborators", active_since=2023, limit=10)
+    assert new and all(s.researcher.last_year >= 2023 for s in new)
     with pytest.raises(BadQuery):
         discovery.similar_researchers(seed.id, mode="enemies")
     with pytest.raises(NotFound):

@@ -317,10 +317,12 @@ def cmd_eval(args, settings: Settings) -> int:
     common = {"vector_cache": cache, "scratch_dir": scratch}
     with progress_bars(not args.json) as progress:
         if args.target == "collaborators":
-            from evaluation.collaborators import DEFAULT_SPLIT_YEAR, ML_VENUES, evaluate_collaborators
+            from evaluation.collaborators import (DEFAULT_SPLIT_YEAR, DEFAULT_VALIDATION_YEAR, ML_VENUES,
+                                                  evaluate_collaborators)
 
             result = evaluate_collaborators([Path(c) for c in args.corpus or [ML_VENUES]], settings,
                                             split_year=args.split_year or DEFAULT_SPLIT_YEAR,
+                                            validation_year=args.validation_year or DEFAULT_VALIDATION_YEAR,
                                             sample=args.sample or 1000, progress=progress, **common)
             text = result.table()
         elif args.target == "names":
@@ -404,6 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", type=int, metavar="DOCS", help="relevance: evaluate on about this many documents")
     p.add_argument("--corpus", action="append", metavar="FILE", help="collaborators/names: corpus file (repeatable)")
     p.add_argument("--split-year", type=int, metavar="T", help="collaborators: history is up to and including T")
+    p.add_argument("--validation-year", type=int, metavar="V",
+                   help="collaborators: blend weights are chosen on history up to V, pairs formed up to T")
     p.add_argument("--sample", type=int, metavar="N", help="collaborators/names: researchers evaluated")
     p.add_argument("--vector-cache", metavar="FILE", help="vector cache (default: DATA_DIR/vector-cache.sqlite)")
     p.add_argument("--scratch", metavar="DIR", help="keep the scratch catalog and index here")

@@ -200,6 +200,7 @@ def suggestion(s: Suggestion) -> dict:
         "similarity": s.similarity,
         "shared_topics": list(s.shared_topics),
         "paper_pairs": [paper_pair(p) for p in s.paper_pairs],
+        "via": [researcher_ref(r) for r in s.via],
     }
 
 
