@@ -68,6 +68,17 @@ EXPERTISE_DEPTH = 200
 EXPERTISE_WORKS = 5
 """A researcher's expertise score sums their best few matching works, so prolific authors of many
 loosely related papers do not outrank the people whose papers are about the phrase."""
+EXPERTISE_CANDIDATES = 1000
+"""Nearest works read to find who knows about a text (each brings its authors)."""
+EXPERTISE_SHOWN = 3
+CHUNK_WORDS = 90
+"""Words per embedded piece of a long text: about the 128 word pieces the model reads."""
+RECENT_YEARS = 5
+AGE_DECAY = 0.02
+OLDEST_FACTOR = 0.8
+"""A work older than RECENT_YEARS counts AGE_DECAY less per further year, never below OLDEST_FACTOR."""
+PIN_FACTOR = 1.1
+"""A work its owner pinned counts this much more."""
 PEOPLE_MODES = ("auto", "name", "expertise")
 SIMILAR_MODES = ("similar", "collaborators")
 PAIRS_PER_SUGGESTION = 3
@@ -173,6 +184,39 @@ class CollaboratorSignals:
     """Cosine of the two topic-count profiles."""
     via: list[str]
     """Shared co-authors' ids, strongest link first."""
+
+
+@dataclass(frozen=True)
+class Curation:
+    """An owner's choices about their works: pinned works count more, excluded ones not at all."""
+
+    pinned: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()
+
+
+@dataclass
+class MatchedWork:
+    work: WorkDoc
+    similarity: float
+    """Cosine of the work and the text."""
+    weight: float
+    """What the work counts for: its similarity times its recency and pin factors."""
+
+
+@dataclass
+class Expert:
+    researcher: ResearcherDoc
+    fit: float
+    """Absolute, comparable across texts: the best weight among their works (a cosine, so a fit of
+    0.6 means the same for every text); not divided by anyone else's score."""
+    works: list[MatchedWork]
+
+
+@dataclass
+class ExpertiseResults:
+    chunks: int
+    """How many pieces of the text were embedded (the model reads EMBEDDING_WORDS-sized pieces)."""
+    hits: list[Expert]
 
 
 @dataclass
@@ -441,6 +485,62 @@ class Discovery:
             if by == "name" or (hits and hits[0].score >= STRONG_NAME):
                 return PeopleResults(text, "name", hits)
         return PeopleResults(text, "expertise", self._by_expertise(text, limit))
+
+    def expertise(
+        self,
+        text: str,
+        researcher_ids: Sequence[str] | None = None,
+        limit: int = 10,
+        curation: dict[str, Curation] | None = None,
+    ) -> ExpertiseResults:
+        """Who knows about `text` (a pasted title and abstract, any length up to MAX_QUERY_CHARS)?
+
+        The text is embedded piece by piece (the model reads about CHUNK_WORDS words) and averaged;
+        a researcher's fit is the best of their works' weights (cosine x recency x pin, excluded
+        works skipped), with the works that made it. `researcher_ids` scores exactly those people
+        (the reviewer-assignment use); otherwise the authors of the EXPERTISE_CANDIDATES nearest works.
+        """
+        text = _required(text, "a title and abstract")
+        limit = _int(limit, "limit", 1, MAX_PAGE_SIZE)
+        if researcher_ids is not None:
+            researcher_ids = _strings(list(researcher_ids), "researchers")
+            if not 0 < len(researcher_ids) <= MAX_PAGE_SIZE:
+                raise BadQuery(f"give between 1 and {MAX_PAGE_SIZE} researchers to score")
+        curation = curation or {}
+        pieces = _chunks(text)
+        vector = np.mean([np.asarray(self.embed(piece), dtype=np.float32) for piece in pieces], axis=0)
+        vector /= max(float(np.linalg.norm(vector)), 1e-9)
+        if researcher_ids is not None:
+            people = self.engine.get_researchers(list(researcher_ids))
+            if len(people) != len(researcher_ids):
+                missing = sorted(set(researcher_ids) - {p.id for p in people})
+                raise NotFound(f"no researcher {missing[0][:80]!r}")
+            vectors = self.engine.work_vectors(sorted({w for p in people for w in p.work_ids}))
+            similarity = {wid: float(np.asarray(v, dtype=np.float32) @ vector) for wid, v in vectors.items()}
+        else:
+            similarity = dict(self.engine.vector_works(vector.tolist(), WorkFilters(), EXPERTISE_CANDIDATES))
+            people = []
+        works = {w.id: w for w in self.engine.get_works(list(similarity))}
+        authors: dict[str, list[WorkDoc]] = defaultdict(list)
+        for work in works.values():
+            for rid in dict.fromkeys(work.researcher_ids):
+                authors[rid].append(work)
+        if researcher_ids is None:
+            people = self.engine.get_researchers(sorted(authors))
+        latest = self.engine.get_works(self.engine.browse_works(WorkFilters(), 1))
+        newest = latest[0].year if latest else None  # recency is relative to the index, so fits compare
+        experts = []
+        for person in people:
+            chosen = curation.get(person.id, Curation())
+            matched = [
+                MatchedWork(w, round(similarity[w.id], 4), round(similarity[w.id] * _work_factor(w, newest, chosen), 4))
+                for w in authors.get(person.id, [])
+                if w.id not in chosen.excluded
+            ]
+            matched.sort(key=lambda m: (-m.weight, m.work.id))
+            experts.append(Expert(person, matched[0].weight if matched else 0.0, matched[:EXPERTISE_SHOWN]))
+        experts.sort(key=lambda e: (-e.fit, e.researcher.id))
+        return ExpertiseResults(len(pieces), experts[:limit])
 
     def find_researcher(self, name_or_id: str) -> ResearcherDoc:
         """A researcher by id, identifier or best name match; NotFound when nothing is close."""
@@ -808,6 +908,20 @@ def _cosine_profiles(a: dict[str, float], b: dict[str, float]) -> float:
     return dot / norm if norm else 0.0
 
 
+def _chunks(text: str) -> list[str]:
+    """A long text as pieces the model reads whole (CHUNK_WORDS words each)."""
+    words = text.split()
+    return [" ".join(words[i : i + CHUNK_WORDS]) for i in range(0, len(words), CHUNK_WORDS)] or [text]
+
+
+def _work_factor(work: WorkDoc, newest: int | None, curation: Curation) -> float:
+    """Recent and pinned works count more: see RECENT_YEARS, AGE_DECAY, OLDEST_FACTOR, PIN_FACTOR."""
+    factor = 1.0
+    if newest and work.year:
+        factor = max(OLDEST_FACTOR, 1.0 - AGE_DECAY * max(0, newest - work.year - RECENT_YEARS))
+    return factor * (PIN_FACTOR if work.id in curation.pinned else 1.0)
+
+
 def above_floor(vector: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
     """Vector candidates close enough to the query to show: the floor is relative to the query
     (a share of its best cosine, since some queries sit nearer the whole corpus than others) and
@@ -862,6 +976,10 @@ __all__ = [
     "SearchPanels",
     "SimilarWork",
     "CollaboratorSignals",
+    "Curation",
+    "Expert",
+    "ExpertiseResults",
+    "MatchedWork",
     "CollaboratorWeights",
     "Suggestion",
     "TopicHit",

@@ -569,6 +569,38 @@ def test_search_panels_name_researchers_and_topics(discovery, seed):
     assert (nothing.people, nothing.topics) == ([], [])
 
 
+def test_expertise_scores_are_absolute_and_explained(discovery, seed, corpus):
+    from search.service import Curation
+
+    paper = next(w for w in corpus.works() if w.title == SEED_PAPER)
+    text = f"{paper.title}. {paper.abstract or ''}"
+    ranked = discovery.expertise(text, limit=10)
+    assert seed.id in [e.researcher.id for e in ranked.hits]
+    fits = [e.fit for e in ranked.hits]
+    assert fits == sorted(fits, reverse=True) and fits[0] > 0.5
+    mine = next(e for e in ranked.hits if e.researcher.id == seed.id)
+    assert mine.works[0].work.title == SEED_PAPER and mine.fit == mine.works[0].weight
+    others = [e.researcher.id for e in ranked.hits if e.researcher.id != seed.id][:3]
+    given = discovery.expertise(text, researcher_ids=[*others, seed.id])
+    open_fits = {e.researcher.id: e.fit for e in ranked.hits}
+    assert {e.researcher.id for e in given.hits} == {*others, seed.id}
+    for e in given.hits:  # a fit does not depend on who else is scored
+        assert e.fit == pytest.approx(open_fits[e.researcher.id], abs=1e-3)
+    long = discovery.expertise(" ".join([text] * 12), researcher_ids=[seed.id])
+    assert long.chunks > 1 and long.hits[0].fit > 0.5  # the whole text is read, not its first sentence
+
+    excluded = discovery.expertise(text, researcher_ids=[seed.id], curation={seed.id: Curation(excluded=frozenset({paper.id}))})
+    assert paper.id not in [m.work.id for m in excluded.hits[0].works] and excluded.hits[0].fit < mine.fit
+    second = mine.works[1].work.id
+    pinned = discovery.expertise(text, researcher_ids=[seed.id], curation={seed.id: Curation(pinned=frozenset({second}))})
+    assert next(m for m in pinned.hits[0].works if m.work.id == second).weight > mine.works[1].weight
+    for bad in ({"text": ""}, {"text": "x", "limit": 0}, {"text": "x", "researcher_ids": []}):
+        with pytest.raises(BadQuery):
+            discovery.expertise(**bad)
+    with pytest.raises(NotFound):
+        discovery.expertise(text, researcher_ids=["r-0000000000"])
+
+
 def copies(corpus: Corpus, count: int) -> Corpus:
     """The corpus `count` times over (copies get new ids, same text and vectors): a many-hit index."""
     docs = list(corpus.works())
