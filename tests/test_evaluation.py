@@ -239,6 +239,28 @@ def test_collaborator_blend_by_hand():
     assert blend_collaborators({}, CollaboratorWeights(1.0, 1.0, 1.0)) == []
 
 
+# -- expertise on held-out papers of the fixture slice ---------------------------------------------
+
+
+def test_expertise_eval_on_the_slice(tmp_path, vector_cache, embedder):
+    from evaluation.expertise import METHODS, METRICS, evaluate_expertise
+    from models.settings import Settings
+
+    result = evaluate_expertise(
+        [FIXTURES / "ml-venues.slice.jsonl.gz"], Settings(data_dir=tmp_path), sample=20,
+        embedder=embedder, vector_cache=vector_cache,
+    )
+    assert 0 < result.evaluated <= result.held_out <= 20
+    assert result.indexed_works + result.held_out <= 420 and result.mean_candidates > 1
+    assert [m.method for m in result.methods] == list(METHODS)
+    for m in result.methods:
+        assert m.papers == result.evaluated and set(m.scores) == set(METRICS)
+        assert 0.0 <= m.scores["accuracy@1"] <= m.scores["mrr"] <= 1.0
+        assert 1.0 <= m.scores["mean rank"] <= result.mean_candidates
+    assert "people by expertise" in result.table()
+    json.dumps(result.to_dict())
+
+
 # -- name variants ---------------------------------------------------------------------------------
 
 
