@@ -344,8 +344,8 @@ class Discovery:
         Honest counts: in keyword and hybrid mode `total` and the facets count the works that match
         the words (within the filters) and `hits` holds only those, ranked by the fused score; the
         vector side reorders them and brings its own nearest works as `related` (page 1 only), each
-        above the similarity floor (`similarity_floor`). Semantic mode has no words to match: its hits
-        are the works above that floor. Every page is a slice of one ranking of the first
+        above the similarity floor (`above_floor`). Semantic mode has no words to match: its hits are
+        the nearest works above the absolute floor. Every page is a slice of one ranking of the first
         MAX_RESULT_WINDOW candidates, so pages never repeat or lose a hit and `total` does not
         change with the page.
         """
@@ -369,7 +369,7 @@ class Discovery:
             return WorkResults(total, hits, facets, page, per_page, "browse", fusion)
 
         keyword, vector, fused = self._ranked_works(text, mode, fusion, filters, MAX_RESULT_WINDOW)
-        near = above_floor(vector)
+        near = above_floor(vector, relative=mode != "semantic")
         matched: set[str] = set()
         if mode == "semantic":
             ranking = near
@@ -922,13 +922,15 @@ def _work_factor(work: WorkDoc, newest: int | None, curation: Curation) -> float
     return factor * (PIN_FACTOR if work.id in curation.pinned else 1.0)
 
 
-def above_floor(vector: Sequence[tuple[str, float]]) -> list[tuple[str, float]]:
-    """Vector candidates close enough to the query to show: the floor is relative to the query
-    (a share of its best cosine, since some queries sit nearer the whole corpus than others) and
-    never below an absolute one (a nonsense query's nearest works are not related to it)."""
+def above_floor(vector: Sequence[tuple[str, float]], relative: bool = True) -> list[tuple[str, float]]:
+    """Vector candidates close enough to the query to show: never below an absolute floor (a nonsense
+    query's nearest works are not related to it) and, for works shown beside keyword matches, a
+    share of the query's best cosine (some queries sit nearer the whole corpus than others).
+    Semantic mode, asked for by name, keeps everything above the absolute floor."""
     if not vector:
         return []
-    floor = max(SIMILARITY_FLOOR, SIMILARITY_RATIO * max(score for _, score in vector))
+    best = max(score for _, score in vector)
+    floor = max(SIMILARITY_FLOOR, SIMILARITY_RATIO * best if relative else 0.0)
     return [(doc_id, score) for doc_id, score in vector if score >= floor]
 
 

@@ -30,9 +30,9 @@ def test_topics_panel_and_related_works_in_page_and_twin(http):
     assert api["topics"] and api["people"] == []
     html = get_page(http, "/search", q="noisy labels")
     assert all(f'href="/topics/{t["id"]}"' in html for t in api["topics"])
-    related = http.get("/api/search", params={"q": "shrinking weights toward zero during optimisation"}).json()
+    related = http.get("/api/search", params={"q": "shrinking coefficients toward zero during optimisation"}).json()
     assert related["related"] and not {h["id"] for h in related["related"]} & {h["id"] for h in related["hits"]}
-    html = get_page(http, "/search", q="shrinking weights toward zero during optimisation")
+    html = get_page(http, "/search", q="shrinking coefficients toward zero during optimisation")
     assert "Related by meaning" in html and all(h["id"] in html for h in related["related"])
 
 
