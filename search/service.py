@@ -428,9 +428,9 @@ class Discovery:
         vocabulary (`SearchEngine.word_suggestions`); None when no word changes."""
         words = [w for w in T.query_terms(text) if w.isascii() and w.isalpha()]
         found = self.engine.word_suggestions(words) if words else {}
-        if not found:
-            return None
-        return " ".join(found.get(term, (term, 0))[0] for term in T.query_terms(text))
+        for word, (better, _) in found.items():
+            text = re.sub(rf"(?i)(?<![^\W_]){re.escape(word)}(?![^\W_])", better, text)
+        return text if found else None
 
     def _ranked_works(
         self, text: str, mode: str, fusion: str, filters: WorkFilters, depth: int
