@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from models.accounts import AccountsUnavailable, expertise_exclusions
 from search.interface import MAX_PAGE_SIZE, MAX_QUERY_CHARS, EngineUnavailable
 from search.service import Curation, Discovery, ExpertiseResults
+from web import api_models as M
 from web import shapes
 from web.render import render
 
@@ -72,14 +73,15 @@ async def expertise_data(
     return await run_in_threadpool(_answer, request, asked)
 
 
-@router.get("/api/expertise", tags=["researchers"], summary="Who knows about this text?")
+@router.get("/api/expertise", responses=M.ERRORS, tags=["researchers"], summary="Who knows about this text?")
 async def api_expertise(data: Annotated[dict, Depends(expertise_data)]) -> dict:
     """The JSON twin of `/expertise`: `hits` with an absolute `fit` (the best weighted cosine of
     their works to the text, comparable across texts) and the `works` that made it."""
     return data
 
 
-@router.post("/api/expertise", tags=["researchers"], summary="Who knows about this text? (JSON body)")
+@router.post("/api/expertise", responses=M.ERRORS, tags=["researchers"],
+             summary="Who knows about this text? (JSON body)")
 async def api_expertise_post(request: Request, asked: ExpertiseIn) -> dict:
     """Like `GET /api/expertise`, for long texts and lists of researchers (the reviewer-assignment use)."""
     return await run_in_threadpool(_answer, request, asked)
