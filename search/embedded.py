@@ -52,12 +52,12 @@ from search.interface import (
     FacetValue,
     IndexInfo,
     SPELLING_EDITS,
-    SPELLING_MIN_LENGTH,
     NotFound,
     Progress,
     WorkFilters,
     best_suggestion,
     doc_to_dict,
+    spellable,
     researcher_from_dict,
     topic_from_dict,
     work_from_dict,
@@ -681,7 +681,7 @@ class EmbeddedEngine:
             if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'spelling_words'").fetchone():
                 return out  # a version built before the spelling vocabulary existed: rebuilt, it has one
             for word in dict.fromkeys(words):
-                if len(word) < SPELLING_MIN_LENGTH:
+                if not spellable(word):
                     continue
                 own = conn.execute("SELECT works FROM spelling_words WHERE word = ?", (word,)).fetchone()
                 neighbours = conn.execute(  # same first letter, lengths within the edit budget

@@ -241,7 +241,13 @@ class SearchEngine(Protocol):
 
 SPELLING_EDITS = 2
 SPELLING_MIN_LENGTH = 4
-"""Words shorter than this are never corrected (too many close neighbours to guess from)."""
+SPELLING_MAX_LENGTH = 40
+"""Only words of these lengths are corrected: shorter ones have too many close neighbours to guess
+from, longer ones are no word (and an engine's suggester may refuse them)."""
+
+
+def spellable(word: str) -> bool:
+    return SPELLING_MIN_LENGTH <= len(word) <= SPELLING_MAX_LENGTH
 SPELLING_GAIN = 10
 """A replacement must be used by this many times more works than the word typed: "desent" (a typo
 a few abstracts share) becomes "descent", while "model" never becomes "models"."""
@@ -252,7 +258,7 @@ def best_suggestion(word: str, own_works: int, candidates: Iterable[tuple[str, i
     SPELLING_GAIN times the works of `word`; the fewest edits first, then the most works, then by spelling."""
     from rapidfuzz.distance import Levenshtein
 
-    if len(word) < SPELLING_MIN_LENGTH:
+    if not spellable(word):
         return None
     scored = []
     for candidate, works in candidates:

@@ -53,6 +53,7 @@ from search.interface import (
     WorkFilters,
     best_suggestion,
     doc_to_dict,
+    spellable,
     researcher_from_dict,
     topic_from_dict,
     work_from_dict,
@@ -1145,7 +1146,7 @@ class OpenSearchEngine:
         return {i: docs[i]["vector"] for i in dict.fromkeys(ids) if i in docs and docs[i].get("vector")}
 
     def word_suggestions(self, words: Sequence[str]) -> dict[str, tuple[str, int]]:
-        words = [w for w in dict.fromkeys(words) if len(w) >= SPELLING_MIN_LENGTH]
+        words = [w for w in dict.fromkeys(words) if spellable(w)]
         if not words:
             return {}
         response = self._search("works", word_suggestions_body(words))
