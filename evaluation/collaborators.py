@@ -1,39 +1,42 @@
-"""Collaborator recommendation on a temporal split: does "new collaborators" predict who
-actually starts working together?
+"""Collaborator recommendation on temporal splits: does "new collaborators" predict who actually
+starts working together, and does it beat the graph baselines?
 
-    result = evaluate_collaborators([ML_VENUES], Settings(), split_year=2020)
+    result = evaluate_collaborators([ML_VENUES], Settings())   # validation 2018 | test 2020
     print(result.table())
 
 Protocol (link prediction on a co-authorship graph, after Liben-Nowell & Kleinberg, "The
 link-prediction problem for social networks", 2007):
-1. Identities are resolved once on the whole corpus, so one person has one id on both sides.
-2. The index is built from the *history* only (works up to and including `split_year`), with the
-   identity memory seeded from step 1 so history researchers keep those ids.
-3. Truth: pairs of researchers who co-author a work after `split_year` and never did up to it,
-   both active on both sides (at least one work in the history and one after).
-4. For every researcher with at least one such new pair (or a seeded sample of them), each method
-   ranks candidates from the history alone; recall@10, recall@20 and MRR (first new collaborator
-   within the first 100) are averaged over researchers.
+1. Identities are resolved once on the whole corpus, so one person has one id on every side.
+2. Validation: an index of the works up to `validation_year` (identity memory seeded from step 1);
+   truth: pairs who first co-author a work in (`validation_year`, `split_year`]. Every weight
+   combination of the new-collaborator blend (`search.service.blend_collaborators`) is scored there
+   by recall@20; the best is "validation blend".
+3. Test (held out, reported): an index of the works up to `split_year`; truth: pairs who first
+   co-author after it. Both researchers of a pair are active on both sides of the split.
+4. For every researcher with at least one new pair (or a seeded sample of them), each method ranks
+   candidates from the history alone; recall@10, recall@20 and MRR (first new collaborator within
+   the first 100) are averaged over researchers.
 
-Methods: ours `similar` (nearest researcher vectors, existing co-authors allowed, as the page
-shows them) and `collaborators` (existing co-authors excluded), both through
-`Discovery.similar_researchers`; baselines `random`, `most prolific` (most history works),
-`common neighbours`, `Adamic-Adar` (common neighbours weighted by 1 / log degree) and
-`topic overlap` (cosine of topic-count vectors). Baselines never propose existing co-authors or
-the researcher; graph baselines only rank researchers two hops away (they have no score for others).
-`collaborators+adamic-adar` fuses our `collaborators` ranking with Adamic-Adar by reciprocal rank
-fusion: what a graph signal would add to the product's ranking (it is not what the product does).
+Methods: `collaborators` (the product, with the weights in `search.service.COLLABORATOR_WEIGHTS`),
+`validation blend` (the weights this run chose), `content only` (researcher-vector cosine alone:
+what the product did before the blend), `similar` (the profile's "similar researchers");
+baselines `random`, `most prolific` (most history works), `common neighbours`, `Adamic-Adar`
+(common neighbours weighted by 1 / log degree) and `topic overlap` (cosine of topic-count
+vectors). No method proposes existing co-authors or the researcher; graph baselines only rank
+researchers two hops away (they have no score for others).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -44,15 +47,19 @@ from indexer.sources import SourceError, read_records
 from models.embedding import Embedder
 from models.records import Work
 from models.settings import Settings
-from search.fusion import rrf
+from search.service import COLLABORATOR_WEIGHTS, CollaboratorWeights, blend_collaborators
 
 ML_VENUES = SHARED_DATA / "ml-venues.openalex.jsonl.gz"
 DEFAULT_SPLIT_YEAR = 2020
+DEFAULT_VALIDATION_YEAR = 2018
 DEPTH = 100
 METHODS = (
-    "similar", "collaborators", "random", "most prolific", "common neighbours", "adamic-adar", "topic overlap",
-    "collaborators+adamic-adar",
+    "collaborators", "validation blend", "content only", "similar", "random", "most prolific", "common neighbours",
+    "adamic-adar", "topic overlap",
 )
+WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
+"""Each blend weight (content, Adamic-Adar, topics) takes these values on the validation split."""
+VALIDATION_ROWS = 5
 METRICS = ("recall@10", "recall@20", "mrr")
 
 
@@ -68,6 +75,7 @@ class MethodScores:
 class CollaboratorResult:
     corpus: list[str]
     split_year: int
+    validation_year: int | None
     engine: str
     history_works: int
     future_works: int
@@ -79,6 +87,9 @@ class CollaboratorResult:
     evaluated_researchers: int
     id_agreement: float
     """Share of history mentions whose history-index researcher is the whole-corpus one."""
+    product_weights: dict[str, float]
+    validation: list[dict[str, float]]
+    """The best weight combinations on the validation split with their recall@20, best first."""
     methods: list[MethodScores]
     seconds: dict[str, float]
 
@@ -101,6 +112,11 @@ class CollaboratorResult:
         for m in self.methods:
             per_query = 1000 * m.seconds / max(1, m.queries)
             lines.append(f"{m.method:<27}" + "".join(f"{m.scores[k]:>11.4f}" for k in METRICS) + f"{per_query:>11.1f}")
+        if self.validation:
+            lines.append(f"\nweights chosen on validation (history <= {self.validation_year}, pairs formed "
+                         f"{self.validation_year + 1}-{self.split_year}), best first; the product uses {self.product_weights}:")
+            lines += [f"  content {v['content']:<5} adamic-adar {v['adamic_adar']:<5} topics {v['topics']:<5} "
+                      f"recall@20 {v['recall@20']:.4f}" for v in self.validation]
         lines.append(f"\n({', '.join(f'{k} {v:.1f}s' for k, v in self.seconds.items())})")
         return "\n".join(lines)
 
@@ -204,40 +220,32 @@ class _Baselines:
         return [self.pool[i] for i in top]
 
 
-def evaluate_collaborators(
-    paths: Sequence[Path],
-    settings: Settings,
-    split_year: int = DEFAULT_SPLIT_YEAR,
-    sample: int | None = 1000,
-    seed: int = 13,
-    embedder: Embedder | None = None,
-    vector_cache: Path | None = None,
-    scratch_dir: Path | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-) -> CollaboratorResult:
-    """Build the history index on the configured engine, derive the truth, score every method."""
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-    embedder = embedder or settings.embedder()
-    works = [w for w in read_works(paths) if w.year is not None]
-    history = [w for w in works if w.year <= split_year]
-    future = [w for w in works if w.year > split_year]
-    if not history or not future:
-        raise SourceError(f"split year {split_year} leaves no history or no future works")
-    vectors = cached_vectors(works, embedder, vector_cache or Path(settings.data_dir) / "vector-cache.sqlite", progress)
-    seconds["read+embed"] = time.perf_counter() - clock
+@dataclass
+class _Split:
+    """One temporal split: the history index and, per evaluated researcher, the new co-authors."""
 
-    clock = time.perf_counter()
-    whole = identity.resolve(works, vectors)
-    full_ids = {key: link.researcher_id for key, link in whole.links.items()}
+    built: object
+    base: _Baselines
+    truth: dict[str, set[str]]
+    chosen: list[str]
+    eligible: int
+    new_pairs: int
+    both_sides: int
+    agreement: float
+
+
+@contextmanager
+def _split(works, full_ids, history_end, future_end, settings, embedder, vector_cache, scratch_dir,
+           sample, seed, progress) -> Iterator[_Split]:
+    """History (works up to `history_end`) indexed with the whole corpus's researcher ids; truth:
+    pairs first co-authoring in (history_end, future_end], both researchers active on both sides."""
+    history = [w for w in works if w.year <= history_end]
+    future = [w for w in works if history_end < w.year and (future_end is None or w.year <= future_end)]
+    if not history or not future:
+        raise SourceError(f"split year {history_end} leaves no history or no later works")
     history_ids = {w.id for w in history}
     seeded = {key: rid for key, rid in full_ids.items() if key.rsplit("#", 1)[0] in history_ids}
-    seconds["identity (whole corpus)"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
     with scratch_index(history, settings, embedder, vector_cache, scratch_dir, seeded, progress) as built:
-        seconds["history index"] = time.perf_counter() - clock
-        clock = time.perf_counter()
         agreement = M.mean(1.0 if built.catalog_mentions.get(k) == rid else 0.0 for k, rid in seeded.items())
         base = _Baselines(built.corpus, seed)
         hist_researchers = set(base.researchers)
@@ -246,9 +254,7 @@ def evaluate_collaborators(
             for w in future
         ]
         future_neighbours = _pairs(future_groups)
-        both_sides = {r for r in future_neighbours if r in hist_researchers} | {
-            r for group in future_groups for r in group if r in hist_researchers
-        }
+        both_sides = {r for group in future_groups for r in group if r in hist_researchers}
         truth: dict[str, set[str]] = {}
         for rid in both_sides:
             new = {
@@ -257,54 +263,133 @@ def evaluate_collaborators(
             }
             if new:
                 truth[rid] = new
-        new_pairs = len({tuple(sorted((u, v))) for u, vs in truth.items() for v in vs})
         has_vector = set(built.engine.researcher_vectors(sorted(truth)))
         eligible = sorted(r for r in truth if r in has_vector)
         chosen = eligible
         if sample is not None and len(eligible) > sample:
             chosen = sorted(random.Random(seed).sample(eligible, sample))
-        seconds["truth"] = time.perf_counter() - clock
+        new_pairs = len({tuple(sorted((u, v))) for u, vs in truth.items() for v in vs})
+        yield _Split(built, base, truth, chosen, len(eligible), new_pairs, len(both_sides), agreement)
 
-        service = built.discovery
+
+def _signals(service, rid: str) -> dict:
+    """Every candidate new collaborator of `rid` with its signals, as the product computes them."""
+    researcher = service.engine.get_researchers([rid])[0]
+    vector = service.engine.researcher_vectors([rid])[rid]
+    return service.collaborator_signals(researcher, service.engine.get_works(researcher.work_ids), vector)
+
+
+def choose_weights(signals: dict[str, dict], truth: dict[str, set[str]]) -> list[tuple[CollaboratorWeights, float]]:
+    """Every weight combination of WEIGHT_GRID with its mean recall@20, best first (ties: simplest)."""
+    scored = []
+    for content, graph, topics in itertools.product(WEIGHT_GRID, repeat=3):
+        if content == graph == topics == 0:
+            continue
+        weights = CollaboratorWeights(content, graph, topics)
+        recall = M.mean(
+            M.recall_at_k(blend_collaborators(found, weights)[:DEPTH], truth[rid], 20) for rid, found in signals.items()
+        )
+        scored.append((weights, recall))
+    return sorted(scored, key=lambda item: (-item[1], sum(asdict(item[0]).values())))
+
+
+def evaluate_collaborators(
+    paths: Sequence[Path],
+    settings: Settings,
+    split_year: int = DEFAULT_SPLIT_YEAR,
+    validation_year: int | None = DEFAULT_VALIDATION_YEAR,
+    sample: int | None = 1000,
+    seed: int = 13,
+    embedder: Embedder | None = None,
+    vector_cache: Path | None = None,
+    scratch_dir: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> CollaboratorResult:
+    """Choose the blend's weights on the validation split, then score every method on the test split.
+
+    Validation: history up to `validation_year`, truth the pairs formed up to `split_year`. Test:
+    history up to `split_year`, truth the pairs formed after it. `validation_year=None` skips the
+    validation (the blend then uses the product's COLLABORATOR_WEIGHTS only).
+    """
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+    embedder = embedder or settings.embedder()
+    works = [w for w in read_works(paths) if w.year is not None]
+    vectors = cached_vectors(works, embedder, vector_cache or Path(settings.data_dir) / "vector-cache.sqlite", progress)
+    seconds["read+embed"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    whole = identity.resolve(works, vectors)
+    full_ids = {key: link.researcher_id for key, link in whole.links.items()}
+    seconds["identity (whole corpus)"] = time.perf_counter() - clock
+    common = (settings, embedder, vector_cache, scratch_dir, sample, seed, progress)
+
+    validation: list[tuple[CollaboratorWeights, float]] = []
+    if validation_year is not None:
+        clock = time.perf_counter()
+        with _split(works, full_ids, validation_year, split_year, *common) as split:
+            service = split.built.discovery
+            found = {}
+            for n, rid in enumerate(split.chosen, start=1):
+                found[rid] = _signals(service, rid)
+                if progress:
+                    progress("validation signals", n, len(split.chosen))
+            validation = choose_weights(found, split.truth)
+        seconds["validation"] = time.perf_counter() - clock
+    chosen_weights = validation[0][0] if validation else COLLABORATOR_WEIGHTS
+
+    clock = time.perf_counter()
+    with _split(works, full_ids, split_year, None, *common) as split:
+        seconds["history index + truth"] = time.perf_counter() - clock
+        service, base = split.built.discovery, split.base
+        signals: dict[str, dict] = {}
+
+        def blend(weights: CollaboratorWeights) -> Callable[[str], list[str]]:
+            def rank(rid: str) -> list[str]:
+                if rid not in signals:
+                    signals[rid] = _signals(service, rid)
+                return blend_collaborators(signals[rid], weights)[:DEPTH]
+            return rank
+
         rankers: dict[str, Callable[[str], list[str]]] = {
-            "similar": lambda r: [s.researcher.id for s in service.similar_researchers(r, "similar", DEPTH)],
             "collaborators": lambda r: [s.researcher.id for s in service.similar_researchers(r, "collaborators", DEPTH)],
+            "validation blend": blend(chosen_weights),
+            "content only": blend(CollaboratorWeights(1.0, 0.0, 0.0)),
+            "similar": lambda r: [s.researcher.id for s in service.similar_researchers(r, "similar", DEPTH)],
             "random": base.random,
             "most prolific": base.most_prolific,
             "common neighbours": base.common_neighbours,
             "adamic-adar": base.adamic_adar,
             "topic overlap": base.topic_overlap,
-            "collaborators+adamic-adar": lambda r: [
-                i for i, _ in rrf([rankings["collaborators"][r], rankings["adamic-adar"][r]])
-            ][:DEPTH],
         }
-        rankings: dict[str, dict[str, list[str]]] = {name: {} for name in METHODS}
         methods = []
         for name in METHODS:
             clock = time.perf_counter()
             per_query = []
-            for n, rid in enumerate(chosen, start=1):
-                rankings[name][rid] = rankers[name](rid)
-                per_query.append(scores_for(rankings[name][rid], truth[rid]))
+            for n, rid in enumerate(split.chosen, start=1):
+                per_query.append(scores_for(rankers[name](rid), split.truth[rid]))
                 if progress:
-                    progress(f"rank {name}", n, len(chosen))
+                    progress(f"rank {name}", n, len(split.chosen))
             methods.append(
                 MethodScores(name, len(per_query), {m: M.mean(q[m] for q in per_query) for m in METRICS},
                              round(time.perf_counter() - clock, 2))
             )
-        engine_name = built.settings.engine
-    return CollaboratorResult(
-        corpus=[str(p) for p in paths],
-        split_year=split_year,
-        engine=engine_name,
-        history_works=len(history),
-        future_works=len(future),
-        history_researchers=len(hist_researchers),
-        researchers_both_sides=len(both_sides),
-        new_pairs=new_pairs,
-        eligible_researchers=len(eligible),
-        evaluated_researchers=len(chosen),
-        id_agreement=round(agreement, 4),
-        methods=methods,
-        seconds={k: round(v, 2) for k, v in seconds.items()},
-    )
+        result = CollaboratorResult(
+            corpus=[str(p) for p in paths],
+            split_year=split_year,
+            validation_year=validation_year,
+            engine=split.built.settings.engine,
+            history_works=sum(1 for w in works if w.year <= split_year),
+            future_works=sum(1 for w in works if w.year > split_year),
+            history_researchers=len(base.researchers),
+            researchers_both_sides=split.both_sides,
+            new_pairs=split.new_pairs,
+            eligible_researchers=split.eligible,
+            evaluated_researchers=len(split.chosen),
+            id_agreement=round(split.agreement, 4),
+            product_weights=asdict(COLLABORATOR_WEIGHTS),
+            validation=[{**asdict(w), "recall@20": round(r, 4)} for w, r in validation[:VALIDATION_ROWS]],
+            methods=methods,
+            seconds={k: round(v, 2) for k, v in seconds.items()},
+        )
+    return result

@@ -51,10 +51,13 @@ from search.interface import (
     EngineUnavailable,
     FacetValue,
     IndexInfo,
+    SPELLING_EDITS,
     NotFound,
     Progress,
     WorkFilters,
+    best_suggestion,
     doc_to_dict,
+    spellable,
     researcher_from_dict,
     topic_from_dict,
     work_from_dict,
@@ -673,6 +676,24 @@ class EmbeddedEngine:
                     found[i] = json.loads(doc)
         return found
 
+    def word_suggestions(self, words: Sequence[str]) -> dict[str, tuple[str, int]]:
+        out: dict[str, tuple[str, int]] = {}
+        with self._read() as (_, conn):
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'spelling_words'").fetchone():
+                return out  # a version built before the spelling vocabulary existed: rebuilt, it has one
+            for word in dict.fromkeys(words):
+                if not spellable(word):
+                    continue
+                own = conn.execute("SELECT works FROM spelling_words WHERE word = ?", (word,)).fetchone()
+                neighbours = conn.execute(  # same first letter, lengths within the edit budget
+                    "SELECT word, works FROM spelling_words WHERE word >= ? AND word < ? AND length(word) BETWEEN ? AND ?",
+                    (word[0], word[0] + "\U0010ffff", len(word) - SPELLING_EDITS, len(word) + SPELLING_EDITS),
+                )
+                best = best_suggestion(word, own[0] if own else 0, neighbours)
+                if best:
+                    out[word] = best
+        return out
+
 
 def _match(conn: sqlite3.Connection, version: _Version, text: str | None) -> str | None:
     """The FTS5 expression for user text: quoted terms, pruned as described at POSTINGS_BUDGET."""
@@ -838,6 +859,7 @@ def _write_version(path: Path, number: int, corpus: Corpus, progress: Progress |
         db.execute("INSERT INTO topics_fts(topics_fts) VALUES ('rebuild')")
         db.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, 'works_fts', 'row')")
         db.execute("INSERT INTO term_docs SELECT term, doc FROM temp.vocab WHERE doc > ?", (TERM_DOCS_FLOOR,))
+        _write_spelling_words(db)
         for statement in filter(str.strip, INDEXES.split(";")):
             db.execute(statement)
         db.execute("COMMIT")
@@ -954,6 +976,21 @@ def _write_topics(db: sqlite3.Connection, path: Path, corpus: Corpus, progress: 
     if progress:
         progress("index topics", count, count)
     return count
+
+
+def _write_spelling_words(db: sqlite3.Connection) -> None:
+    """The spelling vocabulary: unstemmed, folded title and abstract words with how many works use
+    them, read from FTS5's vocab table over a throwaway index of those two columns."""
+    db.execute(
+        "CREATE VIRTUAL TABLE spell_fts USING fts5(title, abstract, content='work_texts', content_rowid='rowid', "
+        "tokenize='unicode61 remove_diacritics 2', detail='none')"
+    )
+    db.execute("INSERT INTO spell_fts(spell_fts) VALUES ('rebuild')")
+    db.execute("CREATE VIRTUAL TABLE temp.spell_vocab USING fts5vocab(main, 'spell_fts', 'row')")
+    db.execute("CREATE TABLE spelling_words (word TEXT PRIMARY KEY, works INTEGER NOT NULL) WITHOUT ROWID")
+    db.execute("INSERT INTO spelling_words SELECT term, doc FROM temp.spell_vocab WHERE term NOT GLOB '*[0-9]*'")
+    db.execute("DROP TABLE temp.spell_vocab")
+    db.execute("DROP TABLE spell_fts")
 
 
 def _fsync_file(path: Path) -> None:

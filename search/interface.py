@@ -106,6 +106,10 @@ class WorkResults:
     per_page: int
     mode: str
     fusion: str
+    related: list[WorkHit] = field(default_factory=list)
+    """Semantic-only neighbours above the similarity floor: not counted in `total`, never in `hits`."""
+    suggestion: str | None = None
+    """"Did you mean": the query with its rare words replaced by close, common words of the index."""
 
 
 @dataclass
@@ -228,6 +232,45 @@ class SearchEngine(Protocol):
         """In the order asked; unknown ids are dropped; `vector` is left None (see below)."""
 
     def topic_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
+
+    # -- spelling ---------------------------------------------------------------------------
+    def word_suggestions(self, words: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """For each word, the replacement `best_suggestion` picks from the index's own vocabulary
+        (title and abstract words, unstemmed, folded): (that word, its works); words with none are absent."""
+
+
+SPELLING_EDITS = 2
+SPELLING_MIN_LENGTH = 4
+SPELLING_MAX_LENGTH = 40
+"""Only words of these lengths are corrected: shorter ones have too many close neighbours to guess
+from, longer ones are no word (and an engine's suggester may refuse them)."""
+
+
+def spellable(word: str) -> bool:
+    return SPELLING_MIN_LENGTH <= len(word) <= SPELLING_MAX_LENGTH
+SPELLING_GAIN = 10
+"""A replacement must be used by this many times more works than the word typed: "desent" (a typo
+a few abstracts share) becomes "descent", while "model" never becomes "models"."""
+
+
+def best_suggestion(word: str, own_works: int, candidates: Iterable[tuple[str, int]]) -> tuple[str, int] | None:
+    """The candidate to propose for `word`: same first letter, at most SPELLING_EDITS edits, at least
+    SPELLING_GAIN times the works of `word`; the fewest edits first, then the most works, then by spelling."""
+    from rapidfuzz.distance import Levenshtein
+
+    if not spellable(word):
+        return None
+    scored = []
+    for candidate, works in candidates:
+        if candidate == word or candidate[:1] != word[:1] or works < SPELLING_GAIN * max(1, own_works):
+            continue
+        edits = Levenshtein.distance(word, candidate, score_cutoff=SPELLING_EDITS)
+        if edits <= SPELLING_EDITS:
+            scored.append((edits, -works, candidate))
+    if not scored:
+        return None
+    edits, works, candidate = min(scored)
+    return candidate, -works
 
 
 # -- documents as plain dicts: how every engine stores and returns them ---------------------------

@@ -46,10 +46,14 @@ from search.interface import (
     EngineUnavailable,
     FacetValue,
     IndexInfo,
+    SPELLING_EDITS,
+    SPELLING_MIN_LENGTH,
     NotFound,
     Progress,
     WorkFilters,
+    best_suggestion,
     doc_to_dict,
+    spellable,
     researcher_from_dict,
     topic_from_dict,
     work_from_dict,
@@ -520,6 +524,30 @@ def keyword_topics_body(terms: Sequence[str], limit: int) -> dict:
         "query": text_match(terms, TOPIC_TEXT_FIELDS, TOPIC_STD_FIELDS),
         "sort": _BY_SCORE,
     }
+
+
+SPELLING_FIELDS: tuple[str, ...] = ("title.std", "abstract.std")
+"""Unstemmed, folded words: what a "did you mean" may propose (the embedded engine reads the same columns)."""
+
+
+def word_suggestions_body(words: Sequence[str]) -> dict:
+    """Term suggesters (the index's own vocabulary) per word and field, and per word the works using it."""
+    suggest, own = {}, {}
+    for i, word in enumerate(words):
+        own[f"w{i}"] = {"multi_match": {"query": word, "fields": list(SPELLING_FIELDS)}}
+        for field in SPELLING_FIELDS:
+            suggest[f"w{i}:{field}"] = {
+                "text": word,
+                "term": {
+                    "field": field,
+                    "suggest_mode": "popular",
+                    "max_edits": SPELLING_EDITS,
+                    "prefix_length": 1,
+                    "min_word_length": SPELLING_MIN_LENGTH,
+                    "size": 10,
+                },
+            }
+    return {"size": 0, "track_total_hits": False, "aggs": {"own": {"filters": {"filters": own}}}, "suggest": suggest}
 
 
 def alias_actions(prefix: str, new_version: int, current: dict[str, Sequence[str]]) -> list[dict]:
@@ -1132,6 +1160,24 @@ class OpenSearchEngine:
     def topic_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
         docs = self._mget("topics", ids, ["vector"])
         return {i: docs[i]["vector"] for i in dict.fromkeys(ids) if i in docs and docs[i].get("vector")}
+
+    def word_suggestions(self, words: Sequence[str]) -> dict[str, tuple[str, int]]:
+        words = [w for w in dict.fromkeys(words) if spellable(w)]
+        if not words:
+            return {}
+        response = self._search("works", word_suggestions_body(words))
+        own = response["aggregations"]["own"]["buckets"]
+        out: dict[str, tuple[str, int]] = {}
+        for i, word in enumerate(words):
+            candidates: dict[str, int] = {}
+            for field in SPELLING_FIELDS:
+                for entry in response.get("suggest", {}).get(f"w{i}:{field}", []):
+                    for option in entry.get("options", []):
+                        candidates[option["text"]] = max(candidates.get(option["text"], 0), int(option["freq"]))
+            best = best_suggestion(word, int(own[f"w{i}"]["doc_count"]), candidates.items())
+            if best:
+                out[word] = best
+        return out
 
 
 def _query_vector(vector: Sequence[float]) -> list[float] | None:

@@ -45,6 +45,16 @@ from search.interface import (
 
 MIN_DEPTH = 100
 """Candidates each retriever returns at least: fusion needs more than one page to work with."""
+RELATED_WORKS = 5
+"""Semantic-only neighbours shown as "related" beside the works that match the words."""
+SIMILARITY_FLOOR = 0.40
+SIMILARITY_RATIO = 0.75
+"""A vector neighbour counts as related when its cosine is at least SIMILARITY_FLOOR and at least
+SIMILARITY_RATIO of the query's best cosine (see `above_floor`; chosen on data in bench/README.md)."""
+PANEL_PEOPLE = 3
+PANEL_TOPICS = 5
+SUGGEST_BELOW = 10
+"""Works queries matching fewer works than this get a "did you mean" when the index knows better words."""
 HYBRID_WEIGHTS = (0.5, 0.5)
 """Keyword and vector weights for `fusion="weighted"` (after min-max normalisation)."""
 RRF_K = 60
@@ -58,9 +68,22 @@ EXPERTISE_DEPTH = 200
 EXPERTISE_WORKS = 5
 """A researcher's expertise score sums their best few matching works, so prolific authors of many
 loosely related papers do not outrank the people whose papers are about the phrase."""
+EXPERTISE_CANDIDATES = 1000
+"""Nearest works read to find who knows about a text (each brings its authors)."""
+EXPERTISE_SHOWN = 3
+CHUNK_WORDS = 90
+"""Words per embedded piece of a long text: about the 128 word pieces the model reads."""
+RECENT_YEARS = 5
+AGE_DECAY = 0.02
+OLDEST_FACTOR = 0.8
+"""A work older than RECENT_YEARS counts AGE_DECAY less per further year, never below OLDEST_FACTOR."""
+PIN_FACTOR = 1.1
+"""A work its owner pinned counts this much more."""
 PEOPLE_MODES = ("auto", "name", "expertise")
 SIMILAR_MODES = ("similar", "collaborators")
 PAIRS_PER_SUGGESTION = 3
+COLLABORATOR_CANDIDATES = 200
+"""Nearest researcher vectors considered as new collaborators, besides every friend of a friend."""
 GRAPH_WORKS = 40
 GRAPH_COLLABORATORS = 40
 _RESEARCHER_ID = re.compile(r"r-[0-9a-f]{6,}")
@@ -106,6 +129,14 @@ class TopicHit:
 
 
 @dataclass
+class SearchPanels:
+    """What a works query also matches, shown above the works (as Scholar's "User profiles for ...")."""
+
+    people: list[ResearcherHit]
+    topics: list[TopicHit]
+
+
+@dataclass
 class Profile:
     researcher: ResearcherDoc
     works: list[WorkDoc]  # newest first
@@ -126,6 +157,66 @@ class Suggestion:
     similarity: float
     shared_topics: list[str]
     paper_pairs: list[PaperPair]
+    via: list[ResearcherDoc] = field(default_factory=list)
+    """Shared co-authors (strongest link first) when the co-author graph brought this suggestion."""
+
+
+@dataclass(frozen=True)
+class CollaboratorWeights:
+    """How `blend_collaborators` weighs each signal (each first scaled to [0, 1] within the query)."""
+
+    content: float
+    adamic_adar: float
+    topics: float
+
+
+@dataclass
+class CollaboratorSignals:
+    """Why someone might become a new collaborator."""
+
+    content: float
+    """Cosine of the two researcher vectors (what they write about)."""
+    adamic_adar: float
+    """Sum over shared co-authors of 1 / log(their co-author count): a friend of a friend, weighted
+    by how selective the friend is (Adamic & Adar, "Friends and neighbors on the Web", 2003)."""
+    common_neighbours: int
+    topics: float
+    """Cosine of the two topic-count profiles."""
+    via: list[str]
+    """Shared co-authors' ids, strongest link first."""
+
+
+@dataclass(frozen=True)
+class Curation:
+    """An owner's choices about their works: pinned works count more, excluded ones not at all."""
+
+    pinned: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()
+
+
+@dataclass
+class MatchedWork:
+    work: WorkDoc
+    similarity: float
+    """Cosine of the work and the text."""
+    weight: float
+    """What the work counts for: its similarity times its recency and pin factors."""
+
+
+@dataclass
+class Expert:
+    researcher: ResearcherDoc
+    fit: float
+    """Absolute, comparable across texts: the best weight among their works (a cosine, so a fit of
+    0.6 means the same for every text); not divided by anyone else's score."""
+    works: list[MatchedWork]
+
+
+@dataclass
+class ExpertiseResults:
+    chunks: int
+    """How many pieces of the text were embedded (the model reads EMBEDDING_WORDS-sized pieces)."""
+    hits: list[Expert]
 
 
 @dataclass
@@ -252,13 +343,16 @@ class Discovery:
         page: int = 1,
         per_page: int = 10,
     ) -> WorkResults:
-        """One page of works for `text`, with per-retriever scores, highlights and facets.
+        """One page of works for `text`, with per-retriever scores, highlights, facets, related works
+        and a "did you mean".
 
-        Each retriever returns `max(100, page * per_page)` candidates (at most MAX_RESULT_WINDOW);
-        hybrid fuses them by RRF or weighted sum. `total` and the facets count keyword matches ∪
-        vector candidates within the filters. In keyword mode choosing a facet value therefore
-        gives exactly its count; with vectors it gives at least that many, because the vector
-        candidates are the nearest works *within* the chosen filters (as OpenSearch's k-NN does).
+        Honest counts: in keyword and hybrid mode `total` and the facets count the works that match
+        the words (within the filters) and `hits` holds only those, ranked by the fused score; the
+        vector side reorders them and brings its own nearest works as `related` (page 1 only), each
+        above the similarity floor (`above_floor`). Semantic mode has no words to match: its hits are
+        the nearest works above the absolute floor. Every page is a slice of one ranking of the first
+        MAX_RESULT_WINDOW candidates, so pages never repeat or lose a hit and `total` does not
+        change with the page.
         """
         text = T.check_text(text)
         if mode not in MODES:
@@ -270,7 +364,6 @@ class Discovery:
         if page * per_page > MAX_RESULT_WINDOW:
             raise BadQuery(f"only the first {MAX_RESULT_WINDOW} results can be paged through; refine the query")
         filters = check_filters(filters)
-        depth = min(MAX_RESULT_WINDOW, max(MIN_DEPTH, page * per_page))
         start = (page - 1) * per_page
 
         if not text:
@@ -280,31 +373,69 @@ class Discovery:
             hits = [WorkHit(w, Scores(fused=0.0), {"title": T.escape(w.title)}) for w in works]
             return WorkResults(total, hits, facets, page, per_page, "browse", fusion)
 
-        keyword, vector, fused = self._ranked_works(text, mode, fusion, filters, depth)
+        keyword, vector, fused = self._ranked_works(text, mode, fusion, filters, MAX_RESULT_WINDOW)
+        near = above_floor(vector, relative=mode != "semantic")
+        matched: set[str] = set()
+        if mode == "semantic":
+            ranking = near
+            total, facets = self.engine.work_facets(None, [doc_id for doc_id, _ in near], filters)
+        else:
+            matched = {doc_id for doc_id, _ in keyword}
+            ranking = [(doc_id, score) for doc_id, score in fused if doc_id in matched]
+            total, facets = self.engine.work_facets(text, (), filters)
+        related_ids = []
+        if mode == "hybrid" and page == 1:
+            related_ids = [doc_id for doc_id, _ in near if doc_id not in matched][:RELATED_WORKS]
+        page_ids = [doc_id for doc_id, _ in ranking[start : start + per_page]]
         explain = F.contributions([keyword, vector])
-        page_ids = [doc_id for doc_id, _ in fused[start : start + per_page]]
-        total, facets = self.engine.work_facets(
-            text if mode != "semantic" else None, [doc_id for doc_id, _ in vector], filters
-        )
-        highlights = self.engine.highlight_works(text, page_ids) if T.query_terms(text) else {}
         scores = dict(fused)
-        hits = []
-        for work in self.engine.get_works(page_ids):
+        highlights = self.engine.highlight_works(text, page_ids) if T.query_terms(text) and mode != "semantic" else {}
+        docs = {w.id: w for w in self.engine.get_works(page_ids + related_ids)}
+
+        def hit(work: WorkDoc) -> WorkHit:
             kw, vec = explain.get(work.id, (None, None))
-            hits.append(
-                WorkHit(
-                    work,
-                    Scores(
-                        fused=scores[work.id],
-                        keyword=kw.score if kw else None,
-                        vector=vec.score if vec else None,
-                        keyword_rank=kw.rank if kw else None,
-                        vector_rank=vec.rank if vec else None,
-                    ),
-                    highlights.get(work.id) or {"title": T.escape(work.title)},
-                )
+            return WorkHit(
+                work,
+                Scores(
+                    fused=scores[work.id],
+                    keyword=kw.score if kw else None,
+                    vector=vec.score if vec else None,
+                    keyword_rank=kw.rank if kw else None,
+                    vector_rank=vec.rank if vec else None,
+                ),
+                highlights.get(work.id) or {"title": T.escape(work.title)},
             )
-        return WorkResults(total, hits, facets, page, per_page, mode, fusion)
+
+        hits = [hit(docs[i]) for i in page_ids if i in docs]
+        related = [hit(docs[i]) for i in related_ids if i in docs]
+        suggestion = self._did_you_mean(text) if mode != "semantic" and total < SUGGEST_BELOW else None
+        return WorkResults(total, hits, facets, page, per_page, mode, fusion, related, suggestion)
+
+    def search_panels(self, text: str) -> SearchPanels:
+        """Researchers the query names (by identifier, or a strong name match when it reads as a
+        name) and topics whose words it uses: one search box answers works, people and topics."""
+        text = T.check_text(text)
+        if not text:
+            return SearchPanels([], [])
+        found = self._by_identifier(text)
+        if found is not None:
+            people = [ResearcherHit(found, 1.0, "identifier", self._latest_works(found))]
+        elif T.looks_like_name(text):
+            people = [h for h in self._by_name(text, PANEL_PEOPLE) if h.score >= STRONG_NAME]
+        else:
+            people = []
+        ranked = self.engine.keyword_topics(text, PANEL_TOPICS)
+        docs = {t.id: t for t in self.engine.get_topics([tid for tid, _ in ranked])}
+        return SearchPanels(people, [TopicHit(docs[tid], round(score, 4)) for tid, score in ranked if tid in docs])
+
+    def _did_you_mean(self, text: str) -> str | None:
+        """The query with each word the index rarely uses replaced by a close, common word of its own
+        vocabulary (`SearchEngine.word_suggestions`); None when no word changes."""
+        words = [w for w in T.query_terms(text) if w.isascii() and w.isalpha()]
+        found = self.engine.word_suggestions(words) if words else {}
+        for word, (better, _) in found.items():
+            text = re.sub(rf"(?i)(?<![^\W_]){re.escape(word)}(?![^\W_])", better, text)
+        return text if found else None
 
     def _ranked_works(
         self, text: str, mode: str, fusion: str, filters: WorkFilters, depth: int
@@ -359,6 +490,62 @@ class Discovery:
             if by == "name" or (hits and hits[0].score >= STRONG_NAME):
                 return PeopleResults(text, "name", hits)
         return PeopleResults(text, "expertise", self._by_expertise(text, limit))
+
+    def expertise(
+        self,
+        text: str,
+        researcher_ids: Sequence[str] | None = None,
+        limit: int = 10,
+        curation: dict[str, Curation] | None = None,
+    ) -> ExpertiseResults:
+        """Who knows about `text` (a pasted title and abstract, any length up to MAX_QUERY_CHARS)?
+
+        The text is embedded piece by piece (the model reads about CHUNK_WORDS words) and averaged;
+        a researcher's fit is the best of their works' weights (cosine x recency x pin, excluded
+        works skipped), with the works that made it. `researcher_ids` scores exactly those people
+        (the reviewer-assignment use); otherwise the authors of the EXPERTISE_CANDIDATES nearest works.
+        """
+        text = _required(text, "a title and abstract")
+        limit = _int(limit, "limit", 1, MAX_PAGE_SIZE)
+        if researcher_ids is not None:
+            researcher_ids = _strings(list(researcher_ids), "researchers")
+            if not 0 < len(researcher_ids) <= MAX_PAGE_SIZE:
+                raise BadQuery(f"give between 1 and {MAX_PAGE_SIZE} researchers to score")
+        curation = curation or {}
+        pieces = _chunks(text)
+        vector = np.mean([np.asarray(self.embed(piece), dtype=np.float32) for piece in pieces], axis=0)
+        vector /= max(float(np.linalg.norm(vector)), 1e-9)
+        if researcher_ids is not None:
+            people = self.engine.get_researchers(list(researcher_ids))
+            if len(people) != len(researcher_ids):
+                missing = sorted(set(researcher_ids) - {p.id for p in people})
+                raise NotFound(f"no researcher {missing[0][:80]!r}")
+            vectors = self.engine.work_vectors(sorted({w for p in people for w in p.work_ids}))
+            similarity = {wid: float(np.asarray(v, dtype=np.float32) @ vector) for wid, v in vectors.items()}
+        else:
+            similarity = dict(self.engine.vector_works(vector.tolist(), WorkFilters(), EXPERTISE_CANDIDATES))
+            people = []
+        works = {w.id: w for w in self.engine.get_works(list(similarity))}
+        authors: dict[str, list[WorkDoc]] = defaultdict(list)
+        for work in works.values():
+            for rid in dict.fromkeys(work.researcher_ids):
+                authors[rid].append(work)
+        if researcher_ids is None:
+            people = self.engine.get_researchers(sorted(authors))
+        latest = self.engine.get_works(self.engine.browse_works(WorkFilters(), 1))
+        newest = latest[0].year if latest else None  # recency is relative to the index, so fits compare
+        experts = []
+        for person in people:
+            chosen = curation.get(person.id, Curation())
+            matched = [
+                MatchedWork(w, round(similarity[w.id], 4), round(similarity[w.id] * _work_factor(w, newest, chosen), 4))
+                for w in authors.get(person.id, [])
+                if w.id not in chosen.excluded
+            ]
+            matched.sort(key=lambda m: (-m.weight, m.work.id))
+            experts.append(Expert(person, matched[0].weight if matched else 0.0, matched[:EXPERTISE_SHOWN]))
+        experts.sort(key=lambda e: (-e.fit, e.researcher.id))
+        return ExpertiseResults(len(pieces), experts[:limit])
 
     def find_researcher(self, name_or_id: str) -> ResearcherDoc:
         """A researcher by id, identifier or best name match; NotFound when nothing is close."""
@@ -463,10 +650,13 @@ class Discovery:
         active_since: int | None = None,
         institution: str | None = None,
     ) -> list[Suggestion]:
-        """Nearest researcher vectors, never the researcher; `collaborators` also skips every co-author.
+        """People to look at next, never the researcher nor a co-author (those are the profile's
+        collaborators).
 
-        Each suggestion explains itself: the topics both work on and the closest pairs of their
-        papers (theirs ↔ yours) by work-vector cosine.
+        `similar`: the nearest researcher vectors (what they work on). `collaborators`: who is likely
+        to become a co-author, by `collaborator_signals` blended with COLLABORATOR_WEIGHTS. Each
+        suggestion explains itself: the topics both work on, the closest pairs of their papers (theirs
+        ↔ yours) by work-vector cosine, and the shared co-authors when the graph brought them.
         """
         if mode not in SIMILAR_MODES:
             raise BadQuery(f"mode must be one of {', '.join(SIMILAR_MODES)}")
@@ -480,12 +670,17 @@ class Discovery:
         if vector is None:
             return []
         my_works = self.engine.get_works(researcher.work_ids)
-        exclude = {researcher.id}
         if mode == "collaborators":
-            exclude |= {rid for w in my_works for rid in w.researcher_ids}
-        found = self.engine.vector_researchers(vector, limit, sorted(exclude), active_since, institution)
-        found = [(rid, s) for rid, s in found if rid not in exclude]
-        docs = {d.id: d for d in self.engine.get_researchers([rid for rid, _ in found])}
+            signals = self.collaborator_signals(researcher, my_works, vector, active_since, institution)
+            ranked = blend_collaborators(signals, COLLABORATOR_WEIGHTS)[:limit]
+            found = [(rid, signals[rid].content) for rid in ranked]
+            via = {rid: signals[rid].via for rid in ranked}
+        else:
+            exclude = _coauthor_ids(researcher, my_works) | {researcher.id}
+            found = self.engine.vector_researchers(vector, limit + len(exclude), sorted(exclude), active_since, institution)
+            found = [(rid, s) for rid, s in found if rid not in exclude][:limit]
+            via = {}
+        docs = {d.id: d for d in self.engine.get_researchers([rid for rid, _ in found] + [m for v in via.values() for m in v])}
         pairs = self._paper_pairs(my_works, [docs[rid] for rid, _ in found if rid in docs])
         mine = {t.id: t for t in researcher.topics}
         suggestions = []
@@ -496,8 +691,60 @@ class Discovery:
             shared = sorted(
                 (t for t in other.topics if t.id in mine), key=lambda t: (-min(t.count, mine[t.id].count), t.label)
             )
-            suggestions.append(Suggestion(other, round(similarity, 4), [t.label for t in shared], pairs.get(rid, [])))
+            through = [docs[m] for m in via.get(rid, []) if m in docs]
+            suggestions.append(
+                Suggestion(other, round(similarity, 4), [t.label for t in shared], pairs.get(rid, []), through)
+            )
         return suggestions
+
+    def collaborator_signals(
+        self,
+        researcher: ResearcherDoc,
+        my_works: list[WorkDoc],
+        vector: Sequence[float],
+        active_since: int | None = None,
+        institution: str | None = None,
+    ) -> dict[str, "CollaboratorSignals"]:
+        """Every candidate new collaborator with its signals: the nearest researcher vectors and every
+        friend of a friend (co-author of a co-author), never the researcher or a co-author."""
+        coauthors = _coauthor_ids(researcher, my_works)
+        exclude = coauthors | {researcher.id}
+        near = dict(
+            self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude), active_since, institution)
+        )
+        middles = self.engine.get_researchers(sorted(coauthors))
+        works = {w.id: w for w in self.engine.get_works(sorted({wid for m in middles for wid in m.work_ids}))}
+        adamic_adar: dict[str, float] = defaultdict(float)
+        common: dict[str, int] = defaultdict(int)
+        via: dict[str, list[tuple[float, str]]] = defaultdict(list)
+        for middle in middles:
+            friends = {rid for wid in middle.work_ids if wid in works for rid in works[wid].researcher_ids} - {middle.id}
+            weight = 1.0 / math.log(max(2, len(friends)))
+            for friend in friends - exclude:
+                adamic_adar[friend] += weight
+                common[friend] += 1
+                via[friend].append((weight, middle.id))
+        graph_only = [rid for rid in adamic_adar if rid not in near]
+        docs = {d.id: d for d in self.engine.get_researchers(graph_only)}
+        graph_only = [rid for rid in graph_only if rid in docs and _passes(docs[rid], active_since, institution)]
+        query = np.asarray(vector, dtype=np.float32)
+        for rid, other in self.engine.researcher_vectors(graph_only).items():
+            near[rid] = float(np.asarray(other, dtype=np.float32) @ query)
+        for rid in graph_only:
+            near.setdefault(rid, 0.0)
+        topic_docs = {d.id: d for d in self.engine.get_researchers([rid for rid in near if rid not in docs])}
+        topic_docs.update(docs)
+        mine = _topic_profile(researcher)
+        return {
+            rid: CollaboratorSignals(
+                content=content,
+                adamic_adar=adamic_adar.get(rid, 0.0),
+                common_neighbours=common.get(rid, 0),
+                topics=_cosine_profiles(mine, _topic_profile(topic_docs[rid])) if rid in topic_docs else 0.0,
+                via=[m for _, m in sorted(via.get(rid, []), key=lambda x: (-x[0], x[1]))],
+            )
+            for rid, content in near.items()
+        }
 
     def _paper_pairs(self, my_works: list[WorkDoc], others: list[ResearcherDoc]) -> dict[str, list[PaperPair]]:
         """Per other researcher, their closest papers to mine: greedy best pairs, each paper used once."""
@@ -623,6 +870,75 @@ class Discovery:
         return " ".join(parts) or topic.label
 
 
+COLLABORATOR_WEIGHTS = CollaboratorWeights(content=1.0, adamic_adar=1.0, topics=0.0)
+"""Weights of the new-collaborator blend; `discovery eval collaborators` chooses them on its
+validation split (history to 2018, pairs formed 2019-2020) and reports them on later pairs."""
+
+
+def blend_collaborators(signals: dict[str, CollaboratorSignals], weights: CollaboratorWeights) -> list[str]:
+    """Candidates best first: the weighted sum of each signal scaled by its largest value in this query."""
+    if not signals:
+        return []
+    top_content = max(max(s.content for s in signals.values()), 1e-9)
+    top_graph = max(max(s.adamic_adar for s in signals.values()), 1e-9)
+    top_topics = max(max(s.topics for s in signals.values()), 1e-9)
+    score = {
+        rid: weights.content * max(0.0, s.content) / top_content
+        + weights.adamic_adar * s.adamic_adar / top_graph
+        + weights.topics * s.topics / top_topics
+        for rid, s in signals.items()
+    }
+    return sorted(score, key=lambda rid: (-score[rid], rid))
+
+
+def _coauthor_ids(researcher: ResearcherDoc, works: Sequence[WorkDoc]) -> set[str]:
+    return {rid for w in works for rid in w.researcher_ids} - {researcher.id}
+
+
+def _passes(doc: ResearcherDoc, active_since: int | None, institution: str | None) -> bool:
+    """The researcher filters of `SearchEngine.vector_researchers`, for candidates found another way."""
+    if active_since is not None and (doc.last_year or 0) < active_since:
+        return False
+    wanted = T.normalize_name(institution) if institution else ""
+    return not wanted or any(wanted in T.normalize_name(span.name) for span in doc.institutions)
+
+
+def _topic_profile(doc: ResearcherDoc) -> dict[str, float]:
+    return {t.id: float(t.count) for t in doc.topics}
+
+
+def _cosine_profiles(a: dict[str, float], b: dict[str, float]) -> float:
+    dot = sum(v * b.get(k, 0.0) for k, v in a.items())
+    norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    return dot / norm if norm else 0.0
+
+
+def _chunks(text: str) -> list[str]:
+    """A long text as pieces the model reads whole (CHUNK_WORDS words each)."""
+    words = text.split()
+    return [" ".join(words[i : i + CHUNK_WORDS]) for i in range(0, len(words), CHUNK_WORDS)] or [text]
+
+
+def _work_factor(work: WorkDoc, newest: int | None, curation: Curation) -> float:
+    """Recent and pinned works count more: see RECENT_YEARS, AGE_DECAY, OLDEST_FACTOR, PIN_FACTOR."""
+    factor = 1.0
+    if newest and work.year:
+        factor = max(OLDEST_FACTOR, 1.0 - AGE_DECAY * max(0, newest - work.year - RECENT_YEARS))
+    return factor * (PIN_FACTOR if work.id in curation.pinned else 1.0)
+
+
+def above_floor(vector: Sequence[tuple[str, float]], relative: bool = True) -> list[tuple[str, float]]:
+    """Vector candidates close enough to the query to show: never below an absolute floor (a nonsense
+    query's nearest works are not related to it) and, for works shown beside keyword matches, a
+    share of the query's best cosine (some queries sit nearer the whole corpus than others).
+    Semantic mode, asked for by name, keeps everything above the absolute floor."""
+    if not vector:
+        return []
+    best = max(score for _, score in vector)
+    floor = max(SIMILARITY_FLOOR, SIMILARITY_RATIO * best if relative else 0.0)
+    return [(doc_id, score) for doc_id, score in vector if score >= floor]
+
+
 # -- small text helpers for descriptions --------------------------------------------------------
 
 
@@ -664,7 +980,14 @@ __all__ = [
     "PeopleResults",
     "Profile",
     "ResearcherHit",
+    "SearchPanels",
     "SimilarWork",
+    "CollaboratorSignals",
+    "Curation",
+    "Expert",
+    "ExpertiseResults",
+    "MatchedWork",
+    "CollaboratorWeights",
     "Suggestion",
     "TopicHit",
     "TopicPage",

@@ -84,3 +84,21 @@ def test_profile_without_javascript_shows_the_lists(browser, web_server):
         assert "Masahito Ueda" in page.locator(".graph-fallback").inner_text()
     finally:
         context.close()
+
+
+def test_search_box_shows_a_researcher_for_a_name_and_no_works_for_nonsense(page, web_server):
+    page.goto(web_server + "/")
+    page.fill("#q", "Liu Ziyin")
+    page.click(".search-form button[type=submit]")
+    page.wait_for_url("**/search?**")
+    panel = page.locator(".people-panel")
+    assert "Liu Ziyin" in panel.inner_text()
+    panel.locator("li.person a").first.click()
+    page.wait_for_selector("h1:text('Liu Ziyin')")
+
+    page.goto(web_server + "/")
+    page.fill("#q", "xyzzyqwertyplugh")
+    page.click(".search-form button[type=submit]")
+    page.wait_for_url("**/search?**")
+    assert "No works match" in page.locator(".results .empty").inner_text()
+    assert page.locator("li.hit").count() == 0

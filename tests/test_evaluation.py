@@ -203,7 +203,7 @@ def test_collaborator_eval_on_the_slice(tmp_path, vector_cache, embedder):
     from models.settings import Settings
 
     result = evaluate_collaborators(
-        [FIXTURES / "ml-venues.slice.jsonl.gz"], Settings(data_dir=tmp_path), split_year=2020,
+        [FIXTURES / "ml-venues.slice.jsonl.gz"], Settings(data_dir=tmp_path), split_year=2020, validation_year=2018,
         embedder=embedder, vector_cache=vector_cache,
     )
     assert result.history_works > 0 and result.future_works > 0
@@ -216,7 +216,48 @@ def test_collaborator_eval_on_the_slice(tmp_path, vector_cache, embedder):
         assert m.queries == result.evaluated_researchers
         assert set(m.scores) == set(METRICS)
         assert all(0.0 <= v <= 1.0 for v in m.scores.values())
-    assert "adamic-adar" in result.table()
+    assert result.validation and all(0.0 <= row["recall@20"] <= 1.0 for row in result.validation)
+    assert [row["recall@20"] for row in result.validation] == sorted((row["recall@20"] for row in result.validation), reverse=True)
+    table = result.table()
+    assert "adamic-adar" in table and "common neighbours" in table and "weights chosen on validation" in table
+    json.dumps(result.to_dict())
+
+
+def test_collaborator_blend_by_hand():
+    from search.service import CollaboratorSignals, CollaboratorWeights, blend_collaborators
+
+    signals = {
+        "near": CollaboratorSignals(content=0.8, adamic_adar=0.0, common_neighbours=0, topics=0.5, via=[]),
+        "friend": CollaboratorSignals(content=0.2, adamic_adar=1.5, common_neighbours=2, topics=0.0, via=["m"]),
+        "both": CollaboratorSignals(content=0.6, adamic_adar=0.5, common_neighbours=1, topics=0.5, via=["m"]),
+    }
+    assert blend_collaborators(signals, CollaboratorWeights(1.0, 0.0, 0.0)) == ["near", "both", "friend"]
+    assert blend_collaborators(signals, CollaboratorWeights(0.0, 1.0, 0.0)) == ["friend", "both", "near"]
+    # each signal is scaled by its largest value: near 1.0, friend 0.25 + 1.0, both 0.75 + 0.33; then topics
+    assert blend_collaborators(signals, CollaboratorWeights(1.0, 1.0, 0.0)) == ["friend", "both", "near"]
+    assert blend_collaborators(signals, CollaboratorWeights(1.0, 1.0, 1.0)) == ["both", "near", "friend"]
+    assert blend_collaborators({}, CollaboratorWeights(1.0, 1.0, 1.0)) == []
+
+
+# -- expertise on held-out papers of the fixture slice ---------------------------------------------
+
+
+def test_expertise_eval_on_the_slice(tmp_path, vector_cache, embedder):
+    from evaluation.expertise import METHODS, METRICS, evaluate_expertise
+    from models.settings import Settings
+
+    result = evaluate_expertise(
+        [FIXTURES / "ml-venues.slice.jsonl.gz"], Settings(data_dir=tmp_path), sample=20,
+        embedder=embedder, vector_cache=vector_cache,
+    )
+    assert 0 < result.evaluated <= result.held_out <= 20
+    assert result.indexed_works + result.held_out <= 420 and result.mean_candidates > 1
+    assert [m.method for m in result.methods] == list(METHODS)
+    for m in result.methods:
+        assert m.papers == result.evaluated and set(m.scores) == set(METRICS)
+        assert 0.0 <= m.scores["accuracy@1"] <= m.scores["mrr"] <= 1.0
+        assert 1.0 <= m.scores["mean rank"] <= result.mean_candidates
+    assert "people by expertise" in result.table()
     json.dumps(result.to_dict())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from dataclasses import asdict, replace
 
 import pytest
@@ -116,11 +117,15 @@ def test_year_and_type_filters_are_respected(discovery, mode):
 
 
 def test_vector_filters_apply_inside_the_search(discovery):
-    """A filter matching only far-away works still fills the page (not top-k, then filtered)."""
-    results = discovery.search_works(
-        "stochastic gradient descent", mode="semantic", filters=WorkFilters(venues=("arXiv",)), per_page=5
-    )
-    assert len(results.hits) == 5 and all(h.work.venue == "arXiv" for h in results.hits)
+    """A filter whose works are all outside the unfiltered top 5 still fills its page from the
+    nearest works within the filter (not top-k, then filtered)."""
+    text = "stochastic gradient descent"
+    everything = discovery.search_works(text, mode="semantic", per_page=MAX_PAGE_SIZE).hits
+    top = {h.work.venue for h in everything[:5]}
+    venue = Counter(h.work.venue for h in everything[5:] if h.work.venue not in top).most_common(1)[0][0]
+    results = discovery.search_works(text, mode="semantic", filters=WorkFilters(venues=(venue,)), per_page=5)
+    expected = [h.work.id for h in everything if h.work.venue == venue][:5]
+    assert len(expected) >= 2 and [h.work.id for h in results.hits][: len(expected)] == expected
 
 
 def test_venue_topic_and_researcher_filters(discovery, seed):
@@ -327,7 +332,8 @@ def test_similar_researchers_never_self_and_explained(discovery, seed, mode):
     assert len(suggestions) == 10
     assert seed.id not in {s.researcher.id for s in suggestions}
     similarities = [s.similarity for s in suggestions]
-    assert similarities == sorted(similarities, reverse=True)
+    if mode == "similar":  # new collaborators are ordered by the blend, similarity is one of its signals
+        assert similarities == sorted(similarities, reverse=True)
     mine = {t.label for t in seed.topics}
     for s in suggestions:
         assert s.paper_pairs, s.researcher.name
@@ -340,13 +346,30 @@ def test_similar_researchers_never_self_and_explained(discovery, seed, mode):
     assert any(s.shared_topics for s in suggestions)
 
 
-def test_collaborators_mode_excludes_every_coauthor(discovery, seed):
+def test_suggestions_are_never_coauthors(discovery, seed):
+    """Co-authors are the profile's collaborators; similar researchers and new collaborators are others."""
     works = discovery.researcher_profile(seed.id).works
-    coauthors = {rid for w in works for rid in w.researcher_ids}
-    similar = {s.researcher.id for s in discovery.similar_researchers(seed.id, limit=30)}
-    assert similar & coauthors, "the fixture should make some co-author similar, or this test proves nothing"
-    new = {s.researcher.id for s in discovery.similar_researchers(seed.id, mode="collaborators", limit=30)}
-    assert new and not new & coauthors
+    coauthors = {rid for w in works for rid in w.researcher_ids} - {seed.id}
+    vector = discovery.engine.researcher_vectors([seed.id])[seed.id]
+    nearest = {rid for rid, _ in discovery.engine.vector_researchers(vector, 30)}
+    assert nearest & coauthors, "the fixture should make some co-author similar, or this test proves nothing"
+    for mode in ("similar", "collaborators"):
+        found = {s.researcher.id for s in discovery.similar_researchers(seed.id, mode=mode, limit=30)}
+        assert found and not found & coauthors and seed.id not in found
+
+
+def test_new_collaborators_blend_the_coauthor_graph_and_name_the_shared_coauthor(discovery, seed):
+    """Friends of friends come in through the graph, each naming the co-author both share."""
+    works = discovery.researcher_profile(seed.id).works
+    coauthors = {rid for w in works for rid in w.researcher_ids} - {seed.id}
+    suggestions = discovery.similar_researchers(seed.id, mode="collaborators", limit=10)
+    through = [s for s in suggestions if s.via]
+    assert through
+    for s in through:
+        theirs = {rid for w in discovery.researcher_profile(s.researcher.id).works for rid in w.researcher_ids}
+        assert all(m.id in coauthors and m.id in theirs for m in s.via)
+    signals = discovery.collaborator_signals(seed, works, discovery.engine.researcher_vectors([seed.id])[seed.id])
+    assert {s.researcher.id for s in through} <= {rid for rid, found in signals.items() if found.adamic_adar > 0}
 
 
 def test_similar_researchers_filters(discovery, seed):
@@ -354,6 +377,8 @@ def test_similar_researchers_filters(discovery, seed):
     assert recent and all(s.researcher.last_year >= 2023 for s in recent)
     at = discovery.similar_researchers(seed.id, institution="carnegie mellon", limit=10)
     assert at and all(any("Carnegie Mellon" in i.name for i in s.researcher.institutions) for s in at)
+    new = discovery.similar_researchers(seed.id, mode="collaborators", active_since=2023, limit=10)
+    assert new and all(s.researcher.last_year >= 2023 for s in new)
     with pytest.raises(BadQuery):
         discovery.similar_researchers(seed.id, mode="enemies")
     with pytest.raises(NotFound):
@@ -493,6 +518,120 @@ def test_bad_parameters_are_bad_queries(discovery, params):
 def test_bad_limits_are_bad_queries(discovery, call):
     with pytest.raises(BadQuery):
         call(discovery)
+
+
+# -- one search box: honest counts, related works, "did you mean", people and topic panels ---------
+
+NONSENSE = "xyzzyqwertyplugh"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "semantic"])
+def test_nonsense_matches_no_works(discovery, mode):
+    results = discovery.search_works(NONSENSE, mode=mode)
+    assert (results.total, results.hits, results.related) == (0, [], [])
+    assert results.facets["year"] == []
+
+
+def test_hybrid_counts_and_lists_only_works_with_the_words(discovery):
+    text = "minibatch noise"
+    hybrid = discovery.search_works(text, per_page=100)
+    keyword = discovery.search_works(text, mode="keyword", per_page=100)
+    assert 0 < hybrid.total == keyword.total <= 100
+    assert {h.work.id for h in hybrid.hits} == {h.work.id for h in keyword.hits}
+    assert sum(f.count for f in hybrid.facets["type"]) == hybrid.total
+    assert titles(hybrid)[0] == SEED_PAPER  # the vector side still orders them
+
+
+def test_semantic_only_neighbours_are_related_not_hits(discovery):
+    """Works near in meaning that lack the words are related (above the floor, page 1), not hits."""
+    from search.service import SIMILARITY_FLOOR, SIMILARITY_RATIO
+
+    query = "shrinking coefficients toward zero during optimisation"
+    results = discovery.search_works(query)
+    nearest = discovery.search_works(query, mode="semantic", per_page=MAX_PAGE_SIZE).hits
+    assert results.related and nearest
+    floor = max(SIMILARITY_FLOOR, SIMILARITY_RATIO * nearest[0].scores.vector)
+    assert all(h.scores.keyword_rank is None and h.scores.vector >= floor for h in results.related)
+    assert {h.work.id for h in results.related} <= {h.work.id for h in nearest}
+    assert not {h.work.id for h in results.related} & {h.work.id for h in results.hits}
+    assert all(h.scores.keyword_rank is not None for h in results.hits)
+    assert discovery.search_works(query, page=2).related == []
+
+
+def test_did_you_mean_comes_from_the_index_vocabulary(discovery):
+    misspelt = discovery.search_works("stochstic gradeint desent")
+    assert misspelt.suggestion == "stochastic gradient descent"
+    assert discovery.search_works(misspelt.suggestion).total > 0
+    assert discovery.search_works("stochastic gradient descent").suggestion is None
+    assert discovery.search_works(NONSENSE).suggestion is None
+
+
+def test_search_panels_name_researchers_and_topics(discovery, seed):
+    by_name = discovery.search_panels("Liu Ziyin")
+    assert seed.id in [h.researcher.id for h in by_name.people]
+    assert all(h.matched_by == "name" for h in by_name.people)
+    by_words = discovery.search_panels("noisy labels")
+    assert by_words.people == [] and any("nois" in t.topic.label.lower() for t in by_words.topics)
+    nothing = discovery.search_panels(NONSENSE)
+    assert (nothing.people, nothing.topics) == ([], [])
+
+
+def test_expertise_scores_are_absolute_and_explained(discovery, seed, corpus):
+    from search.service import Curation
+
+    paper = next(w for w in corpus.works() if w.title == SEED_PAPER)
+    text = f"{paper.title}. {paper.abstract or ''}"
+    ranked = discovery.expertise(text, limit=10)
+    assert seed.id in [e.researcher.id for e in ranked.hits]
+    fits = [e.fit for e in ranked.hits]
+    assert fits == sorted(fits, reverse=True) and fits[0] > 0.5
+    mine = next(e for e in ranked.hits if e.researcher.id == seed.id)
+    assert mine.works[0].work.title == SEED_PAPER and mine.fit == mine.works[0].weight
+    others = [e.researcher.id for e in ranked.hits if e.researcher.id != seed.id][:3]
+    given = discovery.expertise(text, researcher_ids=[*others, seed.id])
+    open_fits = {e.researcher.id: e.fit for e in ranked.hits}
+    assert {e.researcher.id for e in given.hits} == {*others, seed.id}
+    for e in given.hits:  # a fit does not depend on who else is scored
+        assert e.fit == pytest.approx(open_fits[e.researcher.id], abs=1e-3)
+    long = discovery.expertise(" ".join([text] * 3), researcher_ids=[seed.id])
+    assert long.chunks > 1 and long.hits[0].fit > 0.5  # the whole text is read, not its first sentence
+
+    excluded = discovery.expertise(text, researcher_ids=[seed.id], curation={seed.id: Curation(excluded=frozenset({paper.id}))})
+    assert paper.id not in [m.work.id for m in excluded.hits[0].works] and excluded.hits[0].fit < mine.fit
+    second = mine.works[1].work.id
+    pinned = discovery.expertise(text, researcher_ids=[seed.id], curation={seed.id: Curation(pinned=frozenset({second}))})
+    assert next(m for m in pinned.hits[0].works if m.work.id == second).weight > mine.works[1].weight
+    for bad in ({"text": ""}, {"text": "x", "limit": 0}, {"text": "x", "researcher_ids": []}):
+        with pytest.raises(BadQuery):
+            discovery.expertise(**bad)
+    with pytest.raises(NotFound):
+        discovery.expertise(text, researcher_ids=["r-0000000000"])
+
+
+def copies(corpus: Corpus, count: int) -> Corpus:
+    """The corpus `count` times over (copies get new ids, same text and vectors): a many-hit index."""
+    docs = list(corpus.works())
+    many = [replace(d, id=f"{d.id}~{n}") if n else d for n in range(count) for d in docs]
+    return replace(corpus, works=lambda: iter(many), counts={**corpus.counts, "works": len(many)})
+
+
+def test_every_page_of_a_thousand_hit_query_is_a_slice_of_one_ranking(new_engine, corpus, embedder):
+    """Walk every page up to the result window: no hit repeats, none is lost, `total` never moves."""
+    engine = new_engine()
+    engine.build(copies(corpus, 6))
+    service = Discovery(engine, embedder)
+    text = "the learning"
+    matching = {i for i, _ in engine.keyword_works(text, WorkFilters(), MAX_RESULT_WINDOW)}
+    for mode in ("hybrid", "keyword"):
+        first = service.search_works(text, mode=mode, per_page=MAX_PAGE_SIZE)
+        assert first.total > MAX_RESULT_WINDOW
+        seen = []
+        for page in range(1, MAX_RESULT_WINDOW // MAX_PAGE_SIZE + 1):
+            results = service.search_works(text, mode=mode, page=page, per_page=MAX_PAGE_SIZE)
+            assert results.total == first.total
+            seen += [h.work.id for h in results.hits]
+        assert len(seen) == len(set(seen)) == MAX_RESULT_WINDOW
+        assert set(seen) == matching
 
 
 # -- index versions -------------------------------------------------------------------------------

@@ -118,6 +118,11 @@ class SearchOut(Open):
     mode: Optional[str] = None
     fusion: Optional[str] = None
     hint: Optional[str] = Field(None, description="What to try when there are no hits.")
+    related: Optional[list[dict[str, Any]]] = Field(
+        None, description="Works, page 1 of hybrid mode: nearest by meaning without matching the words (not in `total`).")
+    suggestion: Optional[str] = Field(None, description="Works: \"did you mean\", from the index's own vocabulary.")
+    people: Optional[list[dict[str, Any]]] = Field(None, description="Works, page 1: researchers the query names.")
+    topics: Optional[list[dict[str, Any]]] = Field(None, description="Works, page 1: topics whose words the query uses.")
 
 
 # -- researchers --------------------------------------------------------------------------------
@@ -136,6 +141,7 @@ class SuggestionOut(Open):
     similarity: float
     shared_topics: list[str]
     paper_pairs: list[PaperPairOut]
+    via: list[dict[str, Any]] = Field([], description="Shared co-authors, when the co-author graph brought the suggestion.")
 
 
 class SuggestionsOut(Open):

@@ -31,6 +31,7 @@ from web import accounts, accounts_claims, accounts_follow, accounts_invites, do
 from web.accounts import AccountError, Accounts
 from web.admin import AdminError, admin_router, announce_admin_token
 from web.render import STATIC, make_templates
+from web import expertise
 
 log = logging.getLogger("discovery.web")
 
@@ -120,6 +121,8 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
     app.include_router(accounts.router)  # + the follow, claim and invitation routes registered on it
     app.include_router(accounts.pages)
     app.include_router(docs.router)
+    app.include_router(expertise.router)
+    app.include_router(expertise.pages)
     admin = admin_router(settings, app.state.templates)
     app.include_router(admin)
     app.include_router(accounts_claims.review_router(admin.access))

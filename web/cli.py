@@ -342,11 +342,19 @@ def cmd_eval(args, settings: Settings) -> int:
     common = {"vector_cache": cache, "scratch_dir": scratch}
     with progress_bars(not args.json) as progress:
         if args.target == "collaborators":
-            from evaluation.collaborators import DEFAULT_SPLIT_YEAR, ML_VENUES, evaluate_collaborators
+            from evaluation.collaborators import (DEFAULT_SPLIT_YEAR, DEFAULT_VALIDATION_YEAR, ML_VENUES,
+                                                  evaluate_collaborators)
 
             result = evaluate_collaborators([Path(c) for c in args.corpus or [ML_VENUES]], settings,
                                             split_year=args.split_year or DEFAULT_SPLIT_YEAR,
+                                            validation_year=args.validation_year or DEFAULT_VALIDATION_YEAR,
                                             sample=args.sample or 1000, progress=progress, **common)
+            text = result.table()
+        elif args.target == "expertise":
+            from evaluation.expertise import ML_VENUES, evaluate_expertise
+
+            result = evaluate_expertise([Path(c) for c in args.corpus or [ML_VENUES]], settings,
+                                        sample=args.sample or 300, progress=progress, **common)
             text = result.table()
         elif args.target == "names":
             from evaluation.collaborators import ML_VENUES
@@ -364,7 +372,7 @@ def cmd_eval(args, settings: Settings) -> int:
             result = evaluate_relevance(collection, settings, progress=progress, **common)
             text = result.table(per_query=args.per_query)
     data = result.to_dict()
-    if args.target not in ("collaborators", "names") and not args.per_query:
+    if args.target not in ("collaborators", "names", "expertise") and not args.per_query:
         data.pop("per_query", None)
     emit(data, args.json, text)
     return 0
@@ -424,11 +432,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("eval", cmd_eval, "measure relevance on a judged collection (cacm or PATH), "
                 "collaborator recommendation (collaborators) or people search on name variants (names)")
-    p.add_argument("target", nargs="?", default="cacm", metavar="cacm|PATH|collaborators|names")
+    p.add_argument("target", nargs="?", default="cacm", metavar="cacm|PATH|collaborators|names|expertise")
     p.add_argument("--per-query", action="store_true", help="relevance: also print each query's scores")
     p.add_argument("--subset", type=int, metavar="DOCS", help="relevance: evaluate on about this many documents")
     p.add_argument("--corpus", action="append", metavar="FILE", help="collaborators/names: corpus file (repeatable)")
     p.add_argument("--split-year", type=int, metavar="T", help="collaborators: history is up to and including T")
+    p.add_argument("--validation-year", type=int, metavar="V",
+                   help="collaborators: blend weights are chosen on history up to V, pairs formed up to T")
     p.add_argument("--sample", type=int, metavar="N", help="collaborators/names: researchers evaluated")
     p.add_argument("--vector-cache", metavar="FILE", help="vector cache (default: DATA_DIR/vector-cache.sqlite)")
     p.add_argument("--scratch", metavar="DIR", help="keep the scratch catalog and index here")

@@ -140,6 +140,8 @@ def work_results(results: WorkResults) -> dict:
     return {
         "total": results.total,
         "hits": [work_hit(h) for h in results.hits],
+        "related": [work_hit(h) for h in results.related],
+        "suggestion": results.suggestion,
         "facets": {name: [facet(v) for v in values] for name, values in results.facets.items()},
         "page": results.page,
         "per_page": results.per_page,
@@ -198,6 +200,7 @@ def suggestion(s: Suggestion) -> dict:
         "similarity": s.similarity,
         "shared_topics": list(s.shared_topics),
         "paper_pairs": [paper_pair(p) for p in s.paper_pairs],
+        "via": [researcher_ref(r) for r in s.via],
     }
 
 

@@ -20,6 +20,7 @@ from search.service import YEAR_RANGE, Discovery
 from web import api_models as M
 from web import shapes
 from web.render import Links, render
+from web.search_panels import search_panels
 
 T = TypeVar("T")
 SIMILAR_ON_PROFILE = 6
@@ -109,7 +110,7 @@ async def search_data(
         )
         results = await call(service.search_works, q, mode=mode, fusion=fusion, filters=filters, page=page,
                              per_page=per_page)
-        data = {**base, **shapes.work_results(results)}
+        data = {**base, **shapes.work_results(results), **await search_panels(service, q, page)}
         if not data["hits"]:
             data["hint"] = HINTS["works"] if q or not filters.is_empty() else "The index has no works yet."
         # Titles of the active topic / researcher filters, so a page can name them.
