@@ -60,7 +60,6 @@ def every_page(seed_id: str) -> dict[str, str]:
         "login": "/login",
         "signup": "/signup",
         "admin-login": "/admin/login",
-        "not-found": "/works/W0",
     }
 
 
@@ -98,7 +97,7 @@ def test_results_come_before_the_filters_on_a_phone(open_page, web_server):
     assert first_hit["y"] < facets["y"]
     panel = page.locator("details.facets-panel")
     assert panel.get_attribute("open") is None, "filters start collapsed on a phone"
-    panel.locator("summary").click()
+    panel.locator("> summary").click()
     facet = page.locator("a.facet-link[data-facet=type]").first
     value = facet.get_attribute("data-value")
     facet.click()
