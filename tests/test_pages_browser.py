@@ -53,6 +53,7 @@ def every_page(seed_id: str) -> dict[str, str]:
         "search-topics": "/search?kind=topics&q=stochastic+gradient",
         "profile": f"/researchers/{seed_id}",
         "suggestions": f"/researchers/{seed_id}/similar?mode=collaborators",
+        "explorer": f"/researchers/{seed_id}/explore",
         "work-math": f"/works/{MATH_WORK}",
         "work-doi": "/works/arxiv-0704.0710",
         "docs": "/docs",
@@ -200,3 +201,56 @@ def test_home_favicon_docs_and_more_suggestions(open_page, web_server, seed_id, 
     ids = [h["id"] for h in http.get(twin).json()["hits"]]
     assert page.eval_on_selector_all("li.suggestion", "els => els.map(e => e.dataset.id)") == ids
     shot(page, "phone-more-suggestions")
+
+
+# -- point 4: the graph explorer -----------------------------------------------------------------
+
+
+def label_overlaps(page) -> list[tuple[str, str]]:
+    """Pairs of explorer labels whose drawn boxes intersect."""
+    return page.evaluate("""() => {
+        const boxes = [...document.querySelectorAll('.explorer-graph .node text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+        const out = [];
+        for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+            const [a, p] = boxes[i], [b, q] = boxes[j];
+            if (p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom) out.push([a, b]);
+        }
+        return out;
+    }""")
+
+
+def test_the_explorer_two_hops_labelled_filtered_and_linked_from_the_profile(open_page, web_server, seed_id, http):
+    page = open_page(DESKTOP)
+    page.goto(web_server + f"/researchers/{seed_id}")
+    page.click("#graph a.open-explorer")
+    page.wait_for_url(f"**/researchers/{seed_id}/explore")
+    kinds = set(page.eval_on_selector_all(".explorer-graph .node", "ns => ns.map(n => n.classList[1])"))
+    assert kinds == {"researcher", "work", "topic", "institution"}
+    assert page.locator(".explorer-graph .node.hop-2").count() > 0, "a second hop"
+    labels = page.locator(".explorer-graph .node text").all_text_contents()
+    assert all(label.strip() for label in labels) and len(labels) == page.locator(".explorer-graph .node").count()
+    assert label_overlaps(page) == []
+    shot(page, "desktop-explorer")
+    page.hover(".explorer-graph .node.center circle")
+    assert page.locator(".explorer-graph.focus .node.near").count() > 1
+
+    twin = http.get(page.locator("link[rel=alternate]").get_attribute("href")).json()
+    assert sorted(n["id"] for n in twin["nodes"]) == sorted(
+        page.eval_on_selector_all(".explorer-graph .node", "ns => ns.map(n => n.dataset.id)"))
+
+    page.uncheck(".explore-filters input[value=topic]")
+    page.uncheck(".explore-filters input[value=institution]")
+    page.fill(".explore-filters input[name=year_from]", "2021")
+    page.click(".explore-filters button[type=submit]")
+    page.wait_for_url("**year_from=2021**")
+    kinds = set(page.eval_on_selector_all(".explorer-graph .node", "ns => ns.map(n => n.classList[1])"))
+    assert kinds == {"researcher", "work"}
+    titles = page.eval_on_selector_all(".explorer-graph .node.work title", "ts => ts.map(t => t.textContent)")
+    assert titles and all(int(t.rsplit("(", 1)[1].rstrip(")")) >= 2021 for t in titles), titles
+    assert label_overlaps(page) == []
+
+    phone = open_page(PHONE, java_script=False)
+    phone.goto(web_server + f"/researchers/{seed_id}/explore")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert "Masahito Ueda" in phone.locator("#lists").inner_text()
+    shot(phone, "phone-explorer-without-javascript")
