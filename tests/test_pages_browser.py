@@ -206,22 +206,28 @@ def test_home_favicon_docs_and_more_suggestions(open_page, web_server, seed_id, 
 # -- point 4: the graph explorer -----------------------------------------------------------------
 
 
-def label_overlaps(page) -> list[tuple[str, str]]:
-    """Pairs of explorer labels whose drawn boxes intersect."""
-    return page.evaluate("""() => {
-        const boxes = [...document.querySelectorAll('.explorer-graph .node text')].map(t => [t.textContent, t.getBoundingClientRect()]);
+def label_overlaps(page, selector: str = ".explorer-graph .node text") -> list[tuple[str, str]]:
+    """Pairs of shown graph labels whose drawn boxes intersect."""
+    return page.evaluate("""(selector) => {
+        const boxes = [...document.querySelectorAll(selector)].filter(t => getComputedStyle(t).visibility !== 'hidden')
+            .map(t => [t.textContent, t.getBoundingClientRect()]);
         const out = [];
         for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
             const [a, p] = boxes[i], [b, q] = boxes[j];
             if (p.left < q.right && q.left < p.right && p.top < q.bottom && q.top < p.bottom) out.push([a, b]);
         }
         return out;
-    }""")
+    }""", selector)
 
 
 def test_the_explorer_two_hops_labelled_filtered_and_linked_from_the_profile(open_page, web_server, seed_id, http):
     page = open_page(DESKTOP)
     page.goto(web_server + f"/researchers/{seed_id}")
+    page.wait_for_selector(".graph.ready svg .node")  # the profile's slice: labelled, no two labels overlap
+    shown = page.eval_on_selector_all(".graph-canvas .node text",
+                                      "ts => ts.filter(t => getComputedStyle(t).visibility !== 'hidden').map(t => t.parentNode.classList[1])")
+    assert "work" in shown and "researcher" in shown
+    assert label_overlaps(page, ".graph-canvas .node text") == []
     page.click("#graph a.open-explorer")
     page.wait_for_url(f"**/researchers/{seed_id}/explore")
     kinds = set(page.eval_on_selector_all(".explorer-graph .node", "ns => ns.map(n => n.classList[1])"))
