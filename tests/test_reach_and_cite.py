@@ -34,6 +34,14 @@ def test_every_source_shape_links_to_where_the_work_lives(http):
     assert old["doi"].startswith("https://doi.org/10.")
     assert old["open-access"].startswith("https://academic.oup.com/")
     assert links(http, ML_VENUES_WORK) == {"landing": "https://aclanthology.org/2021.acl-long.447/"}
+    assert links(http, "arxiv-acc-phys-9411002")["arxiv"] == "https://arxiv.org/abs/acc-phys/9411002"
+
+
+def test_a_seed_work_without_identifiers_is_found_on_arxiv_by_title(http, seed_id):
+    works = http.get(f"/api/researchers/{seed_id}").json()["works"]
+    work = next(w for w in works if w["title"] == "Strength of Minibatch Noise in SGD")
+    assert work["links"] == [{"kind": "arxiv-search", "label": "Find on arXiv by title",
+                              "url": "https://arxiv.org/search/?query=Strength+of+Minibatch+Noise+in+SGD&searchtype=title"}]
 
 
 def test_the_work_page_shows_its_links(http):

@@ -7,6 +7,7 @@ whose source named none of them has no links (the seed records, for one).
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 # A DOI arXiv minted for a preprint names its arXiv id: 10.48550/arXiv.2101.00001
 _ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.(.+)$", re.I)
@@ -15,9 +16,10 @@ _ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.(.+)$", re.I)
 ARXIV_ABS = "https://arxiv.org/abs/"
 
 
-def work_links(doi: str | None, source_links: dict[str, str]) -> list[dict]:
+def work_links(doi: str | None, source_links: dict[str, str], title: str = "", venue: str | None = None) -> list[dict]:
     """Where to read a work, best first, one entry per distinct URL: `{kind, label, url}`.
-    `source_links` is `WorkDoc.links`; an arXiv DOI (10.48550/arXiv.ID) counts as an arXiv id."""
+    `source_links` is `WorkDoc.links`; an arXiv DOI (10.48550/arXiv.ID) counts as an arXiv id. A
+    work the source places on arXiv without its id gets a title search on arXiv instead."""
     links = source_links or {}
     doi = (doi or "").removeprefix("https://doi.org/")
     match = _ARXIV_DOI.match(doi)
@@ -36,4 +38,7 @@ def work_links(doi: str | None, source_links: dict[str, str]) -> list[dict]:
         if url and url.startswith(("https://", "http://")) and url not in seen:
             seen.add(url)
             out.append({"kind": kind, "label": label, "url": url})
+    if not out and title and (venue or "").lower() == "arxiv":
+        query = urlencode({"query": title, "searchtype": "title"})
+        out.append({"kind": "arxiv-search", "label": "Find on arXiv by title", "url": f"https://arxiv.org/search/?{query}"})
     return out

@@ -88,7 +88,7 @@ def work(work: WorkDoc) -> dict:
         {"id": a.researcher_id, "name": a.name, "position": a.position, "method": a.method, "confidence": a.confidence}
         for a in work.authors
     ]
-    data["links"] = work_links(work.doi, work.links)
+    data["links"] = work_links(work.doi, work.links, work.title, work.venue)
     return data
 
 
