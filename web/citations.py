@@ -19,6 +19,7 @@ from fastapi.responses import Response
 from unidecode import unidecode
 
 from search.interface import BadQuery
+from web import api_models as M
 from web import shapes, views
 from web.reach import ARXIV_ABS
 
@@ -153,8 +154,8 @@ def export(works: list[dict], fmt: str, name: str) -> Response:
 
 router = APIRouter(tags=["export"])
 FormatQuery = Annotated[Format, Query(description="bibtex, ris or csl-json")]
-_FILE = {200: {"description": "The citation file.", "content": {FORMATS[f][0].split(";")[0]: {}
-                                                                for f in FORMATS}}}
+_FILE = {**M.ERRORS, 200: {"description": "The citation file.",
+                            "content": {FORMATS[f][0].split(";")[0]: {} for f in FORMATS}}}
 
 
 @router.get("/api/works/{work_id}/cite", response_class=Response, responses=_FILE,

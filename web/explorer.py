@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from search.service import Discovery
+from web import api_models as M
 from web import views
 from web.render import render
 
@@ -167,7 +168,7 @@ async def explore_data(
 ExploreData = Annotated[dict, Depends(explore_data)]
 
 
-@router.get("/api/researchers/{researcher_id}/explore", tags=["researchers"],
+@router.get("/api/researchers/{researcher_id}/explore", tags=["researchers"], responses=M.ERRORS,
             summary="Two hops around a researcher, laid out for the explorer")
 async def api_explore(data: ExploreData) -> dict:
     """The JSON twin of `/researchers/{researcher_id}/explore`."""
