@@ -7,6 +7,7 @@ no page may request anything outside the app or log a JavaScript error."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import bibtexparser
@@ -45,8 +46,10 @@ def shot(page, name: str, full_page: bool = True) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
-def every_page(seed_id: str) -> dict[str, str]:
+def every_page(seed_id: str, http) -> dict[str, str]:
+    topic = http.get("/api/search", params={"kind": "topics", "q": "stochastic gradient"}).json()["hits"][0]["id"]
     return {
+        "topic": f"/topics/{topic}",
         "home": "/",
         "search-works": "/search?q=minibatch+noise+in+SGD",
         "search-people": "/search?kind=people&q=Liu+Ziyin",
@@ -67,10 +70,10 @@ def every_page(seed_id: str) -> dict[str, str]:
 # -- point 3: mobile first ------------------------------------------------------------------------
 
 
-def test_no_page_is_wider_than_a_phone(open_page, web_server, seed_id):
+def test_no_page_is_wider_than_a_phone(open_page, web_server, seed_id, http):
     page = open_page(PHONE)
     too_wide = {}
-    for name, path in every_page(seed_id).items():
+    for name, path in every_page(seed_id, http).items():
         page.goto(web_server + path)
         page.wait_for_load_state("load")
         width = page.evaluate("document.documentElement.scrollWidth")
@@ -80,9 +83,28 @@ def test_no_page_is_wider_than_a_phone(open_page, web_server, seed_id):
     assert too_wide == {}, f"pages wider than {PHONE['width']} px: {too_wide}"
 
 
-def test_desktop_pages(open_page, web_server, seed_id):
+def test_signed_in_pages_fit_a_phone(open_page, web_server, seed_id):
+    page = open_page(PHONE)
+    page.goto(web_server + "/signup")
+    page.fill("input[name=email]", f"phone-{uuid.uuid4().hex[:8]}@example.org")
+    page.fill("input[name=display_name]", "Phone Reader")
+    page.fill("input[name=password]", "a long enough password")
+    page.click("form.stack button[type=submit]")
+    page.wait_for_selector("a.nav-account")
+    too_wide = {}
+    for name, path in {"me": "/me", "following": "/me/following", "feed": "/me/feed", "inbox": "/me/inbox",
+                       "claim": f"/researchers/{seed_id}/claim", "profile-signed-in": f"/researchers/{seed_id}"}.items():
+        page.goto(web_server + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[name] = width
+        shot(page, f"phone-{name}")
+    assert too_wide == {}, f"pages wider than {PHONE['width']} px: {too_wide}"
+
+
+def test_desktop_pages(open_page, web_server, seed_id, http):
     page = open_page(DESKTOP)
-    for name, path in every_page(seed_id).items():
+    for name, path in every_page(seed_id, http).items():
         page.goto(web_server + path)
         page.wait_for_load_state("load")
         assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"], name

@@ -93,3 +93,13 @@ def test_export_errors_have_the_one_shape(http, seed_id):
     assert_error(http.get("/api/works/W0/cite"), 404)
     assert_error(http.get("/api/researchers/r-unknown/cite"), 404)
     assert_error(http.get("/api/search/cite", params={"kind": "people", "q": "Liu"}), 400)
+
+
+def test_source_markup_in_abstracts_is_reduced_to_text_structure():
+    from web.richtext import plain_text, rich_text, tidy_highlight
+
+    abstract = '<h2>Abstract</h2><p>We bound <jats:italic>x</jats:italic> &amp; y.</p><script>alert(1)</script><p onclick="x()">Next</p>'
+    assert str(rich_text(abstract)) == "<p>We bound <em>x</em> &amp; y.</p><p>Next</p>"
+    assert plain_text(abstract) == "We bound x & y. Next"
+    assert str(rich_text(r"plain $a<b$ & <not a tag")) == r"plain $a&lt;b$ &amp; &lt;not a tag"
+    assert str(tidy_highlight("&lt;h2&gt;Abstract&lt;/h2&gt;&lt;p&gt;We <mark>bound</mark>")).split() == ["Abstract", "We", "<mark>bound</mark>"]

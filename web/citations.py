@@ -22,6 +22,7 @@ from search.interface import BadQuery
 from web import api_models as M
 from web import shapes, views
 from web.reach import ARXIV_ABS
+from web.richtext import plain_text
 
 # -- the three formats ----------------------------------------------------------------------------
 
@@ -111,7 +112,7 @@ def ris(works: list[dict]) -> str:
             "secondary_title": work.get("venue"),
             "doi": (work.get("doi") or "").removeprefix("https://doi.org/") or None,
             "urls": [link["url"] for link in work.get("links") or []],
-            "abstract": work.get("abstract"),
+            "abstract": plain_text(work.get("abstract")),
             "id": work["id"],
         }
         entries.append({k: v for k, v in entry.items() if v})
@@ -130,7 +131,7 @@ def csl_item(work: dict) -> dict:
         "container-title": work.get("venue"),
         "DOI": (work.get("doi") or "").removeprefix("https://doi.org/") or None,
         "URL": _url(work),
-        "abstract": work.get("abstract"),
+        "abstract": plain_text(work.get("abstract")),
     }
     return {k: v for k, v in item.items() if v}
 

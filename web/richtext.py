@@ -19,9 +19,7 @@ from markupsafe import Markup, escape
 _MARKUP = re.compile(r"</?(?:p|br|h[1-6]|i|b|em|strong|sub|sup|ul|ol|li|div|span|jats:[a-z-]+)\b[^>]*>", re.I)
 _HEADING = re.compile(r"<(jats:)?(h[1-6]|title)\b[^>]*>(.*?)</\1?\2>", re.I | re.S)
 _JATS = re.compile(r"<(/?)jats:(p|sub|sup|italic|bold|sec)\b[^>]*>", re.I)
-_JATS__BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|div|jats:p|jats:sec|jats:title)>|<br\s*/?>", re.I)
-_ESCAPED_MARKUP = re.compile(r"&lt;/?(?:p|br|h[1-6]|i|b|em|strong|sub|sup|ul|ol|li|div|span|jats:[a-z-]+)\b.*?&gt;", re.I)
-TAGS = {"p": "p", "sub": "sub", "sup": "sup", "italic": "em", "bold": "strong", "sec": "p"}
+_JATS_TAGS = {"p": "p", "sub": "sub", "sup": "sup", "italic": "em", "bold": "strong", "sec": "p"}
 _BLOCK_END = re.compile(r"</(?:p|li|h[1-6]|div|jats:p|jats:sec|jats:title)>|<br\s*/?>", re.I)
 _ESCAPED_MARKUP = re.compile(r"&lt;/?(?:p|br|h[1-6]|i|b|em|strong|sub|sup|ul|ol|li|div|span|jats:[a-z-]+)\b.*?&gt;", re.I)
 TAGS = {"p", "br", "em", "strong", "i", "b", "sub", "sup", "ul", "ol", "li"}
