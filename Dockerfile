@@ -1,4 +1,10 @@
 # The Discovery app (web pages, JSON API and CLI); compose.yaml runs it against OpenSearch.
+
+# KaTeX (maths on the pages) from the npm registry, as scripts/venv.sh installs it in development.
+FROM node:20-slim AS katex
+COPY scripts/venv.sh /venv.sh
+RUN bash -c 'cd / && mkdir -p web/static && source /venv.sh && install_katex'
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,6 +22,7 @@ COPY models ./models
 COPY indexer ./indexer
 COPY search ./search
 COPY web ./web
+COPY --from=katex /web/static/katex ./web/static/katex
 RUN pip install .
 
 RUN useradd --create-home --uid 10001 discovery \

@@ -89,6 +89,7 @@ def build_docs(
                 authors=authors,
                 institutions=sorted({i.name for a in work.authorships for i in a.institutions}),
                 authors_truncated=work.authors_truncated,
+                links=dict(work.links),
                 vector=vector.tolist() if vector is not None else None,
             )
         )

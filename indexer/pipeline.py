@@ -35,6 +35,8 @@ def embed_works(
     hashes = {wid: text_hash(text) for wid, text in texts.items()}
     cached = {} if full else catalog.cached_vectors(embedder.cache_key, set(hashes.values()))
     missing = sorted({h: wid for wid, h in hashes.items() if h not in cached}.items())
+    if progress:  # said at once, even when every vector comes from the cache
+        progress("embed", 0, len(missing))
     if missing:
         done = 0
 
@@ -65,6 +67,8 @@ def build_corpus(
     from the accounts database by the caller (`models.accounts.expertise_exclusions`)."""
     report = IndexReport()
     clock = time.perf_counter()
+    if progress:  # every stage reports as it starts, so a watcher never sees a silent stage
+        progress("read", 0, catalog.count_works())
     works = list(catalog.works(report.skipped))
     report.works = len(works)
     vectors, report.embedded = embed_works(catalog, works, embedder, progress, full)
@@ -72,6 +76,8 @@ def build_corpus(
     report.seconds["embed"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    if progress:
+        progress("identity", 0, len(works))
     resolution = identity.resolve(works, vectors, catalog.mention_researchers())
     catalog.store_mention_researchers({key: link.researcher_id for key, link in resolution.links.items()})
     report.seconds["identity"] = time.perf_counter() - clock
@@ -79,11 +85,15 @@ def build_corpus(
         progress("identity", len(resolution.members), len(resolution.members))
 
     clock = time.perf_counter()
+    if progress:
+        progress("topics", 0, 1)
     work_topics, origin = topics.assign_topics(works, vectors)
     work_docs, researcher_docs, topic_docs = aggregates.build_docs(works, resolution, work_topics, origin, vectors,
                                                                     exclusions)
     report.researchers, report.topics = len(researcher_docs), len(topic_docs)
     report.seconds["aggregate"] = time.perf_counter() - clock
+    if progress:
+        progress("topics", 1, 1)
 
     corpus = Corpus(
         works=lambda: iter(work_docs),

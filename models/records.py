@@ -93,6 +93,8 @@ class Work:
     source_topics: list[str] = field(default_factory=list)
     authorships: list[Authorship] = field(default_factory=list)
     authors_truncated: bool = False
+    # Where the work lives, as the source gave it: `openalex`, `arxiv` (an id), `landing`, `pdf`, `open_access` (URLs).
+    links: dict[str, str] = field(default_factory=dict)
 
     def embedding_text(self) -> str:
         """Title plus abstract; without an abstract, title plus venue and keywords."""
@@ -159,6 +161,7 @@ class WorkDoc:
     authors: list[AuthorRef]
     institutions: list[str]
     authors_truncated: bool = False
+    links: dict[str, str] = field(default_factory=dict)  # as on `Work`
     vector: list[float] | None = None
 
     @property

@@ -25,10 +25,16 @@ CHROMIUM_ARGS = [
 ]
 
 
-def guarded_page(browser, base_url: str, outside: list[str], errors: list[str], allow_401: bool = False):
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-14 sized screen
+SCREENSHOTS = Path(os.environ.get("DISCOVERY_TEST_SCREENSHOTS") or Path(__file__).resolve().parents[1] / "test-screenshots")
+
+
+def guarded_page(browser, base_url: str, outside: list[str], errors: list[str], allow_401: bool = False,
+                 viewport: dict = DESKTOP, java_script: bool = True):
     """A page that may only reach the app: other requests are aborted and recorded in `outside`,
     JavaScript errors in `errors` (`allow_401`: a logged-out call answered 401 is expected)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=viewport, java_script_enabled=java_script)
     page = context.new_page()
     page.set_default_timeout(30_000)
     own = urlsplit(base_url).netloc

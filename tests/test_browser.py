@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import CHROMIUM, guarded_page
+from tests.support import CHROMIUM, SCREENSHOTS, guarded_page
 
 pytest_plugins = ["tests.web_fixtures"]
 
-SCREENSHOT = Path(os.environ.get("DISCOVERY_PROFILE_SCREENSHOT", "/tmp/profile.png"))
+SCREENSHOT = Path(os.environ.get("DISCOVERY_PROFILE_SCREENSHOT") or SCREENSHOTS / "desktop-profile-full.png")
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no chromium: apt-get install chromium")]
 
@@ -62,7 +62,8 @@ def test_profile_graph_and_a_similar_researcher(page, web_server):
     assert page.locator("#trust").inner_text().count("Emerging") >= 1
     assert "Masahito Ueda" in page.locator("#collaborators").inner_text()
     page.locator("details.abstract summary").first.click()
-    assert page.locator("details.abstract[open] p").first.is_visible()
+    assert page.locator("details.abstract[open] .abstract-body").first.is_visible()
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     first = page.locator("#similar li.suggestion a.name").first

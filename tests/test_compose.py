@@ -105,7 +105,8 @@ def test_dockerfile():
     assert re.search(r"^RUN pip install \.$", text, re.M)
     assert re.search(r'^CMD \["discovery", "serve", "--host", "0\.0\.0\.0"\]$', text, re.M)
     assert re.search(r"^USER (?!root)\S+", text, re.M)  # not as root
-    for path in re.findall(r"^COPY (\S+) ", text, re.M):  # everything copied exists in the repository
+    assert re.search(r"^COPY --from=katex \S+ \./web/static/katex$", text, re.M), "KaTeX is not in the image"
+    for path in re.findall(r"^COPY (?!--from)(\S+) ", text, re.M):  # everything copied exists in the repository
         assert (ROOT / path).exists(), path
     for package in ("models", "indexer", "search", "web"):
         assert re.search(rf"^COPY {package} ", text, re.M), f"{package}/ is not copied into the image"

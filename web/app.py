@@ -28,6 +28,7 @@ from search.pin import OneVersionPerRequest
 from search.service import Discovery
 # Importing accounts_follow / accounts_invites registers their routes on accounts.router and accounts.pages.
 from web import accounts, accounts_claims, accounts_follow, accounts_invites, docs, errors, views  # noqa: F401
+from web import citations, explorer, site
 from web.accounts import AccountError, Accounts
 from web.admin import AdminError, admin_router, announce_admin_token
 from web.render import STATIC, make_templates
@@ -116,8 +117,12 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(OneVersionPerRequest)  # each request reads one index version (search.pin)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(citations.router)
+    app.include_router(explorer.router)
     app.include_router(views.router)
     app.include_router(views.pages)
+    app.include_router(site.pages)
+    app.include_router(explorer.pages)
     app.include_router(accounts.router)  # + the follow, claim and invitation routes registered on it
     app.include_router(accounts.pages)
     app.include_router(docs.router)

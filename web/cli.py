@@ -94,6 +94,7 @@ def job_reporting(args, settings: Settings) -> Iterator[JobSink]:
     catalog = _catalog(settings)
     store = JobStore(catalog, settings.data_dir)
     store.mark_running(job_id)
+    store.report(job_id, {"stage": "start"})  # the admin page names a stage from the first second
     sink = JobSink(store, job_id)
     try:
         yield sink

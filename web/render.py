@@ -16,6 +16,8 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from web import admin_view
+from web.richtext import markdown, plain_text, rich_text, tidy_highlight
 from web.shapes import safe_highlight
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -141,6 +143,8 @@ def make_templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(highlight=highlight, percent=percent, score=score, excerpt=excerpt)
+    env.filters.update(admin_view.FILTERS)
+    env.filters.update(rich_text=rich_text, plain_text=plain_text, tidy_highlight=tidy_highlight, markdown=markdown)
     env.globals.update(year_chart=year_chart, pages=pages)
     return Jinja2Templates(env=env)
 

@@ -29,6 +29,7 @@ from search.service import (
     WorkPage,
     WorkRef,
 )
+from web.reach import work_links
 
 
 @dataclass(frozen=True)
@@ -80,12 +81,14 @@ def work_ref(work: WorkDoc | WorkRef) -> dict:
 
 
 def work(work: WorkDoc) -> dict:
-    """A whole work without its vector; authors as `{id, name, position, method, confidence}`."""
+    """A whole work without its vector; authors as `{id, name, position, method, confidence}`;
+    `links` where to read it (`web.reach.work_links`)."""
     data = doc_to_dict(work)
     data["authors"] = [
         {"id": a.researcher_id, "name": a.name, "position": a.position, "method": a.method, "confidence": a.confidence}
         for a in work.authors
     ]
+    data["links"] = work_links(work.doi, work.links, work.title, work.venue)
     return data
 
 

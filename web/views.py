@@ -141,7 +141,6 @@ async def api_search(data: SearchData) -> dict:
     return data
 
 
-@pages.get("/")
 @pages.get("/search")
 async def search_page(request: Request, data: SearchData):
     links = Links("/search", request.query_params.multi_items())

@@ -127,4 +127,5 @@ def parse_work(record: dict) -> Work:
             Authorship(position=i, name=name, institutions=[Institution(name=a) for a in dict.fromkeys(affs)])
             for i, (name, affs) in enumerate(parse_authors(authors))
         ],
+        links={"arxiv": arxiv_id},
     )

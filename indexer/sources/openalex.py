@@ -52,6 +52,21 @@ def _venue(record: dict) -> Venue | None:
     return Venue(name=name, kind=source.get("type")) if name else None
 
 
+def _links(record: dict, source_id: str) -> dict[str, str]:
+    """Where the work lives: its OpenAlex page, landing page, PDF and open-access copy (both shapes)."""
+    location = record.get("primary_location") or {}
+    host = record.get("host_venue") or {}
+    best = record.get("best_oa_location") or {}
+    candidates = {
+        "openalex": source_id if "openalex.org/" in source_id else None,
+        "landing": location.get("landing_page_url") or host.get("url"),
+        "pdf": location.get("pdf_url"),
+        "open_access": (record.get("open_access") or {}).get("oa_url") or best.get("pdf_url") or best.get("landing_page_url"),
+        "arxiv": ((record.get("ids") or {}).get("arxiv") or "").rsplit("/", 1)[-1] or None,
+    }
+    return {kind: url for kind, url in candidates.items() if isinstance(url, str) and url.strip()}
+
+
 def _labels(items, key: str = "display_name", min_score: float | None = None) -> list[str]:
     labels = []
     for item in items or ():
@@ -127,4 +142,5 @@ def parse_work(record: dict) -> Work:
         source_topics=topics,
         authorships=_authorships(record),
         authors_truncated=bool(record.get("is_authors_truncated")),
+        links=_links(record, source_id),
     )

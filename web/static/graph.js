@@ -105,10 +105,8 @@
       var g = el("g", { class: "node " + n.type + (n.id === center ? " center" : ""), tabindex: "0" }, nodeLayer);
       el("circle", { r: n.id === center ? 11 : RADIUS[n.type] || 6 }, g);
       el("title", {}, g).textContent = n.type + ": " + n.label;
-      if (n.type !== "work" || n.id === center) {
-        var text = el("text", { x: 10, y: 4 }, g);
-        text.textContent = shorten(n.label, 28);
-      }
+      n.text = el("text", { x: 10, y: 4 }, g);
+      n.text.textContent = shorten(n.label, n.type === "work" ? 24 : 28);
       n.el = g;
       g.addEventListener("mouseenter", function () { focus(n); });
       g.addEventListener("mouseleave", function () { focus(null); });
@@ -128,7 +126,26 @@
       nodes.forEach(function (n) { n.el.setAttribute("transform", "translate(" + n.x.toFixed(1) + "," + n.y.toFixed(1) + ")"); });
     }
 
+    // Every node has a label; where two would overlap, the less central one hides (its title and
+    // the hover focus still name it). Order: the researcher, people, topics, institutions, works.
+    var PRIORITY = { researcher: 1, topic: 2, institution: 3, work: 4 };
+    function declutter() {
+      var placed = [];
+      nodes.slice().sort(function (a, b) {
+        return (a.id === center ? 0 : PRIORITY[a.type] || 5) - (b.id === center ? 0 : PRIORITY[b.type] || 5);
+      }).forEach(function (n) {
+        n.text.style.visibility = "";
+        if (n.el.style.display === "none") return;
+        var b = n.text.getBBox();
+        var box = { l: n.x + b.x, t: n.y + b.y, r: n.x + b.x + b.width, b: n.y + b.y + b.height };
+        var clash = placed.some(function (p) { return box.l < p.r && p.l < box.r && box.t < p.b && p.t < box.b; });
+        if (clash) n.text.style.visibility = "hidden"; else placed.push(box);
+      });
+    }
+
     function focus(n) {
+      if (n) n.text.style.visibility = "";
+      else declutter();
       nodes.forEach(function (m) {
         var near = !n || m === n || (neighbours[n.id] && neighbours[n.id][m.id]);
         m.el.classList.toggle("dim", !near);
@@ -140,7 +157,7 @@
 
     var frames = 0;
     function animate() {
-      if (frames <= 0) return;
+      if (frames <= 0) { declutter(); return; }
       frames--;
       sim.tick(0.5);
       place();
@@ -184,11 +201,13 @@
           var hidden = [l.s, l.t].some(function (n) { return n.el.style.display === "none"; });
           l.el.style.display = hidden ? "none" : "";
         });
+        declutter();
       });
     });
 
     place();
     canvas.appendChild(svg);
+    declutter();
     root.querySelector(".graph-legend").hidden = false;
     root.classList.add("ready");
   }
