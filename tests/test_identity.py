@@ -1,6 +1,7 @@
 """Identity resolution: one test per rule, including the cases that must NOT merge."""
 
-from indexer.identity import name_key, name_tokens, resolve
+from indexer.identity import name_key, name_tokens, names_agree, resolve
+from search.text import normalize_name
 from models.records import Authorship, Institution, Work
 from tests.support import real_embedder
 
@@ -25,7 +26,11 @@ def researcher_of(resolution, work_id, position=0):
 
 
 def test_names_normalise_case_diacritics_hyphens_and_order():
-    assert name_tokens("Zi-Yin  LIU") == ["ziyin", "liu"]
+    # one normaliser for identity and search (issue 11.16): hyphenated given names keep their parts,
+    # and the name rules treat "Zi-Yin", "Zi Yin" and "Ziyin" as one given name
+    assert name_tokens("Zi-Yin  LIU") == normalize_name("Zi-Yin  LIU").split() == ["zi", "yin", "liu"]
+    assert names_agree(name_tokens("Zi-Yin Liu"), name_tokens("Ziyin Liu"))
+    assert names_agree(name_tokens("Liu Zi-Yin"), name_tokens("Ziyin Liu"))
     assert name_key("Liu Ziyin") == name_key("Ziyin Liu")
     assert name_key("Hinrich Schütze") == name_key("hinrich schutze")
     assert name_tokens("A.N.Aleshaev") == ["a", "n", "aleshaev"]
@@ -60,12 +65,22 @@ def test_shared_coauthor_merges_name_variants_in_either_order():
     assert resolution.links["w2#0"].method == "name+coauthor"
 
 
-def test_shared_affiliation_merges():
-    works = [work("w1", "Protein folding", ("Maria Garcia", {}, ["University of Oxford"])),
-             work("w2", "Ribosome dynamics", ("María García", {}, ["University of Oxford"]))]
+def test_shared_affiliation_merges_a_rare_name():
+    works = [work("w1", "Protein folding", ("Maja Rüdolph", {}, ["University of Oxford"])),
+             work("w2", "Ribosome dynamics", ("Maja Rudolph", {}, ["University of Oxford"]))]
     resolution = resolve(works, {})
     assert researcher_of(resolution, "w1") == researcher_of(resolution, "w2")
     assert resolution.links["w2#0"].method == "name+affiliation"
+
+
+def test_a_shared_affiliation_alone_does_not_merge_a_common_name():
+    """Two "Maria Garcia"s at one large university, on unrelated topics (issue 16.3)."""
+    works = [work("w1", "Protein folding kinetics of ribosomal subunits", ("Maria Garcia", {}, ["University of Oxford"]),
+                  abstract="Ribosome assembly and protein folding measured by cryo-electron microscopy."),
+             work("w2", "Monetary policy and sovereign debt in Latin America", ("María García", {}, ["University of Oxford"]),
+                  abstract="Interest rates, inflation targeting and fiscal deficits in emerging economies.")]
+    resolution = resolve(works, vectors_for(works))
+    assert researcher_of(resolution, "w1") != researcher_of(resolution, "w2")
 
 
 def test_topical_similarity_merges_the_seed_researcher_across_venues():
