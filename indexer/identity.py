@@ -13,18 +13,20 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
    reading the family names match (equal, or near-equal spellings such as "Schütze"/"Schuetze")
    and the given names do not contradict (one starts the other, or either is missing). Source
    ids are sometimes shifted onto a co-author: a mention whose name is incompatible with the
-   id's most frequent name is not merged; it loses that id and is recorded as a `Conflict`
+   id's most frequent name (ties: the name an OpenReview id spells) is not merged; it loses that id and is recorded as a `Conflict`
    (shown on both researchers' records and lowering their trust score).
 2. Mentions carrying *different* identifiers of one kind are never merged.
 3. Two mentions on the same work are never one researcher.
 4. Otherwise all names of both clusters must agree and the evidence must agree too (a matching
    name alone never merges), strongest first:
-   * `name+coauthor` (0.95): a shared co-author; for a common name (rule 5) the shared co-author
-     must have an uncommon name, or two co-authors must be shared;
+   * `name+coauthor` (0.95): a shared co-author; for a common name (rule 5) two shared
+     co-authors, or one with an uncommon name on related topics (centroid cosine >=
+     AFFILIATION_TOPIC_THRESHOLD);
    * `name+affiliation` (0.9): a shared affiliation; for a common name the works must also be
      on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD);
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
-     (INITIALS_TOPIC_THRESHOLD when one name is initials only);
+     for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
+     when one name is initials only);
    * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare.
 5. A name is rare when fewer than RARE_NAME_EXPECTED_PEOPLE people would carry it by chance
    (given and family names independent, corpus counts, never below MIN_POPULATION mentions),
@@ -51,6 +53,7 @@ from models.records import Work, researcher_id
 from search.text import normalize_name
 
 TOPIC_THRESHOLD = 0.5  # centroid cosine for topical evidence
+COMMON_NAME_TOPIC_THRESHOLD = 0.65  # a common name: topic alone must be close (one field holds many Yang Lius)
 RARE_NAME_TOPIC_THRESHOLD = 0.25  # same broad field: enough when few people carry the name
 INITIALS_TOPIC_THRESHOLD = 0.6  # an initial-only name needs stronger topical evidence
 AFFILIATION_TOPIC_THRESHOLD = 0.3  # a common name at a shared (often large) institution: related topics too
@@ -315,13 +318,16 @@ class _Evidence:
         names = [list(n) for n in c.names[a] | c.names[b]]
         abbreviated = any(is_abbreviated(n) for n in names)
         full = [n for n in names if not is_abbreviated(n)]
-        rare = bool(full) and not abbreviated and all(self.frequency.is_rare(n) for n in full)
+        rare_full = bool(full) and all(self.frequency.is_rare(n) for n in full)  # "M. Ueda" beside a rare full name
+        rare = rare_full and not abbreviated
+        related = similarity >= AFFILIATION_TOPIC_THRESHOLD
         shared = c.coauthors[a] & c.coauthors[b]
-        if shared and (rare or len(shared) >= 2 or any(not self.common_name(k) for k in shared)):
+        if shared and (rare_full or len(shared) >= 2 or (related and any(not self.common_name(k) for k in shared))):
             return "name+coauthor", 0.95
-        if c.institutions[a] & c.institutions[b] and (rare or similarity >= AFFILIATION_TOPIC_THRESHOLD):
+        if c.institutions[a] & c.institutions[b] and (rare_full or related):
             return "name+affiliation", 0.9
-        if similarity >= (INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD):
+        threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
+        if similarity >= threshold:
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
         if rare and similarity >= RARE_NAME_TOPIC_THRESHOLD:
             return "rare-name+topic", round(0.4 + similarity / 2, 3)
@@ -348,7 +354,8 @@ def _link_by_identifiers(mentions: list[Mention], clusters: _Clusters, reasons: 
     conflicts = []
     for (kind, value), members in carriers.items():
         names = Counter(tuple(mentions[i].tokens) for i in members)
-        usual = list(names.most_common(1)[0][0])
+        hint = name_tokens(value.lstrip("~").rstrip("0123456789").replace("_", " ")) if kind == "openreview" else []
+        usual = list(max(names, key=lambda n: (names[n], bool(hint) and names_compatible(list(n), hint), n)))
         for i in members:
             if not names_compatible(mentions[i].tokens, usual):
                 conflicts.append(Conflict(kind, value, " ".join(usual).title(), mentions[i].name, mentions[i].key))

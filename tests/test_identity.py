@@ -156,3 +156,95 @@ def test_researcher_ids_are_stable_across_rebuilds_and_new_works():
     assert researcher_of(second, "w1", 1) == researcher_of(first, "w1", 1)
     # without memory, the ids derive from the same anchors: rebuilding from scratch agrees too
     assert resolve(works, {}).links == first.links
+
+
+# -- real records: tests/fixtures/ml-venues.identity.jsonl.gz (issue 16) -------------------------
+
+import pytest
+
+from evaluation.identity import hide_identifiers
+from indexer.sources import read_records
+from search.text import looks_like_name, name_similarity
+from tests.support import FIXTURES
+
+REAL = FIXTURES / "ml-venues.identity.jsonl.gz"
+
+
+@pytest.fixture(scope="module")
+def real():
+    works = [p.work for p in read_records(REAL) if p.work is not None]
+    return works, vectors_for(works)
+
+
+def records_of(resolution, name):
+    """The records holding mentions named `name`, largest first, each as a Counter of names."""
+    from collections import Counter
+
+    found = [Counter(m.name for m in ms) for ms in resolution.members.values() if any(m.name == name for m in ms)]
+    return sorted(found, key=lambda c: -sum(c.values()))
+
+
+def test_a_shifted_source_id_does_not_merge_different_names_and_is_reported(real):
+    """ml-venues gives Yang Liu's ORCID to a Fei Huang mention and Anima Anandkumar's OpenReview id
+    to Yuke Zhu (and back): neither merges, and each is a conflict on the records involved."""
+    works, vectors = real
+    resolution = resolve(works, vectors)
+    for a, b in (("Yang Liu", "Fei Huang"), ("Anima Anandkumar", "Yuke Zhu"), ("Yuke Zhu", "Anima Anandkumar")):
+        assert all(b not in record for record in records_of(resolution, a)), (a, b)
+    found = {(c.kind, c.value, c.mention_name) for c in resolution.conflicts}
+    assert ("orcid", "0000-0002-3087-242X", "Fei Huang") in found
+    assert ("openreview", "~anima_anandkumar1", "Yuke Zhu") in found
+    by_researcher = resolution.conflicts_of()
+    yuke = next(rid for rid, ms in resolution.members.items() if any(m.identifiers.get("openreview") == "~Yuke_Zhu1" for m in ms))
+    assert any("~anima_anandkumar1" in text for text in by_researcher[yuke])
+    assert all(m.name == "Yuke Zhu" for m in resolution.members[yuke])
+
+
+def test_middle_initials_merge_on_evidence(real):
+    """'Michael I. Jordan' / 'Michael Jordan', 'Francis R. Bach' / 'Francis Bach', 'Geoffrey E.
+    Hinton' / 'Geoffrey Hinton': each pair is mostly one record (never one before)."""
+    works, vectors = real
+    resolution = resolve(hide_identifiers(works), vectors)
+    for full, short in (("Michael I. Jordan", "Michael Jordan"), ("Francis R. Bach", "Francis Bach"),
+                        ("Geoffrey E. Hinton", "Geoffrey Hinton")):
+        largest = records_of(resolution, full)[0]
+        total = sum(1 for w in works for a in w.authorships if a.name in (full, short))
+        assert largest[full] and largest[short], (full, short)
+        assert largest[full] + largest[short] >= 0.9 * total, (full, short, largest, total)
+
+
+def test_different_middle_initials_and_syllable_resplits_are_different_names():
+    assert names_agree(name_tokens("Michael I. Jordan"), name_tokens("Michael Jordan"))
+    assert names_agree(name_tokens("M. I. Jordan"), name_tokens("Michael Irwin Jordan"))
+    assert not names_agree(name_tokens("Michael I. Jordan"), name_tokens("Michael J. Jordan"))
+    for a, b in (("Xilin Chen", "Chenxi Lin"), ("Yangyi Chen", "Yichen Yang"), ("Lixing Yu", "Xingyu Li"),
+                 ("Joshua B. Tenenbaum", "Joshua Bone")):
+        assert not names_agree(name_tokens(a), name_tokens(b)), (a, b)
+
+
+def test_syllable_resplits_never_share_a_record(real):
+    works, vectors = real
+    resolution = resolve(hide_identifiers(works), vectors)
+    for a, b in (("Xilin Chen", "Chenxi Lin"), ("Yangyi Chen", "Yichen Yang")):
+        assert all(b not in record for record in records_of(resolution, a)), (a, b)
+
+
+def test_common_names_do_not_merge_people_with_different_source_ids(real):
+    """With the ids hidden, the "Yang Liu" mentions carrying three different ORCIDs stay apart
+    (before: one shared co-author name or any topical cosine >= 0.5 merged them)."""
+    works, vectors = real
+    resolution = resolve(hide_identifiers(works), vectors)
+    orcids = {f"{w.id}#{a.position}": a.orcid for w in works for a in w.authorships if a.name == "Yang Liu" and a.orcid}
+    assert len(set(orcids.values())) >= 3
+    owner: dict[str, set] = {}
+    for key, orcid in orcids.items():
+        owner.setdefault(resolution.links[key].researcher_id, set()).add(orcid)
+    assert all(len(found) == 1 for found in owner.values()), owner
+
+
+def test_names_with_short_english_words_are_names_and_a_comma_fixes_the_order():
+    for name in ("Kaiming He", "Niao He", "Been Kim", "Will Dabney", "Murat A Erdogdu", "Michael I. Jordan"):
+        assert looks_like_name(name), name
+    assert not looks_like_name("attention is all you need")
+    assert name_similarity("Li, Z.", "Zhiyuan Li") > name_similarity("Li, Z.", "Li Zhang")
+    assert name_similarity("Ziyin Liu", "Zi-Yin Liu") >= 0.95
