@@ -248,3 +248,38 @@ def test_names_with_short_english_words_are_names_and_a_comma_fixes_the_order():
     assert not looks_like_name("attention is all you need")
     assert name_similarity("Li, Z.", "Zhiyuan Li") > name_similarity("Li, Z.", "Li Zhang")
     assert name_similarity("Ziyin Liu", "Zi-Yin Liu") >= 0.95
+
+
+def test_trust_counts_affiliation_consistency_as_a_share_and_conflicts_against_identifiers(real):
+    """Issue 16.6: a record mixing people scattered over many affiliations no longer gets full
+    'consistent affiliation' points, and a conflicting source id costs identifier points."""
+    from dataclasses import replace as copy
+
+    from indexer import aggregates
+    from models.records import InstitutionSpan
+    from search.service import Profile
+    from web import trust
+
+    works, vectors = real
+    resolution = resolve(works, vectors)
+    work_docs, researchers, _ = aggregates.build_docs(works, resolution, {}, {}, vectors)
+    by_id = {w.id: w for w in work_docs}
+
+    def profile(doc):
+        return Profile(doc, [by_id[w] for w in doc.work_ids], [], [])
+
+    def points(doc, key):
+        return next(c for c in trust.components(profile(doc)) if c.key == key)
+
+    yuke = next(d for d in researchers if d.identifiers.get("openreview") == "~Yuke_Zhu1")
+    assert yuke.identity_conflicts
+    part = points(yuke, "identifiers")
+    assert part.points == max(0, 10 * len(yuke.identifiers) - 10 * len(yuke.identity_conflicts))
+    assert "identity conflict" in part.evidence
+
+    jordan = max((d for d in researchers if d.name in ("Michael I. Jordan", "Michael Jordan")), key=lambda d: d.works_count)
+    main = jordan.institutions and max(s.works for s in jordan.institutions)
+    assert points(jordan, "affiliation").points == round(10 * min(1.0, main / jordan.works_count))
+    # the same record with twelve affiliations of two works each: scattered, not consistent
+    scattered = copy(jordan, institutions=[InstitutionSpan(f"University {i}", 2020, 2021, 2) for i in range(12)])
+    assert points(scattered, "affiliation").points <= 1
