@@ -283,3 +283,28 @@ def test_trust_counts_affiliation_consistency_as_a_share_and_conflicts_against_i
     # the same record with twelve affiliations of two works each: scattered, not consistent
     scattered = copy(jordan, institutions=[InstitutionSpan(f"University {i}", 2020, 2021, 2) for i in range(12)])
     assert points(scattered, "affiliation").points <= 1
+
+
+def test_identity_evaluation_hides_ids_drops_inconsistent_ones_and_scores_by_hand(real, tmp_path):
+    from evaluation.identity import evaluate_identity, score, truth_clusters
+    from indexer.catalog import Catalog, text_hash
+    from models.settings import Settings
+
+    works, vectors = real
+    truth, dropped = truth_clusters(works)
+    assert dropped >= 2  # Yang Liu's ORCID on a Fei Huang mention, Anima's OpenReview id on Yuke Zhu
+    assert all(truth.get(f"{w.id}#{a.position}") is None for w in works for a in w.authorships
+               if a.orcid == "0000-0002-3087-242X")
+    # pairwise and B-cubed by hand: truth {a, b} {c}; predicted {a} {b, c}
+    s = score({"a": "1", "b": "2", "c": "2"}, {"a": "x", "b": "x", "c": "y"}, ["a", "b", "c"], "all")
+    assert (s.pairwise_precision, s.pairwise_recall) == (0.0, 0.0)
+    assert (s.bcubed_precision, s.bcubed_recall) == (round((1 + 0.5 + 0.5) / 3, 4), round((0.5 + 0.5 + 1) / 3, 4))
+
+    embedder = real_embedder()
+    with Catalog(tmp_path / "vectors.sqlite") as cache:
+        cache.store_vectors(embedder.cache_key, {text_hash(w.embedding_text()): vectors[w.id] for w in works})
+    result = evaluate_identity([REAL], Settings(data_dir=tmp_path), vector_cache=tmp_path / "vectors.sqlite", split="all")
+    assert [b.band for b in result.bands] == ["rare", "common", "very common"]
+    assert result.scored_mentions == sum(b.mentions for b in result.bands) > 100
+    assert 0.9 <= result.overall.pairwise_precision <= 1.0 and result.overall.pairwise_recall >= 0.9
+    assert result.largest and "largest resolved records" in result.table()
