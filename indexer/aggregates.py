@@ -64,6 +64,7 @@ def build_docs(
     exclusions = exclusions or {}
     by_id = {w.id: w for w in works}
     names = {rid: display_name([m.name for m in members]) for rid, members in resolution.members.items()}
+    conflicts = resolution.conflicts_of()
 
     work_docs = []
     for work in works:
@@ -153,6 +154,7 @@ def build_docs(
                 work_ids=own_works,
                 link_methods=dict(Counter(resolution.links[m.key].method for m in members)),
                 vector=researcher_vector([by_id[w] for w in expertise], vectors),
+                identity_conflicts=conflicts.get(rid, []),
             )
         )
 

@@ -1,32 +1,64 @@
 """Researcher identity: which author mentions are the same person.
 
-Rules, in order (each has a test in tests/test_identity.py):
-1. Mentions sharing a source identifier (ORCID, OpenAlex, OpenReview, dblp) are one researcher,
-   whatever the name says.
+Names are compared after `search.text.normalize_name` (the one name normaliser) and read both ways,
+given names first or family name first. Two names *agree* when, in some reading, the family names
+are equal and the given names agree: the same given names written together or apart ("Zi-Yin",
+"Zi Yin", "Ziyin"), an initial against a name it starts ("M. Ueda", "Masahito Ueda"), a middle name
+or initial present on one side only ("Michael I. Jordan", "Michael Jordan"). Syllables never move
+across the family/given boundary: "Xilin Chen" and "Chenxi Lin" are two people.
+
+Rules, in order (each has a test in tests/test_identity.py; each link records which one made it):
+1. Mentions sharing a source identifier (ORCID, OpenAlex, OpenReview, dblp) are one researcher
+   (provenance: the identifier kind, confidence 1.0) -- if their names are *compatible*: in some
+   reading the family names match (equal, or near-equal spellings such as "Schütze"/"Schuetze")
+   and the given names do not contradict (one starts the other, or either is missing). Source
+   ids are sometimes shifted onto a co-author: a mention whose name is incompatible with the
+   id's most frequent name (ties: the name an OpenReview id spells) is not merged; it loses that id and is recorded as a `Conflict`
+   (shown on both researchers' records and lowering their trust score).
 2. Mentions carrying *different* identifiers of one kind are never merged.
 3. Two mentions on the same work are never one researcher.
-4. Otherwise names must agree after normalisation (case, diacritics, hyphens, punctuation, either
-   name order; initials only against a full name with the same surname and initial), and the
-   evidence must agree too: a shared co-author, a shared affiliation, or topically similar works
-   (cosine >= 0.5; >= 0.25 when the name is rare, i.e. fewer than 0.5 people are expected to carry
-   it by chance). A matching name alone never merges.
+4. Otherwise all names of both clusters must agree and the evidence must agree too (a matching
+   name alone never merges), strongest first:
+   * `name+coauthor` (0.95): a shared co-author; for a common name (rule 5) two shared
+     co-authors, or one with an uncommon name on related topics (centroid cosine >=
+     AFFILIATION_TOPIC_THRESHOLD);
+   * `name+affiliation` (0.9): a shared affiliation; for a common name the works must also be
+     on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD);
+   * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
+     for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
+     when one name is initials only);
+   * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare.
+5. A name is rare when fewer than RARE_NAME_EXPECTED_PEOPLE people would carry it by chance
+   (given and family names independent, corpus counts, never below MIN_POPULATION mentions),
+   and never when made only of COMMON_NAME_PARTS; otherwise it is common.
+
+At scale: mentions are blocked by (family name, first given initial) in both readings; inside a
+block, candidate pairs come from sub-blocks (shared co-author, shared affiliation) and from one
+centroid per cluster (a block's centroids compared in one matrix product, each cluster's
+TOPIC_NEIGHBOURS nearest kept), never from re-stacking every work vector. Passes repeat until no merge happens (a few passes; each is near-linear in the
+block's mentions apart from the centroid product).
 Researcher ids are remembered per mention, so rebuilding keeps every id a user may have linked to.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
-from unidecode import unidecode
+from rapidfuzz.distance import Indel
 
 from models.records import Work, researcher_id
+from search.text import normalize_name
 
-TOPIC_THRESHOLD = 0.5  # max cosine between the two clusters' works for topical evidence
+TOPIC_THRESHOLD = 0.5  # centroid cosine for topical evidence
+COMMON_NAME_TOPIC_THRESHOLD = 0.65  # a common name: topic alone must be close (one field holds many Yang Lius)
 RARE_NAME_TOPIC_THRESHOLD = 0.25  # same broad field: enough when few people carry the name
 INITIALS_TOPIC_THRESHOLD = 0.6  # an initial-only name needs stronger topical evidence
+AFFILIATION_TOPIC_THRESHOLD = 0.3  # a common name at a shared (often large) institution: related topics too
+TOPIC_NEIGHBOURS = 20  # nearest centroids tested per cluster in a block: keeps big blocks near-linear
+FAMILY_SPELLING_SIMILARITY = 0.85  # "schutze"/"schuetze": one source id, one family name
 RARE_NAME_EXPECTED_PEOPLE = 0.5
 MIN_POPULATION = 10_000
 # Name parts so frequent worldwide that a small corpus cannot show it: a name made only of these
@@ -43,11 +75,8 @@ ID_KINDS = ("orcid", "openalex", "openreview", "dblp")
 
 
 def name_tokens(name: str) -> list[str]:
-    """'Zi-Yin  LIU' -> ['ziyin', 'liu']; 'A.N.Aleshaev' -> ['a', 'n', 'aleshaev']."""
-    text = unidecode(name).lower()
-    text = re.sub(r"['\u2019`]", "", text)
-    text = re.sub(r"(?<=\w)-(?=\w)", "", text)
-    return re.findall(r"[a-z0-9]+", text)
+    """'Zi-Yin  LIU' -> ['zi', 'yin', 'liu'] (the one normaliser, split)."""
+    return normalize_name(name).split()
 
 
 def name_key(name: str) -> str:
@@ -55,20 +84,67 @@ def name_key(name: str) -> str:
     return " ".join(sorted(name_tokens(name)))
 
 
+def readings(tokens: list[str]) -> list[tuple[str, list[str]]]:
+    """(family, given names) read given-first, then family-first. Family-first is not a reading of
+    a name whose initials sit between full names ("Joshua B. Tenenbaum" is not family name Joshua)."""
+    if len(tokens) < 2:
+        return [(tokens[0], [])] if tokens else []
+    out = [(tokens[-1], tokens[:-1])]
+    given = tokens[1:]
+    if all(len(t) > 1 for t in given) or all(len(t) == 1 for t in given):
+        out.append((tokens[0], given))
+    return out
+
+
 def is_abbreviated(tokens: list[str]) -> bool:
     return len(tokens) >= 2 and all(len(t) == 1 for t in tokens[:-1]) and len(tokens[-1]) > 1
 
 
-def initials_key(tokens: list[str], family_first: bool = False) -> str | None:
-    if len(tokens) < 2:
-        return None
-    family = tokens[0] if family_first else tokens[-1]
-    given = tokens[1] if family_first else tokens[0]
-    return f"{family} {given[0]}"
+def _token_fits(a: str, b: str) -> bool:
+    """Equal, or one is an initial of the other."""
+    return a == b or (len(a) == 1 and b.startswith(a)) or (len(b) == 1 and a.startswith(b))
+
+
+def givens_agree(a: list[str], b: list[str]) -> bool:
+    """Same given names, written together or apart, with initials for names and a middle name or
+    initial allowed on one side only; the first given names must fit each other."""
+    if "".join(a) == "".join(b):
+        return True
+    if not a or not b or not _token_fits(a[0], b[0]):
+        return False
+    if len(a[0]) > 1 and len(b[0]) > 1 and a[0] != b[0]:
+        return False
+    middle_a, middle_b = a[1:], b[1:]
+    if not middle_a or not middle_b:
+        return True
+    return len(middle_a) == len(middle_b) and all(_token_fits(x, y) for x, y in zip(middle_a, middle_b))
+
+
+def names_agree(a: list[str], b: list[str]) -> bool:
+    """Rule 4's name test (see the module docstring)."""
+    return _names_agree(tuple(a), tuple(b))
+
+
+@lru_cache(maxsize=1 << 20)
+def _names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    if a == b:
+        return True
+    return any(fa == fb and ga and gb and givens_agree(ga, gb) for fa, ga in readings(list(a)) for fb, gb in readings(list(b)))
+
+
+def names_compatible(a: list[str], b: list[str]) -> bool:
+    """Rule 1's looser test: family names match in some reading and the given names do not contradict."""
+    for fa, ga in readings(a):
+        for fb, gb in readings(b):
+            if fa != fb and not (min(len(fa), len(fb)) >= 4 and Indel.normalized_similarity(fa, fb) >= FAMILY_SPELLING_SIMILARITY):
+                continue
+            if not ga or not gb or any(x.startswith(y) or y.startswith(x) for x in ga for y in gb):
+                return True
+    return False
 
 
 def institution_key(name: str) -> str:
-    return " ".join(name_tokens(name))
+    return normalize_name(name)
 
 
 @dataclass
@@ -89,12 +165,42 @@ class Link:
     confidence: float
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """A source id carried by a mention whose name is incompatible with the id's usual name."""
+
+    kind: str
+    value: str
+    id_name: str  # the most frequent name among the id's mentions
+    mention_name: str
+    mention_key: str
+
+    def describe(self) -> str:
+        work = self.mention_key.rsplit("#", 1)[0]
+        return f"{self.kind} {self.value} belongs to {self.id_name!r} but also appears on {self.mention_name!r} (work {work})"
+
+
 @dataclass
 class Resolution:
-    """Mention -> researcher link, and each researcher's mentions."""
+    """Mention -> researcher link, each researcher's mentions, and the id conflicts found."""
 
     links: dict[str, Link] = field(default_factory=dict)
     members: dict[str, list[Mention]] = field(default_factory=dict)
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    def conflicts_of(self) -> dict[str, list[str]]:
+        """Researcher id -> descriptions of the conflicts that touch it (the id's owner and the mention's)."""
+        out: dict[str, list[str]] = defaultdict(list)
+        owner = {}
+        for rid, members in self.members.items():
+            for m in members:
+                for kind, value in m.identifiers.items():
+                    owner[(kind, value)] = rid
+        for c in self.conflicts:
+            text = c.describe()
+            for rid in {owner.get((c.kind, c.value)), self.links[c.mention_key].researcher_id} - {None}:
+                out[rid].append(text)
+        return dict(out)
 
 
 def mentions_of(works: list[Work]) -> list[Mention]:
@@ -113,7 +219,7 @@ def mentions_of(works: list[Work]) -> list[Mention]:
                     tokens=tokens,
                     identifiers=a.identifiers(),
                     institutions={institution_key(i.name) for i in a.institutions if institution_key(i.name)},
-                    coauthors={k for k in keys if k != own_key},
+                    coauthors={k for k in keys if k and k != own_key},
                 )
             )
     return mentions
@@ -141,7 +247,7 @@ class NameFrequency:
 
 
 class _Clusters:
-    """Union-find over mentions with the evidence each cluster carries."""
+    """Union-find over mentions with the evidence each cluster carries (one summed vector each)."""
 
     def __init__(self, mentions: list[Mention], vectors: dict[str, np.ndarray]):
         self.parent = list(range(len(mentions)))
@@ -150,7 +256,8 @@ class _Clusters:
         self.works: list[set[str]] = [{m.work_id} for m in mentions]
         self.coauthors: list[set[str]] = [set(m.coauthors) for m in mentions]
         self.institutions: list[set[str]] = [set(m.institutions) for m in mentions]
-        self.vectors = vectors
+        self.names: list[set[tuple[str, ...]]] = [{tuple(m.tokens)} for m in mentions]
+        self.sums: list[np.ndarray | None] = [vectors.get(m.work_id) for m in mentions]
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -166,10 +273,10 @@ class _Clusters:
             kind in self.ids[b] and self.ids[a][kind] != self.ids[b][kind] for kind in self.ids[a]
         )
 
-    def union(self, a: int, b: int) -> None:
+    def union(self, a: int, b: int) -> int:
         a, b = self.find(a), self.find(b)
         if a == b:
-            return
+            return a
         if len(self.works[a]) < len(self.works[b]):
             a, b = b, a
         self.parent[b] = a
@@ -178,70 +285,127 @@ class _Clusters:
         self.works[a] |= self.works[b]
         self.coauthors[a] |= self.coauthors[b]
         self.institutions[a] |= self.institutions[b]
+        self.names[a] |= self.names[b]
+        if self.sums[b] is not None:
+            self.sums[a] = self.sums[b].copy() if self.sums[a] is None else self.sums[a] + self.sums[b]
+        for released in (self.works, self.coauthors, self.institutions, self.names):
+            released[b] = set()
+        self.sums[b] = None
+        return a
 
-    def topical(self, a: int, b: int) -> float:
-        va = [self.vectors[w] for w in self.works[a] if w in self.vectors]
-        vb = [self.vectors[w] for w in self.works[b] if w in self.vectors]
-        if not va or not vb:
-            return 0.0
-        return float(np.max(np.stack(va) @ np.stack(vb).T))
+    def centroid(self, a: int) -> np.ndarray | None:
+        s = self.sums[a]
+        if s is None:
+            return None
+        norm = float(np.linalg.norm(s))
+        return s / norm if norm else None
 
-    def evidence(self, a: int, b: int, threshold: float, rare_name: bool) -> tuple[str, float] | None:
-        """The strongest reason to believe clusters a and b are one person, or None."""
-        if self.coauthors[a] & self.coauthors[b]:
+    def all_names_agree(self, a: int, b: int) -> bool:
+        return all(_names_agree(x, y) for x in self.names[a] for y in self.names[b])
+
+
+class _Evidence:
+    """Rule 4's evidence between two clusters of one name block."""
+
+    def __init__(self, clusters: _Clusters, frequency: NameFrequency):
+        self.clusters, self.frequency = clusters, frequency
+
+    def common_name(self, key: str) -> bool:
+        return not self.frequency.is_rare(key.split())
+
+    def __call__(self, a: int, b: int, similarity: float) -> tuple[str, float] | None:
+        c = self.clusters
+        names = [list(n) for n in c.names[a] | c.names[b]]
+        abbreviated = any(is_abbreviated(n) for n in names)
+        full = [n for n in names if not is_abbreviated(n)]
+        rare_full = bool(full) and all(self.frequency.is_rare(n) for n in full)  # "M. Ueda" beside a rare full name
+        rare = rare_full and not abbreviated
+        related = similarity >= AFFILIATION_TOPIC_THRESHOLD
+        shared = c.coauthors[a] & c.coauthors[b]
+        if shared and (rare_full or len(shared) >= 2 or (related and any(not self.common_name(k) for k in shared))):
             return "name+coauthor", 0.95
-        if self.institutions[a] & self.institutions[b]:
+        if c.institutions[a] & c.institutions[b] and (rare_full or related):
             return "name+affiliation", 0.9
-        similarity = self.topical(a, b)
+        threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
         if similarity >= threshold:
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
-        if rare_name and similarity >= RARE_NAME_TOPIC_THRESHOLD:
+        if rare and similarity >= RARE_NAME_TOPIC_THRESHOLD:
             return "rare-name+topic", round(0.4 + similarity / 2, 3)
         return None
 
 
 def _name_blocks(mentions: list[Mention]) -> list[list[int]]:
-    """Candidate groups: same sorted tokens, same letters (hyphen/space variants), or initials."""
-    abbreviated_keys = {initials_key(m.tokens) for m in mentions if is_abbreviated(m.tokens)}
-    parent: dict[str, str] = {}
-
-    def find(k: str) -> str:
-        while parent.setdefault(k, k) != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
-
-    keys_of: list[list[str]] = []
-    for m in mentions:
-        keys = ["s:" + " ".join(sorted(m.tokens)), "c:" + "".join(sorted(m.tokens)), "c:" + "".join(m.tokens)]
-        if is_abbreviated(m.tokens):
-            keys = ["i:" + initials_key(m.tokens)]
-        else:
-            for family_first in (False, True):
-                key = initials_key(m.tokens, family_first)
-                if key in abbreviated_keys:
-                    keys.append("i:" + key)
-        keys_of.append(keys)
-        for k in keys[1:]:
-            parent[find(k)] = find(keys[0])
+    """Candidate groups: one per (family name, first given initial) of every name reading; a
+    mention sits in up to two. Two agreeing names always share one (blocks are not joined, so
+    blocks of common names stay small)."""
     blocks: dict[str, list[int]] = defaultdict(list)
-    for i, keys in enumerate(keys_of):
-        blocks[find(keys[0])].append(i)
+    for i, m in enumerate(mentions):
+        for key in {f"{family}|{given[0][0]}" for family, given in readings(m.tokens) if given}:
+            blocks[key].append(i)
     return [b for b in blocks.values() if len(b) > 1]
 
 
-def _names_agree(a: Mention, b: Mention) -> bool:
-    if sorted(a.tokens) == sorted(b.tokens) or "".join(sorted(a.tokens)) == "".join(sorted(b.tokens)):
-        return True
-    if "".join(a.tokens) in ("".join(b.tokens), "".join(b.tokens[-1:] + b.tokens[:-1])):
-        return True
-    short, full = (a, b) if is_abbreviated(a.tokens) else (b, a)
-    if not is_abbreviated(short.tokens) or is_abbreviated(full.tokens):
-        return False
-    for family_first in (False, True):
-        if initials_key(full.tokens, family_first) == initials_key(short.tokens):
-            return True
-    return False
+def _link_by_identifiers(mentions: list[Mention], clusters: _Clusters, reasons: dict[int, tuple[str, float]]) -> list[Conflict]:
+    """Rule 1, with the shifted-id guard; returns the conflicts found (their ids removed from the mentions)."""
+    carriers: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, m in enumerate(mentions):
+        for kind, value in m.identifiers.items():
+            carriers[(kind, value)].append(i)
+    conflicts = []
+    for (kind, value), members in carriers.items():
+        names = Counter(tuple(mentions[i].tokens) for i in members)
+        hint = name_tokens(value.lstrip("~").rstrip("0123456789").replace("_", " ")) if kind == "openreview" else []
+        usual = list(max(names, key=lambda n: (names[n], bool(hint) and names_compatible(list(n), hint), n)))
+        for i in members:
+            if not names_compatible(mentions[i].tokens, usual):
+                conflicts.append(Conflict(kind, value, " ".join(usual).title(), mentions[i].name, mentions[i].key))
+                del mentions[i].identifiers[kind]
+                del clusters.ids[i][kind]
+    for (kind, value), members in carriers.items():
+        kept = [i for i in members if mentions[i].identifiers.get(kind) == value]
+        for i in kept[1:]:
+            if not clusters.conflict(clusters.find(i), clusters.find(kept[0])):
+                clusters.union(i, kept[0])
+                reasons[i] = (kind, 1.0)
+                reasons.setdefault(kept[0], (kind, 1.0))
+    return conflicts
+
+
+def _candidate_pairs(clusters: _Clusters, roots: list[int]) -> dict[tuple[int, int], float]:
+    """Pairs of clusters worth testing, with their centroid cosine: sharing a co-author or an
+    affiliation (inverted indexes), or topically close (one matrix product over the centroids)."""
+    pairs: dict[tuple[int, int], float] = {}
+    for attribute in (clusters.coauthors, clusters.institutions):
+        index: dict[str, list[int]] = defaultdict(list)
+        for r in roots:
+            for value in attribute[r]:
+                index[value].append(r)
+        for group in index.values():
+            if len(group) > 1:
+                for x, a in enumerate(group):
+                    for b in group[x + 1 :]:
+                        pairs[(min(a, b), max(a, b))] = 0.0
+    with_vectors = [(r, c) for r in roots if (c := clusters.centroid(r)) is not None]
+    if len(with_vectors) > 1:
+        ids = np.array([r for r, _ in with_vectors])
+        matrix = np.stack([c for _, c in with_vectors]).astype(np.float32)
+        lowest = min(RARE_NAME_TOPIC_THRESHOLD, AFFILIATION_TOPIC_THRESHOLD)
+        for start in range(0, len(ids), 1024):
+            sims = matrix[start : start + 1024] @ matrix.T
+            keep = sims >= lowest
+            if len(ids) > TOPIC_NEIGHBOURS + 1:
+                kth = -np.partition(-sims, TOPIC_NEIGHBOURS, axis=1)[:, TOPIC_NEIGHBOURS : TOPIC_NEIGHBOURS + 1]
+                keep &= sims >= kth
+            rows, cols = np.nonzero(keep)
+            for row, col, sim in zip(rows.tolist(), cols.tolist(), sims[rows, cols].tolist()):
+                a, b = int(ids[start + row]), int(ids[col])
+                if a != b:
+                    pairs[(min(a, b), max(a, b))] = sim
+        centroid = {r: c for r, c in with_vectors}
+        for a, b in pairs:
+            if pairs[(a, b)] == 0.0 and a in centroid and b in centroid:
+                pairs[(a, b)] = float(centroid[a] @ centroid[b])
+    return pairs
 
 
 def resolve(
@@ -249,46 +413,42 @@ def resolve(
 ) -> Resolution:
     mentions = mentions_of(works)
     clusters = _Clusters(mentions, vectors)
-    frequency = NameFrequency(mentions)
+    evidence = _Evidence(clusters, NameFrequency(mentions))
     reasons: dict[int, tuple[str, float]] = {}
+    conflicts = _link_by_identifiers(mentions, clusters, reasons)
 
-    # Rule 1: shared identifiers, across name spellings.
-    by_identifier: dict[tuple[str, str], int] = {}
-    for i, m in enumerate(mentions):
-        for kind, value in m.identifiers.items():
-            j = by_identifier.setdefault((kind, value), i)
-            if j != i and not clusters.conflict(clusters.find(i), clusters.find(j)):
-                clusters.union(i, j)
-                reasons[i] = (kind, 1.0)
-                reasons.setdefault(j, (kind, 1.0))
-
-    # Rule 4: within each name block, merge on agreeing evidence until nothing changes.
+    # Rule 4: within each name block, merge the strongest agreeing pairs first, pass after pass.
     for block in _name_blocks(mentions):
-        changed = True
-        while changed:
-            changed = False
+        while True:
             roots = sorted({clusters.find(i) for i in block})
-            for x, a in enumerate(roots):
-                for b in roots[x + 1 :]:
-                    ra, rb = clusters.find(a), clusters.find(b)
-                    if ra == rb or clusters.conflict(ra, rb):
+            candidates = _candidate_pairs(clusters, roots)
+            found = []
+            for (a, b), similarity in candidates.items():
+                if clusters.conflict(a, b) or not clusters.all_names_agree(a, b):
+                    continue
+                reason = evidence(a, b, similarity)
+                if reason:
+                    found.append((-reason[1], -similarity, a, b, reason))
+            merged = False
+            for _, _, a, b, reason in sorted(found):
+                ra, rb = clusters.find(a), clusters.find(b)
+                if ra == rb or clusters.conflict(ra, rb) or not clusters.all_names_agree(ra, rb):
+                    continue
+                if {ra, rb} != {a, b}:  # one side grew this pass: test the grown clusters again
+                    ca, cb = clusters.centroid(ra), clusters.centroid(rb)
+                    reason = evidence(ra, rb, float(ca @ cb) if ca is not None and cb is not None else 0.0)
+                    if not reason:
                         continue
-                    ma, mb = mentions[ra], mentions[rb]
-                    if not _names_agree(ma, mb):
-                        continue
-                    abbreviated = is_abbreviated(ma.tokens) or is_abbreviated(mb.tokens)
-                    found = clusters.evidence(
-                        ra, rb,
-                        INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD,
-                        rare_name=not abbreviated and frequency.is_rare(ma.tokens),
-                    )
-                    if found:
-                        clusters.union(ra, rb)
-                        reasons.setdefault(rb, found)
-                        reasons.setdefault(ra, found)
-                        changed = True
+                clusters.union(ra, rb)
+                reasons.setdefault(rb, reason)
+                reasons.setdefault(ra, reason)
+                merged = True
+            if not merged:
+                break
 
-    return _assign_ids(mentions, clusters, reasons, previous or {})
+    resolution = _assign_ids(mentions, clusters, reasons, previous or {})
+    resolution.conflicts = conflicts
+    return resolution
 
 
 def _assign_ids(
@@ -305,7 +465,7 @@ def _assign_ids(
         rid = next((r for r, _ in votes.most_common() if r not in taken), None)
         if rid is None:
             ids = clusters.ids[root]
-            kind = next((k for k in ID_KINDS if k in ids), None)
+            kind = next((k for k in ID_KINDS if ids.get(k)), None)
             anchor = f"{kind}:{min(ids[kind])}" if kind else f"name:{name_key(mentions[root].name)}|{min(mentions[i].key for i in members)}"
             rid = researcher_id(anchor)
             while rid in taken:
@@ -313,11 +473,10 @@ def _assign_ids(
                 anchor += "+"
         taken.add(rid)
         resolution.members[rid] = [mentions[i] for i in members]
+        carriers = Counter(item for i in members for item in mentions[i].identifiers.items())
         for i in members:
             m = mentions[i]
-            if m.identifiers and len(members) > 1 and any(
-                mentions[j].identifiers.get(k) == v for j in members if j != i for k, v in m.identifiers.items()
-            ):
+            if any(carriers[item] > 1 for item in m.identifiers.items()):
                 method, confidence = next(iter(m.identifiers)), 1.0
             elif len(members) == 1:
                 method, confidence = (next(iter(m.identifiers)), 1.0) if m.identifiers else ("name", 1.0)

@@ -188,6 +188,8 @@ class ResearcherDoc:
     work_ids: list[str]
     link_methods: dict[str, int]
     vector: list[float] | None = None
+    identity_conflicts: list[str] = field(default_factory=list)
+    """Source ids found on mentions with incompatible names (not merged; shown to the admin)."""
 
     @property
     def affiliation(self) -> str | None:

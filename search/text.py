@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from difflib import SequenceMatcher
-
+from rapidfuzz.distance import Indel
 from unidecode import unidecode
 
 from search.interface import MAX_QUERY_CHARS, BadQuery
@@ -101,9 +100,18 @@ def escape(text: str | None) -> str:
 
 
 def normalize_name(name: str) -> str:
-    """ASCII-folded, lower-case, punctuation as spaces: "Lóuis-Philippe  MORENCY" -> "louis philippe morency"."""
+    """The one name normaliser (search, both engines, identity): ASCII-folded, lower-case,
+    apostrophes dropped, other punctuation as spaces, so a hyphenated given name keeps its parts:
+    "Lóuis-Philippe  O'BRIEN" -> "louis philippe obrien", "Zi-Yin Liu" -> "zi yin liu"."""
     folded = unidecode((name or "")[: MAX_NAME_CHARS * 4]).lower()
+    folded = re.sub(r"['\u2019`]", "", folded)
     return " ".join(re.findall(r"[a-z0-9]+", folded))[:MAX_NAME_CHARS].strip()
+
+
+def comma_order(name: str) -> str:
+    """A bibliography's "Family, Given" as "Given Family" ("Li, Z." -> "Z. Li"); other text unchanged."""
+    family, sep, given = (name or "").partition(",")
+    return f"{given.strip()} {family.strip()}" if sep and given.strip() and family.strip() else name or ""
 
 
 def name_forms(name: str) -> list[str]:
@@ -120,7 +128,8 @@ def name_forms(name: str) -> list[str]:
 
 
 def _ratio(a: str, b: str) -> float:
-    return SequenceMatcher(None, a, b).ratio()
+    """Similarity in [0, 1] from the insertion/deletion distance (difflib's ratio, computed by rapidfuzz)."""
+    return Indel.normalized_similarity(a, b)
 
 
 def _token_score(query_token: str, name_token: str) -> float:
@@ -133,18 +142,38 @@ def _token_score(query_token: str, name_token: str) -> float:
 def name_similarity(query: str, name: str) -> float:
     """How well a typed name matches a researcher's name, in [0, 1], ignoring order and diacritics.
 
-    The best of: whole-string similarity in any order (catches typos such as "Ziyn Liu"), and a
-    per-token match that accepts initials ("Z. Liu"), discounted when the query names only part of
-    the person ("Salakhutdinov" alone still finds him, but ranks below a full-name match).
+    The best of: whole-string similarity in any order (catches typos such as "Ziyn Liu", and
+    "Ziyin" against "Zi-Yin" by ignoring spaces), and a per-token match that accepts initials
+    ("Z. Liu"), discounted when the query names only part of the person ("Salakhutdinov" alone
+    still finds him, but ranks below a full-name match). A comma fixes the order ("Li, Z." is
+    family name Li): then only the name read given-first counts in full.
     """
+    if "," in (query or ""):
+        q, n = normalize_name(comma_order(query)), normalize_name(name)
+        if not q or not n:
+            return 0.0
+        in_order = _ordered_similarity(q.split(), n.split())
+        other = max((_ordered_similarity(q.split(), f.split()) for f in name_forms(n)[1:]), default=0.0)
+        return round(max(in_order, 0.9 * other), 4)
     q, n = normalize_name(query), normalize_name(name)
     if not q or not n:
         return 0.0
     q_tokens, n_tokens = q.split(), n.split()
-    whole = max(_ratio(" ".join(sorted(q_tokens)), " ".join(sorted(n_tokens))), *(_ratio(q, f) for f in name_forms(n)))
+    whole = max(_ratio(" ".join(sorted(q_tokens)), " ".join(sorted(n_tokens))), *(_ratio(q, f) for f in name_forms(n)),
+                *(_ratio(q.replace(" ", ""), f.replace(" ", "")) for f in name_forms(n)))
     per_token = sum(max(_token_score(t, u) for u in n_tokens) for t in q_tokens) / len(q_tokens)
     coverage = min(1.0, len(q_tokens) / len(n_tokens))
     return round(max(whole, per_token * (0.8 + 0.2 * coverage)), 4)
+
+
+def _ordered_similarity(q_tokens: list[str], n_tokens: list[str]) -> float:
+    """Family names (last tokens) must match; given names are compared in order, initials accepted."""
+    family = _ratio(q_tokens[-1], n_tokens[-1]) if len(q_tokens[-1]) > 1 else 0.0
+    given_q, given_n = q_tokens[:-1], n_tokens[:-1]
+    if not given_q or not given_n:
+        return family * (0.8 if given_q or given_n else 1.0)
+    given = sum(_token_score(a, b) for a, b in zip(given_q, given_n)) / len(given_q)
+    return family * (0.5 + 0.5 * given)
 
 
 _NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’.-][^\W\d_]*)*\.?")
@@ -152,16 +181,16 @@ _NAME_PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "
 
 
 def looks_like_name(text: str) -> bool:
-    """One to five letter-only words, none a common English function word: plausibly a person."""
+    """One to five letter-only words, at most half of them common English function words: plausibly
+    a person ("Kaiming He", "Been Kim", "Michael I. Jordan"; not "attention is all you need").
+    Only a hint: the service answers by name only when a name matches strongly."""
     tokens = text.replace(",", " ").split()
     if not 1 <= len(tokens) <= 5:
         return False
-    for token in tokens:
-        if not _NAME_TOKEN.fullmatch(token):
-            return False
-        if token.lower() in STOPWORDS and token.lower() not in _NAME_PARTICLES:
-            return False
-    return True
+    if not all(_NAME_TOKEN.fullmatch(token) for token in tokens):
+        return False
+    function_words = sum(1 for t in tokens if t.lower().strip(".") in STOPWORDS and t.lower() not in _NAME_PARTICLES)
+    return function_words * 2 <= len(tokens) and function_words < len(tokens)
 
 
 # -- identifiers ------------------------------------------------------------------------------

@@ -364,6 +364,13 @@ def cmd_eval(args, settings: Settings) -> int:
             result = evaluate_names([Path(c) for c in args.corpus or [ML_VENUES]], settings,
                                     sample=args.sample or 500, progress=progress, **common)
             text = result.table()
+        elif args.target == "identity":
+            from evaluation.collaborators import ML_VENUES
+            from evaluation.identity import evaluate_identity
+
+            result = evaluate_identity([Path(c) for c in args.corpus or [ML_VENUES]], settings, progress=progress,
+                                       split=args.split, **common)
+            text = result.table()
         else:
             from evaluation.relevance import evaluate_relevance, load_collection, subset
 
@@ -373,7 +380,7 @@ def cmd_eval(args, settings: Settings) -> int:
             result = evaluate_relevance(collection, settings, progress=progress, **common)
             text = result.table(per_query=args.per_query)
     data = result.to_dict()
-    if args.target not in ("collaborators", "names", "expertise") and not args.per_query:
+    if args.target not in ("collaborators", "names", "expertise", "identity") and not args.per_query:
         data.pop("per_query", None)
     emit(data, args.json, text)
     return 0
@@ -432,15 +439,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--institution")
 
     p = command("eval", cmd_eval, "measure relevance on a judged collection (cacm or PATH), "
-                "collaborator recommendation (collaborators) or people search on name variants (names)")
-    p.add_argument("target", nargs="?", default="cacm", metavar="cacm|PATH|collaborators|names|expertise")
+                "collaborator recommendation (collaborators), expertise ranking (expertise), people search on "
+                "name variants (names) or identity resolution with source ids hidden (identity)")
+    p.add_argument("target", nargs="?", default="cacm", metavar="cacm|PATH|collaborators|expertise|names|identity")
     p.add_argument("--per-query", action="store_true", help="relevance: also print each query's scores")
     p.add_argument("--subset", type=int, metavar="DOCS", help="relevance: evaluate on about this many documents")
-    p.add_argument("--corpus", action="append", metavar="FILE", help="collaborators/names: corpus file (repeatable)")
+    p.add_argument("--corpus", action="append", metavar="FILE", help="collaborators/names/identity: corpus file (repeatable)")
     p.add_argument("--split-year", type=int, metavar="T", help="collaborators: history is up to and including T")
     p.add_argument("--validation-year", type=int, metavar="V",
                    help="collaborators: blend weights are chosen on history up to V, pairs formed up to T")
     p.add_argument("--sample", type=int, metavar="N", help="collaborators/names: researchers evaluated")
+    p.add_argument("--split", default="test", choices=["test", "dev", "all"],
+                   help="identity: score held-out test names (default), the dev names the rules were tuned on, or all")
     p.add_argument("--vector-cache", metavar="FILE", help="vector cache (default: DATA_DIR/vector-cache.sqlite)")
     p.add_argument("--scratch", metavar="DIR", help="keep the scratch catalog and index here")
 

@@ -11,11 +11,14 @@ Components (maximum 100 points)
 Component                     Max     Points
 ============================  ======  ==============================================================
 Source identifiers linked     20      10 per distinct kind linking the record: ORCID, OpenAlex,
-                                      OpenReview, dblp
+                                      OpenReview, dblp; minus 10 per identity conflict (one of the
+                                      record's ids also found on a mention whose name does not fit:
+                                      a shifted id or a wrong merge), never below 0
 Works                         20      1 per indexed work
 Co-author network             15      1 per distinct co-author across those works
-Consistent affiliation        10      2 per work carrying the researcher's most frequent affiliation
-                                      (0 when no affiliation is known)
+Consistent affiliation        10      10 x the share of the researcher's works that carry their most
+                                      frequent affiliation (0 when no affiliation is known): one
+                                      affiliation on every work is consistent, twelve are not
 Years active                  10      1 per calendar year from first to last work, inclusive
 Citation impact (h-index)      5      1 per point of h-index (from the sources' citation counts)
 Claim status                  20      20 once an admin approves an account's claim (level L3); 0
@@ -52,10 +55,11 @@ IDENTIFIER_LABELS = {"orcid": "ORCID", "openalex": "OpenAlex", "openreview": "Op
 POINTS_PER_IDENTIFIER, MAX_IDENTIFIERS = 10, 20
 POINTS_PER_WORK, MAX_WORKS = 1, 20
 POINTS_PER_COAUTHOR, MAX_NETWORK = 1, 15
-POINTS_PER_AFFILIATED_WORK, MAX_AFFILIATION = 2, 10
+MAX_AFFILIATION = 10
 POINTS_PER_YEAR, MAX_YEARS = 1, 10
 POINTS_PER_H, MAX_IMPACT = 1, 5
 CLAIM_APPROVED_POINTS = 20
+POINTS_PER_CONFLICT = 10
 
 BANDS: tuple[tuple[int, str], ...] = ((75, "Verified"), (50, "Trusted"), (25, "Established"), (0, "Emerging"))
 """(lowest score, band name), highest first."""
@@ -102,12 +106,16 @@ def components(p: Profile, claim_status: str = "unclaimed", claim_evidence: str 
     out: list[Component] = []
 
     kinds = [k for k in IDENTIFIER_LABELS if doc.identifiers.get(k)]
+    conflicts = list(doc.identity_conflicts)
+    evidence = (", ".join(f"{IDENTIFIER_LABELS[k]} {doc.identifiers[k]}" for k in kinds)
+                or "No ORCID, OpenAlex, OpenReview or dblp identifier in the imported records")
+    if conflicts:
+        evidence += f"; {_plural(len(conflicts), 'identity conflict')}: " + "; ".join(conflicts[:3])
     out.append(Component(
         "identifiers", "Source identifiers linked",
-        min(MAX_IDENTIFIERS, POINTS_PER_IDENTIFIER * len(kinds)), MAX_IDENTIFIERS,
-        ", ".join(f"{IDENTIFIER_LABELS[k]} {doc.identifiers[k]}" for k in kinds)
-        or "No ORCID, OpenAlex, OpenReview or dblp identifier in the imported records",
-        f"{POINTS_PER_IDENTIFIER} per identifier kind",
+        max(0, min(MAX_IDENTIFIERS, POINTS_PER_IDENTIFIER * len(kinds)) - POINTS_PER_CONFLICT * len(conflicts)),
+        MAX_IDENTIFIERS, evidence,
+        f"{POINTS_PER_IDENTIFIER} per identifier kind, minus {POINTS_PER_CONFLICT} per identity conflict",
     ))
 
     works = len(p.works)
@@ -131,12 +139,14 @@ def components(p: Profile, claim_status: str = "unclaimed", claim_evidence: str 
         evidence = f"{main} on {_plural(main_works, 'work')}"
         if len(spans) > 1:
             evidence += f"; {len(spans) - 1} other affiliation{'s' if len(spans) > 2 else ''} on record"
-        points = min(MAX_AFFILIATION, POINTS_PER_AFFILIATED_WORK * main_works)
+        share = min(1.0, main_works / max(1, len(p.works)))
+        evidence += f" ({share:.0%} of works)"
+        points = round(MAX_AFFILIATION * share)
     else:
         evidence, points = "Affiliation not imported", 0
     out.append(Component(
         "affiliation", "Consistent affiliation", points, MAX_AFFILIATION, evidence,
-        f"{POINTS_PER_AFFILIATED_WORK} per work with the most frequent affiliation",
+        f"{MAX_AFFILIATION} x the share of works with the most frequent affiliation",
     ))
 
     years = [w.year for w in p.works if w.year]
