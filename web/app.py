@@ -1,14 +1,15 @@
 """The web app: `create_app(settings)` builds it; nothing is created at import time.
 
-Flow of a request: a route in `web.views` validates its parameters (FastAPI), its handler asks the
+Flow of a request: a route in `web.routes` validates its parameters (FastAPI), its handler asks the
 `Discovery` service in the threadpool and shapes the answer (`web.shapes`), then the page route
 renders it with a template (`web.render`) or the `/api` route returns it as JSON. Errors of every
 kind become one shape (`web.errors`).
 
 The lifespan opens the engine and the embedding model once per process (the model loads lazily on
 the first query that needs it) and closes the engine on shutdown. Tests pass a ready `service`.
-It also migrates the accounts database (`web.accounts`: follows, claims, invitations) before the
-first request, whichever way the engine came.
+It also migrates the accounts database (`models.accounts`: follows, claims, invitations) before the
+first request, whichever way the engine came. Every router is included below, by name: importing a
+route module registers nothing.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from starlette.concurrency import run_in_threadpool
 from models.settings import Settings
 from search.interface import SearchError
 from search.service import Discovery
-# Importing accounts_follow / accounts_invites registers their routes on accounts.router and accounts.pages.
-from web import accounts, accounts_claims, accounts_follow, accounts_invites, docs, errors, views  # noqa: F401
-from web.accounts import AccountError, Accounts
-from web.admin import AdminError, admin_router, announce_admin_token
+from models.accounts.auth import AccountError, Accounts
+from web import errors
 from web.render import STATIC, make_templates
+from web.routes import accounts, browse, claims, docs, follows, invitations
+from web.routes.admin import AdminError, admin_router, announce_admin_token
 
 log = logging.getLogger("discovery.web")
 
@@ -80,7 +81,7 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # web.docs serves /docs without a CDN
+        docs_url=None,  # web.routes.docs serves /docs without a CDN
         redoc_url=None,
         openapi_tags=[
             {"name": "search", "description": "Works, people and topics."},
@@ -107,14 +108,13 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
     accounts.install_template_globals(app.state.templates)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(views.router)
-    app.include_router(views.pages)
-    app.include_router(accounts.router)  # + the follow, claim and invitation routes registered on it
-    app.include_router(accounts.pages)
+    for module in (browse, accounts, follows, claims, invitations):
+        app.include_router(module.router)
+        app.include_router(module.pages)
     app.include_router(docs.router)
     admin = admin_router(settings, app.state.templates)
     app.include_router(admin)
-    app.include_router(accounts_claims.review_router(admin.access))
+    app.include_router(claims.review_router(admin.access))
 
     @app.exception_handler(AdminError)
     async def on_admin_error(request, exc: AdminError):

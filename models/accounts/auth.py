@@ -1,9 +1,9 @@
-"""Accounts: sign-up, log-in, sessions, CSRF, rate limits, and what profiles show from them.
+"""Account rules: sign-up, log-in, sessions, CSRF tokens, rate limits, and what profiles show from them.
 
-The account features live in four modules over this one: `web.accounts_follow` (follow, the
-following page, `/me/feed`), `web.accounts_claims` (claims, owner controls, the admin's review),
-`web.accounts_invites` (invitations, inbox, blocks). Data is in the accounts database
-(`models.accounts`, SQLAlchemy + Alembic; SQLite in the data directory or PostgreSQL).
+The other account rules live beside this module: `follows` (follow, the feed), `claims` (claims,
+owner controls, the admin's review), `invitations` (invitations, inbox, blocks); their tables are in
+`tables`. HTTP (routes, cookies, forms, templates) is in `web.routes`; nothing here knows about
+requests.
 
 Security rules every route follows
 ==================================
@@ -37,26 +37,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Iterator, Optional
-from urllib.parse import quote
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import APIRouter, Depends, Form, Header, Path, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.accounts import AccountsDB
+from models.accounts.db import AccountsDB
 from models.accounts.tables import (
     APPROVED,
     PENDING,
@@ -73,16 +68,13 @@ from models.accounts.tables import (
     utcnow,
 )
 from models.settings import Settings
-from web import accounts_models as AM
-from web.render import render
-from web.shapes import AccountFacts
 
 log = logging.getLogger("discovery.accounts")
 
-SESSION_COOKIE = "discovery_session"
-ANON_COOKIE = "discovery_csrf"
-CSRF_HEADER = "X-CSRF-Token"
-CSRF_FIELD = "csrf"
+EMAIL_MAX, NAME_MIN, NAME_MAX = 254, 2, 60
+PASSWORD_MIN, PASSWORD_MAX = 10, 1024
+EVIDENCE_MAX, MESSAGE_MAX, REPLY_MAX, REASON_MAX, NOTE_MAX = 2000, 2000, 2000, 1000, 1000
+ORCID_PATTERN = r"^[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]$"
 IP_FACTOR = 20  # failed log-ins allowed per address = login_max_failures x this
 RATE_EVENT_TTL = timedelta(days=2)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -215,24 +207,6 @@ def day(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else ""
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "?"
-
-
-# -- dependencies -------------------------------------------------------------------------------
-
-
-def get_accounts(request: Request) -> Accounts:
-    return request.app.state.accounts
-
-
-def db_session(accounts: Annotated[Accounts, Depends(get_accounts)]) -> Iterator[Session]:
-    with accounts.db.session() as session:
-        yield session
-
-
-DB = Annotated[Session, Depends(db_session)]
-
 
 @dataclass
 class Viewer:
@@ -242,78 +216,6 @@ class Viewer:
     @property
     def signed_in(self) -> bool:
         return self.user is not None
-
-
-def viewer(request: Request, accounts: Annotated[Accounts, Depends(get_accounts)], db: DB) -> Viewer:
-    """Who is asking: the account of a live session cookie, or nobody."""
-    sid = accounts.session_id(request.cookies.get(SESSION_COOKIE))
-    if sid is None:
-        return Viewer()
-    row = db.get(LoginSession, session_hash(sid))
-    if row is None or row.expires_at <= utcnow():
-        return Viewer()
-    user = db.get(User, row.user_id)
-    return Viewer(user, sid) if user is not None else Viewer()
-
-
-ViewerDep = Annotated[Viewer, Depends(viewer)]
-
-
-def signed_in(v: ViewerDep) -> Viewer:
-    if not v.signed_in:
-        raise AccountError(401, "log in first")
-    return v
-
-
-def _csrf_ok(accounts: Accounts, v: Viewer, token: object) -> bool:
-    return isinstance(token, str) and bool(token) and v.sid is not None and hmac.compare_digest(
-        accounts.csrf_for_session(v.sid), token)
-
-
-async def form_user(request: Request, v: Annotated[Viewer, Depends(signed_in)],
-                    accounts: Annotated[Accounts, Depends(get_accounts)]) -> Viewer:
-    """A logged-in browser whose form carries the session's CSRF token."""
-    form = await request.form()
-    if not _csrf_ok(accounts, v, form.get(CSRF_FIELD)):
-        raise AccountError(403, "missing or invalid CSRF token: reload the page and try again")
-    return v
-
-
-def api_user(
-    v: Annotated[Viewer, Depends(signed_in)],
-    accounts: Annotated[Accounts, Depends(get_accounts)],
-    x_csrf_token: Annotated[Optional[str], Header(
-        alias=CSRF_HEADER, max_length=200,
-        description="The session's CSRF token (from log-in, /api/me or /api/auth/csrf).")] = None,
-) -> Viewer:
-    """A logged-in API client that sent the session's CSRF token in `X-CSRF-Token`."""
-    if not _csrf_ok(accounts, v, x_csrf_token):
-        raise AccountError(403, f"missing or invalid CSRF token: send the {CSRF_HEADER} header")
-    return v
-
-
-ObjectId = Annotated[int, Path(ge=1, le=2_147_483_647, description="A numeric id.")]
-FormUser = Annotated[Viewer, Depends(form_user)]
-ApiUser = Annotated[Viewer, Depends(api_user)]
-SignedIn = Annotated[Viewer, Depends(signed_in)]
-
-
-def anonymous_csrf_ok(request: Request, accounts: Accounts, token: object) -> bool:
-    nonce = request.cookies.get(ANON_COOKIE)
-    return isinstance(token, str) and bool(token) and bool(nonce) and hmac.compare_digest(
-        accounts.csrf_for_anonymous(nonce), token)
-
-
-def ensure_anonymous_nonce(request: Request) -> tuple[str, bool]:
-    nonce = request.cookies.get(ANON_COOKIE)
-    if nonce and 16 <= len(nonce) <= 100:
-        return nonce, False
-    return secrets.token_urlsafe(24), True
-
-
-def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax",
-                        secure=request.url.scheme == "https", path="/")
 
 
 # -- rate limits ----------------------------------------------------------------------------------
@@ -353,7 +255,7 @@ def too_many(seconds: int, what: str) -> AccountError:
 
 def normalize_email(raw: str) -> str:
     email = (raw or "").strip().lower()
-    if len(email) > AM.EMAIL_MAX or not _EMAIL.fullmatch(email):
+    if len(email) > EMAIL_MAX or not _EMAIL.fullmatch(email):
         raise AccountError(422, "enter a valid email address")
     return email
 
@@ -372,14 +274,14 @@ def clean_text(raw: str | None, limit: int, what: str, required: bool = False) -
 
 def clean_display_name(raw: str) -> str:
     name = " ".join((raw or "").split())
-    if not AM.NAME_MIN <= len(name) <= AM.NAME_MAX or _CONTROL.search(name):
-        raise AccountError(422, f"choose a display name of {AM.NAME_MIN} to {AM.NAME_MAX} characters")
+    if not NAME_MIN <= len(name) <= NAME_MAX or _CONTROL.search(name):
+        raise AccountError(422, f"choose a display name of {NAME_MIN} to {NAME_MAX} characters")
     return name
 
 
 def check_password(password: str) -> str:
-    if not isinstance(password, str) or not AM.PASSWORD_MIN <= len(password) <= AM.PASSWORD_MAX:
-        raise AccountError(422, f"choose a password of at least {AM.PASSWORD_MIN} characters")
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise AccountError(422, f"choose a password of at least {PASSWORD_MIN} characters")
     if len(set(password)) < 4:
         raise AccountError(422, "choose a password with more different characters")
     return password
@@ -492,6 +394,28 @@ def me_data(accounts: Accounts, db: Session, v: Viewer) -> dict:
 # -- what a profile shows -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the accounts database says about one researcher record, for one viewer
+    (`facts_for`). The defaults describe a record nobody follows or claimed."""
+
+    followers: int = 0
+    claim_status: str = "unclaimed"  # unclaimed | claimed | contested | approved
+    claim_evidence: str | None = None  # names the claim, for the trust breakdown
+    open_to_collaborate: bool | None = None  # stated by the owner; unknown until then
+    pinned: frozenset[str] = frozenset()
+    excluded: frozenset[str] = frozenset()  # excluded from expertise, or flagged "not mine"
+    actions: dict = field(default_factory=lambda: {
+        name: {"available": False, "reason": reason} for name, reason in (
+            ("follow", "Log in to follow this researcher."),
+            ("claim", "Log in to claim this author record."),
+            ("invite", "Invitations reach researchers who claimed their record and are open to collaborate."),
+        )
+    })
+    viewer: dict = field(default_factory=lambda: {"signed_in": False, "following": False, "is_owner": False,
+                                                   "claim": None})
+
+
 def owner_of(db: Session, researcher_id: str) -> Claim | None:
     return db.scalar(select(Claim).where(Claim.researcher_id == researcher_id, Claim.status == APPROVED))
 
@@ -580,246 +504,3 @@ def facts_for(db: Session, researcher_id: str, v: Viewer) -> AccountFacts:
     )
 
 
-def profile_facts(request: Request, researcher_id: str) -> AccountFacts:
-    """For the profile page and its twin; a profile still renders (with no account facts) when the
-    accounts database is down."""
-    accounts: Accounts = request.app.state.accounts
-    try:
-        with accounts.db.session() as db:
-            return facts_for(db, researcher_id, viewer(request, accounts, db))
-    except AccountError:
-        return AccountFacts()
-
-
-# -- templates ----------------------------------------------------------------------------------
-
-
-def account_nav(request: Request) -> dict:
-    """For the site header: signed in or not, from the cookie's signature alone (no database)."""
-    accounts: Accounts | None = getattr(request.app.state, "accounts", None)
-    sid = accounts.session_id(request.cookies.get(SESSION_COOKIE)) if accounts else None
-    return {"signed_in": sid is not None, "csrf": accounts.csrf_for_session(sid) if sid else ""}
-
-
-NOTICES = {
-    "welcome": "Welcome! Your account is ready.",
-    "logged-in": "You are logged in.",
-    "logged-out": "You are logged out.",
-    "followed": "You follow this researcher now.",
-    "unfollowed": "You no longer follow this researcher.",
-    "claimed": "Claim sent: an admin will review it. Until then the record shows level L2.",
-    "withdrawn": "Claim withdrawn.",
-    "saved": "Saved.",
-    "flagged": "Thanks: the admin will look at this work.",
-    "invited": "Invitation sent.",
-    "accepted": "Invitation accepted.",
-    "declined": "Invitation declined.",
-    "blocked": "Blocked: this account cannot invite you any more.",
-    "unblocked": "Unblocked.",
-}
-
-
-def notice(request: Request) -> str | None:
-    return NOTICES.get(request.query_params.get("done", ""))
-
-
-def install_template_globals(templates) -> None:  # noqa: ANN001
-    templates.env.globals.update(account_nav=account_nav, notice=notice)
-
-
-def safe_next(target: str | None, default: str = "/me") -> str:
-    """Only same-site paths: no scheme, no host, no `//` or `/\\` tricks."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or any(
-            c in target for c in "\r\n\t\\"):
-        return default
-    return target
-
-
-def redirect(path: str, done: str | None = None) -> RedirectResponse:
-    if done:
-        path += ("&" if "?" in path else "?") + f"done={done}"
-    return RedirectResponse(path, status_code=303)
-
-
-def login_redirect(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-
-
-# -- routes: sign-up, log-in, log-out, me -----------------------------------------------------------
-
-router = APIRouter()
-pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-AccountsDep = Annotated[Accounts, Depends(get_accounts)]
-
-
-def _session_response(request: Request, accounts: Accounts, response: Response, cookie: str) -> Response:
-    set_cookie(request, response, SESSION_COOKIE, cookie, accounts.settings.session_hours * 3600)
-    response.delete_cookie(ANON_COOKIE, path="/")
-    return response
-
-
-def _anonymous_csrf(request: Request, accounts: Accounts, token: Optional[str]) -> None:
-    """Log-in and sign-up: the token of the anonymous CSRF cookie, or of the current session (switching
-    accounts while logged in)."""
-    sid = accounts.session_id(request.cookies.get(SESSION_COOKIE))
-    session_ok = sid is not None and isinstance(token, str) and hmac.compare_digest(accounts.csrf_for_session(sid),
-                                                                                  token)
-    if not (session_ok or anonymous_csrf_ok(request, accounts, token)):
-        raise AccountError(403, "missing or invalid CSRF token: reload the page and try again "
-                                "(API: GET /api/auth/csrf first)")
-
-
-@router.get("/api/auth/csrf", response_model=AM.CsrfOut, tags=["accounts"], responses=AM.errors(503),
-            summary="A CSRF token for log-in and sign-up")
-def api_csrf(request: Request, accounts: AccountsDep, db: DB) -> Response:
-    """Logged in: the session's token. Otherwise: sets the `discovery_csrf` cookie and returns the
-    token bound to it; send it as `X-CSRF-Token` to `/api/auth/login` or `/api/auth/signup`."""
-    v = viewer(request, accounts, db)
-    if v.signed_in:
-        return JSONResponse({"csrf": accounts.csrf_for_session(v.sid)})
-    nonce, new = ensure_anonymous_nonce(request)
-    response = JSONResponse({"csrf": accounts.csrf_for_anonymous(nonce)})
-    if new:
-        set_cookie(request, response, ANON_COOKIE, nonce, 3600 * 24)
-    return response
-
-
-CsrfHeader = Annotated[Optional[str], Header(alias=CSRF_HEADER, max_length=200,
-                                             description="From GET /api/auth/csrf.")]
-
-
-@router.post("/api/auth/signup", status_code=201, response_model=AM.SessionOut, tags=["accounts"],
-             responses=AM.errors(400, 403, 409, 422, 429, 503), summary="Create an account and log in")
-def api_signup(request: Request, body: AM.SignupIn, accounts: AccountsDep, db: DB,
-               x_csrf_token: CsrfHeader = None) -> Response:
-    """The email is only for logging in: no answer, page or log line ever shows it."""
-    _anonymous_csrf(request, accounts, x_csrf_token)
-    user = create_account(accounts, db, client_ip(request), body.email, body.display_name, body.password)
-    cookie, sid = start_session(accounts, db, user, accounts.session_id(request.cookies.get(SESSION_COOKIE)))
-    response = JSONResponse({"user": user_out(user), "csrf": accounts.csrf_for_session(sid)}, status_code=201)
-    return _session_response(request, accounts, response, cookie)
-
-
-@router.post("/api/auth/login", response_model=AM.SessionOut, tags=["accounts"],
-             responses=AM.errors(400, 401, 403, 422, 429, 503), summary="Log in")
-def api_login(request: Request, body: AM.LoginIn, accounts: AccountsDep, db: DB,
-              x_csrf_token: CsrfHeader = None) -> Response:
-    """One answer (401) for an unknown email and a wrong password; 429 after too many failures."""
-    _anonymous_csrf(request, accounts, x_csrf_token)
-    user = authenticate(accounts, db, client_ip(request), body.email, body.password)
-    cookie, sid = start_session(accounts, db, user, accounts.session_id(request.cookies.get(SESSION_COOKIE)))
-    response = JSONResponse({"user": user_out(user), "csrf": accounts.csrf_for_session(sid)})
-    return _session_response(request, accounts, response, cookie)
-
-
-@router.post("/api/auth/logout", response_model=AM.OkOut, tags=["accounts"], responses=AM.errors(401, 403, 503),
-             summary="Log out (ends the session everywhere)")
-def api_logout(v: ApiUser, db: DB) -> Response:
-    end_session(db, v.sid)
-    response = JSONResponse({"ok": True})
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
-
-
-@router.get("/api/me", response_model=AM.MeOut, tags=["accounts"], responses=AM.READ_ERRORS,
-            summary="The logged-in account")
-def api_me(v: SignedIn, accounts: AccountsDep, db: DB) -> dict:
-    """Display name and public id (never the email), the CSRF token, claims, owned records,
-    how many researchers you follow, invitations waiting."""
-    return me_data(accounts, db, v)
-
-
-def _auth_page(request: Request, accounts: Accounts, name: str, context: dict, status_code: int = 200,
-               next: str | None = None) -> Response:
-    """The log-in or sign-up form with a fresh anonymous CSRF token; `next` (or ?next=) is kept
-    only when it is a path on this site."""
-    nonce, new = ensure_anonymous_nonce(request)
-    target = safe_next(next or request.query_params.get("next"), "")
-    response = render(request, name, {**context, "csrf": accounts.csrf_for_anonymous(nonce), "next": target},
-                      status_code=status_code)
-    if new:
-        set_cookie(request, response, ANON_COOKIE, nonce, 3600 * 24)
-    return response
-
-
-@pages.get("/signup")
-def signup_page(request: Request, accounts: AccountsDep):
-    return _auth_page(request, accounts, "signup.html", {"page_title": "Sign up"})
-
-
-@pages.post("/signup")
-def signup_form(request: Request, accounts: AccountsDep, db: DB,
-                email: Annotated[str, Form(max_length=1000)] = "",
-                display_name: Annotated[str, Form(max_length=1000)] = "",
-                password: Annotated[str, Form(max_length=AM.PASSWORD_MAX)] = "",
-                csrf: Annotated[str, Form(max_length=200)] = "",
-                next: Annotated[str, Form(max_length=2000)] = ""):
-    _anonymous_csrf(request, accounts, csrf)
-    try:
-        user = create_account(accounts, db, client_ip(request), email, display_name, password)
-    except AccountError as exc:
-        if exc.status == 429:
-            raise
-        # Re-render with the message; the email and password are never echoed back.
-        return _auth_page(request, accounts, "signup.html", {"page_title": "Sign up", "error": exc.message,
-                                                             "display_name": display_name[:AM.NAME_MAX]},
-                          status_code=exc.status, next=next)
-    cookie, _ = start_session(accounts, db, user, accounts.session_id(request.cookies.get(SESSION_COOKIE)))
-    return _session_response(request, accounts, redirect(safe_next(next), "welcome"), cookie)
-
-
-@pages.get("/login")
-def login_page(request: Request, accounts: AccountsDep):
-    return _auth_page(request, accounts, "login.html", {"page_title": "Log in"})
-
-
-@pages.post("/login")
-def login_form(request: Request, accounts: AccountsDep, db: DB,
-               email: Annotated[str, Form(max_length=1000)] = "",
-               password: Annotated[str, Form(max_length=AM.PASSWORD_MAX)] = "",
-               csrf: Annotated[str, Form(max_length=200)] = "",
-               next: Annotated[str, Form(max_length=2000)] = ""):
-    _anonymous_csrf(request, accounts, csrf)
-    try:
-        user = authenticate(accounts, db, client_ip(request), email, password)
-    except AccountError as exc:
-        if exc.status == 429:
-            raise
-        return _auth_page(request, accounts, "login.html", {"page_title": "Log in", "error": exc.message},
-                          status_code=exc.status, next=next)
-    cookie, _ = start_session(accounts, db, user, accounts.session_id(request.cookies.get(SESSION_COOKIE)))
-    return _session_response(request, accounts, redirect(safe_next(next), "logged-in"), cookie)
-
-
-@pages.post("/logout")
-def logout_form(v: FormUser, db: DB):
-    end_session(db, v.sid)
-    response = redirect("/", "logged-out")
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
-
-
-@pages.get("/me")
-def me_page(request: Request, v: ViewerDep, accounts: AccountsDep, db: DB):
-    if not v.signed_in:
-        return login_redirect(request)
-    data = me_data(accounts, db, v)
-    names = researcher_names(request, [c["researcher_id"] for c in data["claims"]])
-    return render(request, "me.html", {"data": data, "names": names, "csrf": data["csrf"], "alternate": "/api/me",
-                                       "page_title": "Your account"})
-
-
-def researcher_names(request: Request, ids: list[str]) -> dict[str, str]:
-    """Names of researcher ids from the live index (empty when the engine is unavailable)."""
-    service = getattr(request.app.state, "service", None)
-    if service is None or not ids:
-        return {}
-    try:
-        return {d.id: d.name for d in service.engine.get_researchers(list(dict.fromkeys(ids)))}
-    except Exception:  # noqa: BLE001 - names are decoration; the page works without them
-        return {}
-
-
-def json_dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)

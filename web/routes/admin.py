@@ -52,7 +52,7 @@ class AdminError(Exception):
 @dataclass
 class AdminAccess:
     """The admin area's credential checks, for routes defined elsewhere (e.g. the claim review in
-    `web.accounts_claims`): the same token, session cookie, CSRF token and audit log."""
+    `web.routes.claims`): the same token, session cookie, CSRF token and audit log."""
 
     api_actor: Callable[..., Any]  # dependency: `Authorization: Bearer <token>` -> actor
     browser_actor: Callable[..., Any]  # dependency: session cookie + form CSRF token -> actor

@@ -11,38 +11,24 @@ hours, and one pending invitation per researcher.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Callable
 
-from fastapi import Form, Path, Request
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from models.accounts.tables import Block, Invitation, OwnerProfile, User, utcnow
-from search.service import Discovery
-from web import accounts_models as AM
-from web.accounts import (
-    DB,
+from models.accounts.auth import (
+    MESSAGE_MAX,
+    REPLY_MAX,
     AccountError,
     Accounts,
-    ApiUser,
-    FormUser,
-    ObjectId,
-    SignedIn,
     Viewer,
-    ViewerDep,
     clean_text,
     iso,
-    login_redirect,
     owner_of,
-    pages,
-    redirect,
-    researcher_names,
-    router,
     user_out,
 )
-from web.accounts_claims import researcher_doc, researcher_form_page
-from web.render import render
-from web.views import ResearcherId, Service
+from models.accounts.claims import Records, researcher_doc
+from models.accounts.tables import Block, Invitation, OwnerProfile, User, utcnow
 
 PUBLIC_ID = r"^u-[0-9a-f]{12}$"
 
@@ -53,10 +39,10 @@ def invitation_out(inv: Invitation, users: dict[int, User], names: dict[str, str
             "reply": inv.reply, "created_at": iso(inv.created_at), "answered_at": iso(inv.answered_at)}
 
 
-def send_invitation(db: Session, service: Discovery, accounts: Accounts, v: Viewer, researcher_id: str,
+def send_invitation(db: Session, records: Records, accounts: Accounts, v: Viewer, researcher_id: str,
                     message: str) -> dict:
-    doc = researcher_doc(service, researcher_id)
-    message = clean_text(message, AM.MESSAGE_MAX, "message", required=True)
+    doc = researcher_doc(records, researcher_id)
+    message = clean_text(message, MESSAGE_MAX, "message", required=True)
     owner = owner_of(db, doc.id)
     profile = db.get(OwnerProfile, doc.id)
     if owner is None:
@@ -96,7 +82,7 @@ def _received(db: Session, v: Viewer, invitation_id: int) -> Invitation:
 
 def answer(db: Session, v: Viewer, invitation_id: int, status: str, reply: str = "") -> dict:
     inv = _received(db, v, invitation_id)
-    reply = clean_text(reply, AM.REPLY_MAX, "reply")
+    reply = clean_text(reply, REPLY_MAX, "reply")
     if inv.status != "pending":
         raise AccountError(409, f"this invitation was already {inv.status}")
     inv.status, inv.answered_at, inv.reply = status, utcnow(), reply or None
@@ -127,7 +113,8 @@ def unblock(db: Session, v: Viewer, public_id: str) -> dict:
     return {"blocked": user_out(user), "active": False}
 
 
-def inbox_data(request: Request, db: Session, v: Viewer) -> dict:
+def inbox_data(db: Session, v: Viewer, names_of: Callable[[list[str]], dict[str, str]]) -> dict:
+    """`names_of(researcher ids)` -> their names in the live index (may be empty)."""
     rows = db.scalars(select(Invitation).where(or_(Invitation.recipient_id == v.user.id,
                                                    Invitation.sender_id == v.user.id))
                       .order_by(Invitation.id.desc())).all()
@@ -135,7 +122,7 @@ def inbox_data(request: Request, db: Session, v: Viewer) -> dict:
     wanted = {r.sender_id for r in rows} | set(blocked_ids)
     users = {u.id: u for u in db.scalars(select(User).where(User.id.in_(wanted)))}
     users[v.user.id] = v.user
-    names = researcher_names(request, [r.researcher_id for r in rows])
+    names = names_of([r.researcher_id for r in rows])
     received = [r for r in rows if r.recipient_id == v.user.id]
     received.sort(key=lambda r: (r.status != "pending", -r.id))
     return {
@@ -145,95 +132,3 @@ def inbox_data(request: Request, db: Session, v: Viewer) -> dict:
     }
 
 
-# -- API --------------------------------------------------------------------------------------------
-
-
-@router.post("/api/researchers/{researcher_id}/invitations", status_code=201, response_model=AM.InvitationOut,
-             tags=["invitations"], responses=AM.WRITE_ERRORS, summary="Invite a researcher to collaborate")
-def api_invite(request: Request, researcher_id: ResearcherId, body: AM.InvitationIn, v: ApiUser, db: DB,
-               service: Service) -> dict:
-    """Only researchers who claimed their record and are open to collaborate; 429 past the daily
-    limit; 403 when their owner blocked you."""
-    return send_invitation(db, service, request.app.state.accounts, v, researcher_id, body.message)
-
-
-@router.get("/api/me/inbox", response_model=AM.InboxOut, tags=["invitations"], responses=AM.READ_ERRORS,
-            summary="Invitations you received and sent; accounts you blocked")
-def api_inbox(request: Request, v: SignedIn, db: DB) -> dict:
-    return inbox_data(request, db, v)
-
-
-@router.post("/api/invitations/{invitation_id}/accept", response_model=AM.InvitationOut, tags=["invitations"],
-             responses=AM.WRITE_ERRORS, summary="Accept an invitation (optionally with a reply)")
-def api_accept(invitation_id: ObjectId, body: AM.ReplyIn, v: ApiUser, db: DB) -> dict:
-    return answer(db, v, invitation_id, "accepted", body.reply)
-
-
-@router.post("/api/invitations/{invitation_id}/decline", response_model=AM.InvitationOut, tags=["invitations"],
-             responses=AM.WRITE_ERRORS, summary="Decline an invitation")
-def api_decline(invitation_id: ObjectId, v: ApiUser, db: DB) -> dict:
-    return answer(db, v, invitation_id, "declined")
-
-
-@router.post("/api/invitations/{invitation_id}/block", response_model=AM.BlockOut, tags=["invitations"],
-             responses=AM.WRITE_ERRORS, summary="Block the sender of an invitation")
-def api_block(invitation_id: ObjectId, v: ApiUser, db: DB) -> dict:
-    return block_sender(db, v, invitation_id)
-
-
-PublicId = Annotated[str, Path(pattern=PUBLIC_ID, description="A public account id.")]
-
-
-@router.delete("/api/me/blocks/{public_id}", response_model=AM.BlockOut, tags=["invitations"],
-               responses=AM.WRITE_ERRORS, summary="Unblock an account")
-def api_unblock(public_id: PublicId, v: ApiUser, db: DB) -> dict:
-    return unblock(db, v, public_id)
-
-
-# -- pages ------------------------------------------------------------------------------------------
-
-
-@pages.get("/researchers/{researcher_id}/invite")
-def invite_page(request: Request, researcher_id: ResearcherId, v: ViewerDep, db: DB, service: Service):
-    return researcher_form_page(request, researcher_id, v, db, service, "invite.html", "Invite")
-
-
-@pages.post("/researchers/{researcher_id}/invite")
-def invite_form(request: Request, researcher_id: ResearcherId, v: FormUser, db: DB, service: Service,
-                message: Annotated[str, Form(max_length=AM.MESSAGE_MAX * 2)] = ""):
-    send_invitation(db, service, request.app.state.accounts, v, researcher_id, message)
-    return redirect("/me/inbox", "invited")
-
-
-@pages.get("/me/inbox")
-def inbox_page(request: Request, v: ViewerDep, db: DB):
-    if not v.signed_in:
-        return login_redirect(request)
-    return render(request, "inbox.html", {"data": inbox_data(request, db, v), "alternate": "/api/me/inbox",
-                                          "csrf": request.app.state.accounts.csrf_for_session(v.sid),
-                                          "page_title": "Inbox"})
-
-
-@pages.post("/invitations/{invitation_id}/accept")
-def accept_form(invitation_id: ObjectId, v: FormUser, db: DB,
-                reply: Annotated[str, Form(max_length=AM.REPLY_MAX * 2)] = ""):
-    answer(db, v, invitation_id, "accepted", reply)
-    return redirect("/me/inbox", "accepted")
-
-
-@pages.post("/invitations/{invitation_id}/decline")
-def decline_form(invitation_id: ObjectId, v: FormUser, db: DB):
-    answer(db, v, invitation_id, "declined")
-    return redirect("/me/inbox", "declined")
-
-
-@pages.post("/invitations/{invitation_id}/block")
-def block_form(invitation_id: ObjectId, v: FormUser, db: DB):
-    block_sender(db, v, invitation_id)
-    return redirect("/me/inbox", "blocked")
-
-
-@pages.post("/me/blocks/{public_id}/unblock")
-def unblock_form(public_id: PublicId, v: FormUser, db: DB):
-    unblock(db, v, public_id)
-    return redirect("/me/inbox", "unblocked")
