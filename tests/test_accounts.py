@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -169,6 +170,8 @@ def test_unsafe_settings_are_refused():
         Settings(secret_key="short")
     with pytest.raises(ValidationError):
         Settings(login_max_failures=0)
+    with pytest.raises(ValidationError):
+        Settings(admin_token="short-guessable-token")  # under 24 characters
 
 
 def test_no_user_enumeration(site, clients):
@@ -190,7 +193,7 @@ def test_no_user_enumeration(site, clients):
     assert pages[0] == pages[1]
 
 
-def test_login_rate_limit_is_per_account_name_and_tells_nobody_who_exists(site, clients):
+def test_login_rate_limit_is_per_account_and_address_and_tells_nobody_who_exists(site, clients):
     url, _ = site
     victim = clients(url)
     victim.signup("Rate Limited")
@@ -201,12 +204,34 @@ def test_login_rate_limit_is_per_account_name_and_tells_nobody_who_exists(site, 
         limited = attacker.login(email, "wrong password here")
         error = assert_error(limited, 429)
         assert int(limited.headers["Retry-After"]) > 0 and "try again" in error["message"]
-    # even the right password waits now, and the answer is the same as for the unknown name
+    # from the attacker's address even the right password waits now, as for the unknown name
     assert attacker.login(victim.email).status_code == 429
+    # the owner, from their own address, is not locked out
+    assert clients(url, "127.0.0.2").login(victim.email).status_code == 200
     # other accounts are not locked out
     other = clients(url)
     other.signup("Other User")
     assert other.login(other.email).status_code == 200
+
+
+def test_concurrent_wrong_passwords_get_at_most_the_limit_tried(site, clients):
+    """50 wrong passwords at once: each is counted before it is checked, so at most the limit
+    are tried (401) and the rest wait (429); the owner still logs in from another address."""
+    url, _ = site
+    owner = clients(url)
+    owner.signup("Concurrently Attacked")
+    attacker = clients(url, "127.0.0.3")
+    csrf = attacker.anonymous_csrf()
+
+    def guess(n: int) -> int:
+        return attacker.http.post("/api/auth/login", json={"email": owner.email, "password": f"wrong guess {n:04d}"},
+                                  headers={"X-CSRF-Token": csrf}).status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(guess, range(50)))
+    assert set(statuses) <= {401, 429}, statuses
+    assert 1 <= statuses.count(401) <= LOGIN_FAILURES, statuses
+    assert clients(url, "127.0.0.4").login(owner.email).status_code == 200
 
 
 def test_passwords_are_never_stored_or_logged_in_clear(site, clients, caplog):

@@ -33,6 +33,34 @@ from web.routes.admin import AdminError, admin_router, announce_admin_token
 
 log = logging.getLogger("discovery.web")
 
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+     b"img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+     b"frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding `SECURITY_HEADERS` to every response: only this site's own scripts
+    run, no site may frame ours (clickjacking), browsers do not guess content types."""
+
+    def __init__(self, app):  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):  # noqa: ANN001
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
 DESCRIPTION = """\
 Search works, researchers and topics; researcher profiles with a trust snapshot, research graph,
 similar researchers and new collaborators.
@@ -92,7 +120,7 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
             {"name": "accounts", "description": "Sign up, log in, log out, your account. State-changing requests "
              "need the session cookie and its CSRF token in `X-CSRF-Token`."},
             {"name": "follow", "description": "Follow researchers; the following list; the feed of their new works."},
-            {"name": "claims", "description": "Claim a researcher record (level L2); an admin approves it (L3)."},
+            {"name": "claims", "description": "Claim a researcher record (shown as a pending claim); an admin approves it (L3)."},
             {"name": "owner", "description": "The owner of a claimed record: open to collaborate, pinned and "
              "excluded works, \"not mine\" flags."},
             {"name": "invitations", "description": "Invite a claimed, open-to-collaborate researcher; inbox, "
@@ -107,6 +135,7 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
     app.state.accounts = Accounts(settings)  # opens nothing until start-up or first use
     accounts.install_template_globals(app.state.templates)
     errors.install(app)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (browse, accounts, follows, claims, invitations):
         app.include_router(module.router)

@@ -17,9 +17,12 @@ Security rules every route follows
   each form, or the `X-CSRF-Token` header for the API (from the log-in answer, `/api/me` or
   `/api/auth/csrf`). Log-in and sign-up, before any session, bind theirs to a random
   `discovery_csrf` cookie. A missing or wrong token is 403 and changes nothing.
-* **Rate limits** live in the database (shared by every instance): failed log-ins per account name
-  (and 20x that per address) in a sliding window, sign-ups per address per hour, invitations per
-  account per day. The answer is 429 with `Retry-After`, the same whether the account exists or not.
+* **Rate limits** live in the database (shared by every instance, `rate_limit`; each attempt is
+  counted before it is tried, so concurrent attempts cannot slip past): failed log-ins per (account
+  name, client address) and 20x that per address in a sliding window, so a stranger's wrong
+  passwords slow that stranger down but never lock the owner out of their account from their own
+  address; sign-ups per address per hour; invitations per account per day. The answer is 429 with
+  `Retry-After`, the same whether the account exists or not.
 * **No email is ever shown**: accounts appear by display name and public id only.
 * **Order of checks**: logged in (401) -> CSRF (403) -> allowed on this object (403/404) -> state
   (409); nothing is written before all pass.
@@ -52,6 +55,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from models.accounts.db import AccountsDB
+from models.accounts.rate_limit import Limit, RateLimited, forget, release, take
 from models.accounts.tables import (
     APPROVED,
     PENDING,
@@ -61,7 +65,6 @@ from models.accounts.tables import (
     Invitation,
     LoginSession,
     OwnerProfile,
-    RateEvent,
     User,
     WorkChoice,
     WorkFlag,
@@ -76,7 +79,6 @@ PASSWORD_MIN, PASSWORD_MAX = 10, 1024
 EVIDENCE_MAX, MESSAGE_MAX, REPLY_MAX, REASON_MAX, NOTE_MAX = 2000, 2000, 2000, 1000, 1000
 ORCID_PATTERN = r"^[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]$"
 IP_FACTOR = 20  # failed log-ins allowed per address = login_max_failures x this
-RATE_EVENT_TTL = timedelta(days=2)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -221,29 +223,6 @@ class Viewer:
 # -- rate limits ----------------------------------------------------------------------------------
 
 
-def _count(db: Session, bucket: str, key: str, since: datetime) -> tuple[int, datetime | None]:
-    count, oldest = db.execute(
-        select(func.count(RateEvent.id), func.min(RateEvent.at)).where(
-            RateEvent.bucket == bucket, RateEvent.key == key, RateEvent.at > since)
-    ).one()
-    return int(count), oldest
-
-
-def rate_limited(db: Session, bucket: str, key: str, limit: int, window: timedelta) -> int | None:
-    """Seconds until the next attempt is allowed, or None when under the limit."""
-    now = utcnow()
-    count, oldest = _count(db, bucket, key, now - window)
-    if count < limit:
-        return None
-    return max(1, int(((oldest or now) + window - now).total_seconds()) + 1)
-
-
-def record_event(db: Session, bucket: str, key: str) -> None:
-    now = utcnow()
-    db.execute(delete(RateEvent).where(RateEvent.at < now - RATE_EVENT_TTL))
-    db.add(RateEvent(bucket=bucket, key=key, at=now))
-
-
 def too_many(seconds: int, what: str) -> AccountError:
     minutes = max(1, round(seconds / 60))
     return AccountError(429, f"too many {what}: try again in about {minutes} minute{'s' if minutes > 1 else ''}",
@@ -292,13 +271,11 @@ def create_account(accounts: Accounts, db: Session, ip: str, email: str, display
     email = normalize_email(email)
     display_name = clean_display_name(display_name)
     check_password(password)
-    settings = accounts.settings
-    ip_key = accounts.mac("signup-ip", ip)
-    wait = rate_limited(db, "signup-ip", ip_key, settings.signups_per_hour, timedelta(hours=1))
-    if wait:
-        raise too_many(wait, "sign-ups from this address")
-    record_event(db, "signup-ip", ip_key)
-    db.commit()  # count the attempt even if the email turns out to be taken
+    try:  # counts the attempt even if the email turns out to be taken
+        take(db, Limit("signup-ip", accounts.mac("signup-ip", ip), accounts.settings.signups_per_hour,
+                       timedelta(hours=1)))
+    except RateLimited as exc:
+        raise too_many(exc.retry_after, "sign-ups from this address") from None
     user = User(public_id="u-" + secrets.token_hex(6), email=email, display_name=display_name,
                 password_hash=accounts.hash_password(password))
     db.add(user)
@@ -312,23 +289,27 @@ def create_account(accounts: Accounts, db: Session, ip: str, email: str, display
 
 
 def authenticate(accounts: Accounts, db: Session, ip: str, email: str, password: str) -> User:
-    """The account for this email and password, or 401 with one message for every failure."""
+    """The account for this email and password, or 401 with one message for every failure.
+
+    Each attempt is counted before the password is checked (per account name and address, and per
+    address), so concurrent guesses get at most the limit tried; a correct password un-counts
+    its attempt and the name's earlier failures from this address."""
     settings = accounts.settings
     window = timedelta(minutes=settings.login_window_minutes)
-    email_key = accounts.mac("login-email", (email or "").strip().lower())
-    ip_key = accounts.mac("login-ip", ip)
-    wait = rate_limited(db, "login-email", email_key, settings.login_max_failures, window) or rate_limited(
-        db, "login-ip", ip_key, settings.login_max_failures * IP_FACTOR, window)
-    if wait:
-        raise too_many(wait, "failed log-ins")
-    user = db.scalar(select(User).where(User.email == (email or "").strip().lower()))
+    name = (email or "").strip().lower()
+    per_account = Limit("login-account-ip", accounts.mac("login-account-ip", f"{name}\n{ip}"),
+                        settings.login_max_failures, window)
+    per_address = Limit("login-ip", accounts.mac("login-ip", ip), settings.login_max_failures * IP_FACTOR, window)
+    try:
+        attempt = take(db, per_account, per_address)
+    except RateLimited as exc:
+        raise too_many(exc.retry_after, "failed log-ins") from None
+    user = db.scalar(select(User).where(User.email == name))
     if not accounts.verify_password(user.password_hash if user else None, password or ""):
-        record_event(db, "login-email", email_key)
-        record_event(db, "login-ip", ip_key)
-        db.commit()
         log.info("log-in refused from %s", ip)
         raise AccountError(401, "wrong email or password")
-    db.execute(delete(RateEvent).where(RateEvent.bucket == "login-email", RateEvent.key == email_key))
+    forget(db, per_account.bucket, per_account.key)
+    release(db, attempt)
     if accounts.hasher.check_needs_rehash(user.password_hash):
         user.password_hash = accounts.hash_password(password)
     db.commit()
@@ -466,6 +447,10 @@ def facts_for(db: Session, researcher_id: str, v: Viewer) -> AccountFacts:
     if user is not None and approved and not is_owner:
         blocked = db.get(Block, (approved.user_id, user.id)) is not None
 
+    # An approved record offers others "report a problem" (a competing claim the admin reviews),
+    # never a prominent "claim this profile".
+    report = {"available": False, "withdraw": False, "report": True,
+              "reason": "An admin verified who owns this record. If that is wrong, report a problem: an admin reviews it."}
     if user is None:
         follow = {"available": False, "active": False, "reason": "Log in to follow this researcher."}
         claim = {"available": False, "withdraw": False, "reason": "Log in to claim this author record."}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from models.accounts.auth import (
@@ -25,9 +25,11 @@ from models.accounts.auth import (
     clean_text,
     iso,
     owner_of,
+    too_many,
     user_out,
 )
 from models.accounts.claims import Records, researcher_doc
+from models.accounts.rate_limit import Limit, RateLimited, take
 from models.accounts.tables import Block, Invitation, OwnerProfile, User, utcnow
 
 PUBLIC_ID = r"^u-[0-9a-f]{12}$"
@@ -57,14 +59,10 @@ def send_invitation(db: Session, records: Records, accounts: Accounts, v: Viewer
                                              Invitation.recipient_id == owner.user_id,
                                              Invitation.status == "pending")):
         raise AccountError(409, "you already have a pending invitation to this researcher")
-    since = utcnow() - timedelta(days=1)
-    sent, oldest = db.execute(select(func.count(Invitation.id), func.min(Invitation.created_at)).where(
-        Invitation.sender_id == v.user.id, Invitation.created_at > since)).one()
-    limit = accounts.settings.invitations_per_day
-    if sent >= limit:
-        wait = max(1, int(((oldest or utcnow()) + timedelta(days=1) - utcnow()).total_seconds()) + 1)
-        raise AccountError(429, f"you sent {limit} invitations in the last 24 hours; try again later",
-                           {"Retry-After": str(wait)})
+    try:
+        take(db, Limit("invitations", v.user.public_id, accounts.settings.invitations_per_day, timedelta(days=1)))
+    except RateLimited as exc:
+        raise too_many(exc.retry_after, f"invitations ({accounts.settings.invitations_per_day} a day)") from None
     inv = Invitation(sender_id=v.user.id, recipient_id=owner.user_id, researcher_id=doc.id, message=message,
                      status="pending")
     db.add(inv)
