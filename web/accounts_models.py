@@ -228,6 +228,10 @@ class ReviewClaimOut(ClaimOut):
     record_orcid: Optional[str] = None
     orcid_matches: Optional[bool] = None
     competing: list[int]
+    record: Optional[dict[str, Any]] = Field(None, description="What the record itself says, to compare with the "
+                                             "evidence: identifiers, affiliations, top co-authors, years, works.")
+    same_name_accounts: list[dict[str, Any]] = Field(description="Other accounts with the claimant's display name "
+                                                     "(an impostor looks identical by name).")
 
 
 class ReviewOut(Open):

@@ -453,20 +453,26 @@ def facts_for(db: Session, researcher_id: str, v: Viewer) -> AccountFacts:
               "reason": "An admin verified who owns this record. If that is wrong, report a problem: an admin reviews it."}
     if user is None:
         follow = {"available": False, "active": False, "reason": "Log in to follow this researcher."}
-        claim = {"available": False, "withdraw": False, "reason": "Log in to claim this author record."}
+        claim = report if approved else {"available": False, "withdraw": False, "report": False,
+                                         "reason": "Log in to claim this author record."}
     else:
-        follow = {"available": True, "active": following,
-                  "reason": "You follow this researcher: their new works reach your feed." if following
-                  else "Follow to see their new works in your feed."}
+        if is_owner:
+            follow = {"available": False, "active": False, "reason": "This is your own record: you cannot follow it."}
+        else:
+            follow = {"available": True, "active": following,
+                      "reason": "You follow this researcher: their new works reach your feed." if following
+                      else "Follow to see their new works in your feed."}
         if mine is not None:
-            claim = {"available": False, "withdraw": True,
+            claim = {"available": False, "withdraw": True, "report": False,
                      "reason": "You own this record." if is_owner
                      else f"Your claim #{mine.id} awaits admin approval."}
-        elif approved or pending:
-            claim = {"available": True, "withdraw": False,
+        elif approved:
+            claim = report
+        elif pending:
+            claim = {"available": True, "withdraw": False, "report": False,
                      "reason": "Another account claims this record. If it is yours, claim it too: an admin decides."}
         else:
-            claim = {"available": True, "withdraw": False,
+            claim = {"available": True, "withdraw": False, "report": False,
                      "reason": "If this is you, claim it: an admin checks the claim."}
     if not approved:
         invite = {"available": False, "reason": "Invitations open once the researcher has claimed this record."}

@@ -1,6 +1,6 @@
 """Claims, owner controls, and the admin's review of both.
 
-A logged-in user claims a researcher record with a little evidence: the record shows level L2
+A logged-in user claims a researcher record with a little evidence: the record shows "claim pending"
 ("claimed", or "contested" when several accounts claim it). An admin reviews pending claims (with
 the evidence, and the record's ORCID next to the one the claimant stated) and approves one: the
 account owns the record (L3, +20 trust points; one account per record: approving another claim
@@ -21,7 +21,7 @@ import logging
 import re
 from typing import Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,7 @@ from models.accounts.tables import (
     REVOKED,
     WITHDRAWN,
     Claim,
+    Follow,
     OwnerProfile,
     User,
     WorkChoice,
@@ -216,8 +217,33 @@ def owner_data(db: Session, records: Records, v: Viewer, researcher_id: str) -> 
 # -- the admin's review -----------------------------------------------------------------------------
 
 
+RECORD_COAUTHORS = 8  # co-authors the review shows beside a claim
+
+
+def record_facts(doc: ResearcherDoc | None) -> dict | None:
+    """What the record says about its researcher, for the admin to hold the evidence against."""
+    if doc is None:
+        return None
+    return {
+        "name": doc.name,
+        "identifiers": dict(doc.identifiers),
+        "affiliations": [i.name for i in doc.institutions],
+        "co_authors": [{"id": c.id, "name": c.name, "joint_works": c.joint_works}
+                       for c in doc.close_collaborators[:RECORD_COAUTHORS]],
+        "works_count": doc.works_count,
+        "years": [doc.first_year, doc.last_year],
+    }
+
+
+def same_name_accounts(db: Session, user: User) -> list[User]:
+    """Other accounts whose display name equals this one's, ignoring case."""
+    return list(db.scalars(select(User).where(func.lower(User.display_name) == user.display_name.lower(),
+                                              User.id != user.id).order_by(User.id)))
+
+
 def review_data(db: Session, records: Records | None) -> dict:
-    """Pending claims (with evidence and every competing claim) and "not mine" flags."""
+    """Pending claims (with evidence, the record's own facts beside it, every competing claim and
+    any other account with the claimant's name) and "not mine" flags."""
     pending = db.scalars(select(Claim).where(Claim.status == PENDING).order_by(Claim.id)).all()
     rids = {c.researcher_id for c in pending}
     active = db.scalars(select(Claim).where(Claim.researcher_id.in_(rids),
@@ -250,6 +276,9 @@ def review_data(db: Session, records: Records | None) -> dict:
             "competing": [o.id for o in competing],
             "competing_claims": [{"id": o.id, "status": o.status, "claimant": user_out(users[o.user_id])}
                                  for o in competing],
+            "record": record_facts(doc),
+            "same_name_accounts": [{**user_out(u), "since": iso(u.created_at)}
+                                   for u in same_name_accounts(db, users[c.user_id])],
         })
     return {
         "claims": claims,
@@ -269,7 +298,8 @@ def _pending_claim(db: Session, claim_id: int) -> Claim:
 
 
 def approve_claim(db: Session, claim_id: int, actor: str, note: str) -> dict:
-    """The claimant owns the record; a previous owner's claim is revoked, competing ones rejected."""
+    """The claimant owns the record; a previous owner's claim is revoked, competing ones rejected;
+    the owner's follow of their own record, if any, ends (nobody follows themselves)."""
     note = clean_text(note, NOTE_MAX, "note")
     claim = _pending_claim(db, claim_id)
     now = utcnow()
@@ -284,6 +314,7 @@ def approve_claim(db: Session, claim_id: int, actor: str, note: str) -> dict:
         other.status, other.decided_at, other.decided_by = REJECTED, now, actor
         other.decision_note = f"claim #{claim.id} on this record was approved"
     claim.status, claim.decided_at, claim.decided_by, claim.decision_note = APPROVED, now, actor, note or None
+    db.execute(delete(Follow).where(Follow.user_id == claim.user_id, Follow.researcher_id == claim.researcher_id))
     try:
         db.commit()
     except IntegrityError:

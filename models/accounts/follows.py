@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.accounts.auth import Viewer, iso
+from models.accounts.auth import AccountError, Viewer, iso, owner_of
 from models.accounts.claims import Records, researcher_doc
 from models.accounts.tables import Follow
 
@@ -27,8 +27,11 @@ def followers(db: Session, researcher_id: str) -> int:
 
 
 def follow(db: Session, records: Records, v: Viewer, researcher_id: str) -> dict:
-    """Idempotent: following twice is one follow."""
+    """Idempotent: following twice is one follow. Nobody follows their own record."""
     doc = researcher_doc(records, researcher_id)
+    owner = owner_of(db, doc.id)
+    if owner is not None and owner.user_id == v.user.id:
+        raise AccountError(400, "this is your own record: you cannot follow it")
     if db.get(Follow, (v.user.id, doc.id)) is None:
         db.add(Follow(user_id=v.user.id, researcher_id=doc.id, seen_work_ids=json.dumps(list(doc.work_ids))))
         try:

@@ -159,7 +159,7 @@ NOTICES = {
     "logged-out": "You are logged out.",
     "followed": "You follow this researcher now.",
     "unfollowed": "You no longer follow this researcher.",
-    "claimed": "Claim sent: an admin will review it. Until then the record shows level L2.",
+    "claimed": "Claim sent: an admin will review it. Until then the record shows “claim pending”.",
     "withdrawn": "Claim withdrawn.",
     "saved": "Saved.",
     "flagged": "Thanks: the admin will look at this work.",

@@ -49,7 +49,7 @@ def researcher_form_page(request: Request, researcher_id: str, v, db: Session, s
 @router.post("/api/researchers/{researcher_id}/claim", status_code=201, response_model=AM.ClaimOut,
              tags=["claims"], responses=AM.WRITE_ERRORS, summary="Claim a researcher record")
 def api_claim(researcher_id: ResearcherId, body: AM.ClaimIn, v: ApiUser, db: DB, service: Service) -> dict:
-    """The record shows level L2 until an admin decides; if another account claims it too, the
+    """The record shows "claim pending" until an admin decides; if another account claims it too, the
     claim is `contested` and the admin chooses."""
     return make_claim(db, service.engine, v, researcher_id, body.evidence, body.orcid)
 
