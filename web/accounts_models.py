@@ -49,7 +49,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 WRITE_ERRORS = errors(400, 401, 403, 404, 409, 422, 429, 503)
 READ_ERRORS = errors(401, 422, 503)
-ADMIN_ERRORS = errors(400, 401, 403, 404, 409, 422, 503)
+ADMIN_ERRORS = errors(400, 401, 403, 404, 409, 422, 429, 503)
 
 
 # -- requests -----------------------------------------------------------------------------------
