@@ -3,7 +3,10 @@
 A job runs as `discovery <kind> --job ID` in a child process, so killing it (even SIGKILL) never
 takes the web server down; progress goes to the `jobs` table, which any process can read. One
 reindex at a time is enforced by an OS file lock that dies with its holder, so a killed job never
-leaves a stale lock behind; its row is marked `interrupted` the next time anyone looks.
+leaves a stale lock behind. Rows never wedge: whenever jobs are listed, a row whose process is gone
+is closed (`interrupted` if it was running, `failed` if it died or was never launched before it
+started), and a process only counts as the job's if its command line names the job (a recycled PID
+does not keep a dead job alive).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +27,7 @@ from indexer.catalog import Catalog, now
 
 KINDS = ("ingest", "reindex", "rollback")
 EXCLUSIVE = {"reindex", "rollback"}  # both change which index version is live
+LAUNCH_GRACE = timedelta(minutes=2)  # a queued row with no process after this long was never launched
 
 
 class JobConflict(RuntimeError):
@@ -103,13 +108,21 @@ class JobStore:
             self.db.execute("UPDATE jobs SET status='failed', finished_at=?, error=? WHERE id=?", (now(), error, job_id))
 
     def _reap(self) -> None:
-        """A running job whose process is gone was killed: say so instead of showing it running forever."""
+        """Close rows whose process is gone, instead of showing them queued or running forever."""
         rows = self.db.execute("SELECT id, pid, status, created_at FROM jobs WHERE status IN ('queued', 'running')").fetchall()
-        for job_id, pid, status, _ in rows:
-            if status == "running" and pid and not _alive(pid):
-                with self.db:
-                    self.db.execute("UPDATE jobs SET status='interrupted', finished_at=? WHERE id=? AND status='running'",
-                                    (now(), job_id))
+        stale_before = (datetime.now(timezone.utc) - LAUNCH_GRACE).isoformat(timespec="microseconds")
+        for job_id, pid, status, created_at in rows:
+            if pid and _is_job_process(pid, job_id):
+                continue
+            if status == "running":
+                outcome, error = "interrupted", None
+            elif pid or created_at < stale_before:
+                outcome, error = "failed", "the job's process ended before the job started" if pid else "never launched"
+            else:
+                continue  # just created: its process is being started
+            with self.db:
+                self.db.execute("UPDATE jobs SET status=?, finished_at=?, error=? WHERE id=? AND status=?",
+                                (outcome, now(), error, job_id, status))
 
     # -- audit ---------------------------------------------------------------------------
     def audit(self, actor: str, action: str, detail: dict, outcome: str) -> None:
@@ -123,25 +136,34 @@ class JobStore:
 
     # -- running -------------------------------------------------------------------------
     def launch(self, job: Job, env: dict[str, str] | None = None) -> subprocess.Popen:
-        """Start `discovery <kind> --job ID` as a detached child; it reports through the table."""
+        """Start `discovery <kind> --job ID` as a detached child; it reports through the table. The
+        child's PID is recorded at once, so a child that dies before it starts is noticed; a launch
+        that fails marks the job failed."""
         command = [sys.executable, "-m", "web.cli", job.kind, "--job", str(job.id), *job.args.get("argv", [])]
-        log = open(self.data_dir / f"job-{job.id}.log", "ab")
-        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-                                start_new_session=True)
+        try:
+            with open(self.data_dir / f"job-{job.id}.log", "ab") as log:  # the child keeps its own copy
+                child = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, **(env or {})}, start_new_session=True)
+        except OSError as exc:
+            self.fail(job.id, f"could not start the job: {exc}")
+            raise
+        with self.db:
+            self.db.execute("UPDATE jobs SET pid=? WHERE id=? AND pid IS NULL", (child.pid, job.id))
+        return child
 
 
-def _alive(pid: int) -> bool:
+def _is_job_process(pid: int, job_id: int) -> bool:
+    """Is `pid` alive and running job `job_id`? A zombie is gone; a PID the OS gave to another
+    program since (its command line does not name this job) is not ours."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours counts as gone
         with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
+            if handle.read().split(") ", 1)[1][0] == "Z":
+                return False
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            args = handle.read().split(b"\0")
     except (OSError, IndexError):
-        return True
+        return False
+    return any(a == b"--job" and b == str(job_id).encode() for a, b in zip(args, args[1:]))
 
 
 @contextmanager

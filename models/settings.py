@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `discovery serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `discovery serve` listens on.")
     workers: int = Field(1, ge=1, le=64, description="Processes `discovery serve` runs (uvicorn workers).")
-    admin_token: str | None = Field(None, description="Admin token; generated into the data directory if unset.")
+    admin_token: str | None = Field(
+        None, min_length=24, description="Admin token (at least 24 characters); generated into the data directory if unset."
+    )
     import_dir: Path | None = Field(
         None, description="Server folder admins may ingest files from by name (default: <data dir>/imports)."
     )
@@ -52,9 +54,13 @@ class Settings(BaseSettings):
     )
     session_hours: int = Field(336, ge=1, le=24 * 366, description="How long a login lasts.")
     login_max_failures: int = Field(
-        5, ge=1, le=1000, description="Failed logins per account name (20x that per address) before logins pause."
+        5, ge=1, le=1000,
+        description="Failed logins per account name and address (20x that per address) before logins from there pause.",
     )
     login_window_minutes: int = Field(15, ge=1, le=24 * 60, description="Window the login failures are counted in.")
+    admin_max_failures: int = Field(
+        10, ge=1, le=10_000, description="Wrong admin tokens per address within the login window before admin log-ins pause."
+    )
     signups_per_hour: int = Field(20, ge=1, le=100_000, description="Accounts one address may create per hour.")
     invitations_per_day: int = Field(10, ge=1, le=10_000, description="Invitations one account may send per 24 hours.")
 

@@ -24,11 +24,11 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture
 def clients(request) -> Iterator:
-    """`clients(base_url)` -> a new Client; all closed after the test."""
+    """`clients(base_url, address=None)` -> a new Client; all closed after the test."""
     made: list[Client] = []
 
-    def make(base_url: str) -> Client:
-        client = Client(base_url)
+    def make(base_url: str, address: str | None = None) -> Client:
+        client = Client(base_url, address)
         made.append(client)
         return client
 

@@ -79,8 +79,10 @@ def all_text(url: str) -> str:
 class Client:
     """One browser or API user: its own cookies; `api()` adds the CSRF header once logged in."""
 
-    def __init__(self, base_url: str):
-        self.http = httpx.Client(base_url=base_url, timeout=60, follow_redirects=False)
+    def __init__(self, base_url: str, address: str | None = None):
+        """`address`: the loopback address to connect from (e.g. 127.0.0.2), to be another client address."""
+        transport = httpx.HTTPTransport(local_address=address) if address else None
+        self.http = httpx.Client(base_url=base_url, timeout=60, follow_redirects=False, transport=transport)
         self.csrf: str | None = None
         self.user: dict | None = None
 

@@ -1,7 +1,7 @@
 """Accounts over HTTP on the real app, on SQLite and on PostgreSQL: sign-up, log-in, log-out, no
 user enumeration, rate limits, passwords never in clear; every state-changing endpoint refuses
 anonymous users, other users and missing CSRF tokens and changes nothing when it refuses; follow
-and followers; claim -> L2, admin approval -> L3 and the trust score; withdraw; contested claims;
+and followers; a pending claim keeps the earned level, admin approval -> L3 and the trust score; withdraw; contested claims;
 owner controls; invitations, inbox, accept/decline, rate limit, block; the feed after an ingest."""
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -57,8 +58,8 @@ def researchers(site) -> dict[str, str]:
         seed = find_researcher(http, "Liu Ziyin")
         people = http.get("/api/search", params={"kind": "people", "q": "stochastic gradient noise", "per_page": 40})
         others = [h["id"] for h in people.json()["hits"] if h["id"] != seed]
-    assert len(others) >= 8, others
-    names = ["follow", "approve", "withdraw", "contest", "owner", "invite", "refuse", "extra"]
+    names = ["follow", "approve", "withdraw", "contest", "owner", "invite", "refuse", "extra", "careful"]
+    assert len(others) >= len(names), others
     return {"seed": seed, **dict(zip(names, others, strict=False))}
 
 
@@ -169,6 +170,8 @@ def test_unsafe_settings_are_refused():
         Settings(secret_key="short")
     with pytest.raises(ValidationError):
         Settings(login_max_failures=0)
+    with pytest.raises(ValidationError):
+        Settings(admin_token="short-guessable-token")  # under 24 characters
 
 
 def test_no_user_enumeration(site, clients):
@@ -190,7 +193,7 @@ def test_no_user_enumeration(site, clients):
     assert pages[0] == pages[1]
 
 
-def test_login_rate_limit_is_per_account_name_and_tells_nobody_who_exists(site, clients):
+def test_login_rate_limit_is_per_account_and_address_and_tells_nobody_who_exists(site, clients):
     url, _ = site
     victim = clients(url)
     victim.signup("Rate Limited")
@@ -201,12 +204,34 @@ def test_login_rate_limit_is_per_account_name_and_tells_nobody_who_exists(site, 
         limited = attacker.login(email, "wrong password here")
         error = assert_error(limited, 429)
         assert int(limited.headers["Retry-After"]) > 0 and "try again" in error["message"]
-    # even the right password waits now, and the answer is the same as for the unknown name
+    # from the attacker's address even the right password waits now, as for the unknown name
     assert attacker.login(victim.email).status_code == 429
+    # the owner, from their own address, is not locked out
+    assert clients(url, "127.0.0.2").login(victim.email).status_code == 200
     # other accounts are not locked out
     other = clients(url)
     other.signup("Other User")
     assert other.login(other.email).status_code == 200
+
+
+def test_concurrent_wrong_passwords_get_at_most_the_limit_tried(site, clients):
+    """50 wrong passwords at once: each is counted before it is checked, so at most the limit
+    are tried (401) and the rest wait (429); the owner still logs in from another address."""
+    url, _ = site
+    owner = clients(url)
+    owner.signup("Concurrently Attacked")
+    attacker = clients(url, "127.0.0.3")
+    csrf = attacker.anonymous_csrf()
+
+    def guess(n: int) -> int:
+        return attacker.http.post("/api/auth/login", json={"email": owner.email, "password": f"wrong guess {n:04d}"},
+                                  headers={"X-CSRF-Token": csrf}).status_code
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        statuses = list(pool.map(guess, range(50)))
+    assert set(statuses) <= {401, 429}, statuses
+    assert 1 <= statuses.count(401) <= LOGIN_FAILURES, statuses
+    assert clients(url, "127.0.0.4").login(owner.email).status_code == 200
 
 
 def test_passwords_are_never_stored_or_logged_in_clear(site, clients, caplog):
@@ -374,7 +399,7 @@ def test_follow_counts_and_following_page(site, clients, researchers):
 # -- claims and verification -------------------------------------------------------------------------
 
 
-def test_claim_gives_l2_and_admin_approval_l3_with_the_trust_score(site, clients, researchers):
+def test_a_pending_claim_keeps_the_earned_level_and_approval_gives_l3(site, clients, researchers):
     url, _ = site
     rid = researchers["approve"]
     before = profile(clients(url), rid)["trust"]
@@ -389,11 +414,11 @@ def test_claim_gives_l2_and_admin_approval_l3_with_the_trust_score(site, clients
     assert claim["status"] == "pending" and not claim["contested"]
     claimed = profile(user, rid)
     t = claimed["trust"]
-    assert (t["claim_status"], t["level"], t["score"]) == ("claimed", "L2", before["score"])
+    assert (t["claim_status"], t["level"], t["score"]) == ("claimed", before["level"], before["score"])
     assert f"Claim #{claim['id']}" in claim_row(claimed)["evidence"]
     assert claimed["viewer"]["claim"]["id"] == claim["id"] and claimed["actions"]["claim"]["withdraw"]
     html = user.http.get(f"/researchers/{rid}").text
-    assert "Claimed · awaiting admin review" in html and "Verification L2" in html
+    assert "Claim pending" in html and f"Verification {before['level']}" in html and "Verification L2" not in html
     assert_error(user.api("POST", f"/api/researchers/{rid}/claim", {"evidence": "again"}), 409)
 
     review = user.http.get("/api/admin/claims", headers=ADMIN).json()
@@ -417,6 +442,51 @@ def test_claim_gives_l2_and_admin_approval_l3_with_the_trust_score(site, clients
     assert any(e["action"] == "claim-approve" and e["outcome"] == "ok" for e in audit)
     me = user.http.get("/api/me").json()
     assert me["owned"] == [rid]
+
+
+def test_trust_is_shown_carefully_around_claims(site, clients, researchers):
+    """The admin sees the record's own facts beside the evidence and other accounts with the
+    claimant's name; once approved, others get "report a problem", not "claim this profile"; the
+    owner cannot follow their own record."""
+    url, _ = site
+    rid = researchers["careful"]
+    record = profile(clients(url), rid)
+    real, impostor, visitor = clients(url), clients(url), clients(url)
+    real.signup("Same Name Person")
+    impostor.signup("same name  person")  # looks identical on the page
+    visitor.signup("A Visitor")
+    claim = real.api("POST", f"/api/researchers/{rid}/claim", {"evidence": "I wrote these."}).json()
+    fake = impostor.api("POST", f"/api/researchers/{rid}/claim", {"evidence": "Me too."}).json()
+
+    review = {c["id"]: c for c in real.http.get("/api/admin/claims", headers=ADMIN).json()["claims"]}
+    listed = review[claim["id"]]
+    assert [u["id"] for u in listed["same_name_accounts"]] == [impostor.user["id"]]
+    assert [u["id"] for u in review[fake["id"]]["same_name_accounts"]] == [real.user["id"]]
+    shown = listed["record"]
+    assert shown["name"] == record["name"] and shown["identifiers"] == record["identifiers"]
+    assert [a["id"] for a in shown["co_authors"]] == [c["id"] for c in record["close_collaborators"]][:len(shown["co_authors"])]
+    assert shown["affiliations"] == [i["name"] for i in record["institutions"]]
+    with httpx.Client(base_url=url, timeout=60) as browser:
+        assert browser.post("/admin/login", data={"token": ADMIN_TOKEN}).status_code == 303
+        page = browser.get("/admin/claims").text
+    assert "Other accounts share this display name" in page and "The record says" in page
+
+    approve(real, claim["id"])
+    for client in (visitor, clients(url)):  # signed in, and anonymous
+        data = profile(client, rid)
+        assert data["actions"]["claim"]["report"] and not data["actions"]["claim"]["available"]
+        html = client.http.get(f"/researchers/{rid}").text
+        assert "Claim this profile" not in html and "Report a problem" in html
+    reported = visitor.form(f"/researchers/{rid}/claim", {"evidence": "This record mixes two people."},
+                            csrf=visitor.page_csrf(f"/researchers/{rid}/claim"))
+    assert reported.status_code == 303
+    assert any(c["researcher_id"] == rid for c in visitor.http.get("/api/admin/claims", headers=ADMIN).json()["claims"])
+
+    owned = profile(real, rid)
+    assert not owned["actions"]["follow"]["available"] and "your own record" in owned["actions"]["follow"]["reason"]
+    assert_error(real.api("POST", f"/api/researchers/{rid}/follow"), 400)
+    assert "Follow researcher" not in real.http.get(f"/researchers/{rid}").text
+    assert profile(real, rid)["counts"]["followers"] == 0
 
 
 def approve_again(client, claim_id):
@@ -455,7 +525,7 @@ def test_contested_claims_go_to_the_admin_and_one_account_owns_a_record(site, cl
     claim_b = b.api("POST", f"/api/researchers/{rid}/claim", {"evidence": "B's evidence"}).json()
     assert claim_b["contested"]
     data = profile(a, rid)
-    assert (data["trust"]["claim_status"], data["trust"]["level"]) == ("contested", "L2")
+    assert data["trust"]["claim_status"] == "contested" and data["trust"]["level"] in ("L0", "L1")
     assert f"#{claim_a['id']}" in claim_row(data)["evidence"] and f"#{claim_b['id']}" in claim_row(data)["evidence"]
 
     review = a.http.get("/api/admin/claims", headers=ADMIN).json()["claims"]

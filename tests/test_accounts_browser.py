@@ -2,7 +2,7 @@
 download), three people in three browser contexts on the real app:
 
 a researcher signs up, follows Liu Ziyin and sees the followers count go up, claims the profile
-and sees "Claimed" and level L2; the admin approves the claim and the profile shows L3 with the
+and sees "Claim pending" beside the level it had; the admin approves the claim and the profile shows L3 with the
 trust score up and the breakdown naming the claim; the owner says "open to collaborate"; another
 user sends an invitation; the owner accepts it. No request leaves the app; no JavaScript error."""
 
@@ -91,15 +91,15 @@ def test_follow_claim_approve_open_invite_accept(person, site):
     assert int(owner.locator("#trust .counts li", has_text="followers").locator(".num").inner_text()) == followers + 1
     assert "Following" in owner.locator("#actions button.follow").inner_text()
 
-    # Claim: "Claimed" and level L2 at once.
+    # Claim: "Claim pending" beside the earned level, which a pending claim does not raise.
     before = score(owner)
     owner.click("#actions a.claim")
     owner.wait_for_url("**/claim")
     owner.fill("textarea[name=evidence]", "My homepage lists all nine papers; I was at the University of Tokyo.")
     owner.click("form.stack button[type=submit]")
     owner.wait_for_url("**done=claimed")
-    assert "Claimed" in owner.locator(".profile-head .claim-badge").inner_text()
-    assert "Verification L2" in owner.locator("#trust").inner_text()
+    assert "Claim pending" in owner.locator(".profile-head .claim-badge").inner_text()
+    assert "Verification L2" not in owner.locator("#trust").inner_text()
     assert score(owner) == before
 
     # The admin approves it from the admin area's review page.

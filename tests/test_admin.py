@@ -2,7 +2,9 @@
 ingest and reindex, searches during a reindex, SIGKILL mid-reindex, rollback."""
 
 import os
+import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -123,6 +125,78 @@ def test_browser_login_sets_a_safe_cookie_and_forms_need_csrf(admin):
         assert len(jobs(client)) == before
     audit = client.get("/api/admin/status", headers=AUTH).json()["audit"]
     assert {"refused", "ok"} <= {e["outcome"] for e in audit if e["action"] == "login"}
+
+
+def test_wrong_admin_tokens_are_rate_limited_per_address(admin):
+    """Past DISCOVERY_ADMIN_MAX_FAILURES wrong tokens from one address: 429 with Retry-After, even
+    for the right token from there; the admin from another address is not locked out."""
+    settings, client = admin
+    base = str(client.base_url)
+    with httpx.Client(base_url=base, timeout=60, transport=httpx.HTTPTransport(local_address="127.0.0.5")) as guesser:
+        statuses = [guesser.get("/api/admin/status", headers={"Authorization": f"Bearer wrong-{n}"}).status_code
+                    for n in range(settings.admin_max_failures + 5)]
+        statuses += [guesser.post("/admin/login", data={"token": "wrong"}).status_code for _ in range(3)]
+        assert statuses.count(401) == settings.admin_max_failures and statuses.count(429) == 8, statuses
+        limited = guesser.get("/api/admin/status", headers=AUTH)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+        assert limited.json()["error"]["status"] == 429
+    assert client.get("/api/admin/status", headers=AUTH).status_code == 200
+
+
+def test_admin_upload_form_starts_an_ingest(admin):
+    """The admin page's upload form (multipart, Starlette's UploadFile) starts a job: not a 400."""
+    settings, client = admin
+    with httpx.Client(base_url=str(client.base_url), timeout=60) as browser:
+        assert browser.post("/admin/login", data={"token": TOKEN}).status_code == 303
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/admin").text).group(1)
+        data = (FIXTURES / "seed-researcher.openalex.jsonl").read_bytes()
+        started = browser.post("/admin/ingest", data={"csrf": csrf, "path": ""},
+                               files={"file": ("seed.openalex.jsonl", data, "application/octet-stream")})
+        assert started.status_code == 303, started.text[:500]
+        job_id = int(started.headers["location"].rsplit("/", 1)[1])
+    job = wait_for(client, job_id)
+    assert job["status"] == "succeeded" and job["result"]["read"] == 9, job
+
+
+@pytest.mark.parametrize("name", ["seed\x00.jsonl", "x" * 300])
+def test_unusable_import_names_are_400_on_the_api_and_the_form(admin, name):
+    settings, client = admin
+    before = len(jobs(client))
+    response = client.post("/api/admin/ingest", json={"path": name}, headers=AUTH)
+    assert response.status_code == 400, response.text[:300]
+    assert response.json()["error"]["status"] == 400
+    with httpx.Client(base_url=str(client.base_url), timeout=60) as browser:
+        browser.post("/admin/login", data={"token": TOKEN})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/admin").text).group(1)
+        form = browser.post("/admin/ingest", data={"csrf": csrf, "path": name})
+        assert form.status_code == 400, form.text[:300]
+        assert "\x00" not in form.text
+    assert len(jobs(client)) == before
+
+
+def test_searches_answer_while_an_admin_request_waits_for_the_catalog_lock(admin):
+    """An admin write blocked on the catalog's write lock waits in a worker thread: searches (which
+    never touch the catalog) still answer meanwhile."""
+    settings, client = admin
+    holder = sqlite3.connect(settings.catalog_path, isolation_level=None, timeout=30)
+    holder.execute("BEGIN IMMEDIATE")
+    answers: list[httpx.Response] = []
+    waiting = threading.Thread(target=lambda: answers.append(
+        client.post("/api/admin/rollback", headers=AUTH)))
+    try:
+        waiting.start()
+        with httpx.Client(base_url=str(client.base_url), timeout=60) as searcher:
+            for _ in range(3):
+                assert searcher.get("/api/search", params=QUERY).status_code == 200
+                assert searcher.get("/api/status").status_code == 200
+        assert waiting.is_alive() and not answers  # the admin request is still waiting for the lock
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        waiting.join(timeout=120)
+    assert answers and answers[0].status_code in (202, 409), answers[0].text
+    if answers[0].status_code == 202:
+        wait_for(client, answers[0].json()["id"])
 
 
 @pytest.mark.parametrize("path", ["../catalog.sqlite", "/etc/passwd", "imports/../../admin-token", "..", ""])

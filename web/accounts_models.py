@@ -1,5 +1,5 @@
 """Request and response models of the account API (`/api/auth`, `/api/me`, follows, claims, owner
-controls, invitations, claim review): what `/docs` shows. Answers are built in `web.accounts*`."""
+controls, invitations, claim review): what `/docs` shows. Answers are built by the rules in `models.accounts`."""
 
 from __future__ import annotations
 
@@ -7,12 +7,20 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.accounts.auth import (
+    EMAIL_MAX,
+    EVIDENCE_MAX,
+    MESSAGE_MAX,
+    NAME_MAX,
+    NAME_MIN,
+    NOTE_MAX,
+    ORCID_PATTERN,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    REASON_MAX,
+    REPLY_MAX,
+)
 from web.api_models import ErrorBody
-
-EMAIL_MAX, NAME_MIN, NAME_MAX = 254, 2, 60
-PASSWORD_MIN, PASSWORD_MAX = 10, 1024
-EVIDENCE_MAX, MESSAGE_MAX, REPLY_MAX, REASON_MAX, NOTE_MAX = 2000, 2000, 2000, 1000, 1000
-ORCID_PATTERN = r"^[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{3}[0-9X]$"
 
 
 class Open(BaseModel):
@@ -41,7 +49,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 WRITE_ERRORS = errors(400, 401, 403, 404, 409, 422, 429, 503)
 READ_ERRORS = errors(401, 422, 503)
-ADMIN_ERRORS = errors(400, 401, 403, 404, 409, 422, 503)
+ADMIN_ERRORS = errors(400, 401, 403, 404, 409, 422, 429, 503)
 
 
 # -- requests -----------------------------------------------------------------------------------
@@ -220,6 +228,10 @@ class ReviewClaimOut(ClaimOut):
     record_orcid: Optional[str] = None
     orcid_matches: Optional[bool] = None
     competing: list[int]
+    record: Optional[dict[str, Any]] = Field(None, description="What the record itself says, to compare with the "
+                                             "evidence: identifiers, affiliations, top co-authors, years, works.")
+    same_name_accounts: list[dict[str, Any]] = Field(description="Other accounts with the claimant's display name "
+                                                     "(an impostor looks identical by name).")
 
 
 class ReviewOut(Open):

@@ -1,14 +1,15 @@
 """The web app: `create_app(settings)` builds it; nothing is created at import time.
 
-Flow of a request: a route in `web.views` validates its parameters (FastAPI), its handler asks the
+Flow of a request: a route in `web.routes` validates its parameters (FastAPI), its handler asks the
 `Discovery` service in the threadpool and shapes the answer (`web.shapes`), then the page route
 renders it with a template (`web.render`) or the `/api` route returns it as JSON. Errors of every
 kind become one shape (`web.errors`).
 
 The lifespan opens the engine and loads the embedding model once per process (before the first
 request, so no query waits for it) and closes the engine on shutdown. Tests pass a ready `service`.
-It also migrates the accounts database (`web.accounts`: follows, claims, invitations) before the
-first request, whichever way the engine came.
+It also migrates the accounts database (`models.accounts`: follows, claims, invitations) before the
+first request, whichever way the engine came. Every router is included below, by name: importing a
+route module registers nothing.
 """
 
 from __future__ import annotations
@@ -26,15 +27,41 @@ from models.settings import Settings
 from search.interface import SearchError
 from search.pin import OneVersionPerRequest
 from search.service import Discovery
-# Importing accounts_follow / accounts_invites registers their routes on accounts.router and accounts.pages.
-from web import accounts, accounts_claims, accounts_follow, accounts_invites, docs, errors, views  # noqa: F401
-from web import citations, explorer, site
-from web.accounts import AccountError, Accounts
-from web.admin import AdminError, admin_router, announce_admin_token
+from models.accounts.auth import AccountError, Accounts
+from web import errors
 from web.render import STATIC, make_templates
-from web import expertise
+from web.routes import accounts, browse, citations, claims, docs, expertise, explorer, follows, invitations, site
+from web.routes.admin import AdminError, admin_router, announce_admin_token
 
 log = logging.getLogger("discovery.web")
+
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+     b"img-src 'self' data:; font-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+     b"frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware adding `SECURITY_HEADERS` to every response: only this site's own scripts
+    run, no site may frame ours (clickjacking), browsers do not guess content types."""
+
+    def __init__(self, app):  # noqa: ANN001
+        self.app = app
+
+    async def __call__(self, scope, receive, send):  # noqa: ANN001
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):  # noqa: ANN001
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 DESCRIPTION = """\
 Search works, researchers and topics; researcher profiles with a trust snapshot, research graph,
@@ -89,7 +116,7 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # web.docs serves /docs without a CDN
+        docs_url=None,  # web.routes.docs serves /docs without a CDN
         redoc_url=None,
         openapi_tags=[
             {"name": "search", "description": "Works, people and topics."},
@@ -100,7 +127,7 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
             {"name": "accounts", "description": "Sign up, log in, log out, your account. State-changing requests "
              "need the session cookie and its CSRF token in `X-CSRF-Token`."},
             {"name": "follow", "description": "Follow researchers; the following list; the feed of their new works."},
-            {"name": "claims", "description": "Claim a researcher record (level L2); an admin approves it (L3)."},
+            {"name": "claims", "description": "Claim a researcher record (shown as a pending claim); an admin approves it (L3)."},
             {"name": "owner", "description": "The owner of a claimed record: open to collaborate, pinned and "
              "excluded works, \"not mine\" flags."},
             {"name": "invitations", "description": "Invite a claimed, open-to-collaborate researcher; inbox, "
@@ -116,21 +143,17 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
     accounts.install_template_globals(app.state.templates)
     errors.install(app)
     app.add_middleware(OneVersionPerRequest)  # each request reads one index version (search.pin)
+    app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(citations.router)
-    app.include_router(explorer.router)
-    app.include_router(views.router)
-    app.include_router(views.pages)
+    for module in (explorer, browse, accounts, follows, claims, invitations, expertise):
+        app.include_router(module.router)
+        app.include_router(module.pages)
     app.include_router(site.pages)
-    app.include_router(explorer.pages)
-    app.include_router(accounts.router)  # + the follow, claim and invitation routes registered on it
-    app.include_router(accounts.pages)
     app.include_router(docs.router)
-    app.include_router(expertise.router)
-    app.include_router(expertise.pages)
     admin = admin_router(settings, app.state.templates)
     app.include_router(admin)
-    app.include_router(accounts_claims.review_router(admin.access))
+    app.include_router(claims.review_router(admin.access))
 
     @app.exception_handler(AdminError)
     async def on_admin_error(request, exc: AdminError):

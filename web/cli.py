@@ -307,8 +307,8 @@ def cmd_serve(args, settings: Settings) -> int:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
         return 0
     # Generated secrets are created once here, or each worker would write its own admin token and key.
-    from web.accounts import Accounts
-    from web.admin import announce_admin_token
+    from models.accounts.auth import Accounts
+    from web.routes.admin import announce_admin_token
 
     announce_admin_token(settings)
     _ = Accounts(settings).secret

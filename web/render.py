@@ -135,12 +135,18 @@ def pages(current: int, last: int, around: int = 2) -> list[int | None]:
     return out
 
 
+def no_nul(value: object) -> object:
+    """Every `{{ }}` output: a NUL byte from user input (HTML forbids it) shows as U+FFFD, never raw."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) else value
+
+
 def make_templates() -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=True,  # every template, whatever its extension
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=no_nul,
     )
     env.filters.update(highlight=highlight, percent=percent, score=score, excerpt=excerpt)
     env.filters.update(admin_view.FILTERS)

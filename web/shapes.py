@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
 from typing import Iterable
 
+from models.accounts.auth import AccountFacts
 from models.records import Collaborator, ResearcherDoc, TopicCount, WorkDoc
 from search.interface import BadQuery, FacetValue, WorkFilters, WorkHit, WorkResults, doc_to_dict
 from search.service import (
@@ -31,27 +31,6 @@ from search.service import (
 )
 from web.reach import work_links
 
-
-@dataclass(frozen=True)
-class AccountFacts:
-    """What the accounts database says about one researcher record, for one viewer
-    (`web.accounts.profile_facts`). The defaults describe a record nobody follows or claimed."""
-
-    followers: int = 0
-    claim_status: str = "unclaimed"  # unclaimed | claimed | contested | approved
-    claim_evidence: str | None = None  # names the claim, for the trust breakdown
-    open_to_collaborate: bool | None = None  # stated by the owner; unknown until then
-    pinned: frozenset[str] = frozenset()
-    excluded: frozenset[str] = frozenset()  # excluded from expertise, or flagged "not mine"
-    actions: dict = field(default_factory=lambda: {
-        name: {"available": False, "reason": reason} for name, reason in (
-            ("follow", "Log in to follow this researcher."),
-            ("claim", "Log in to claim this author record."),
-            ("invite", "Invitations reach researchers who claimed their record and are open to collaborate."),
-        )
-    })
-    viewer: dict = field(default_factory=lambda: {"signed_in": False, "following": False, "is_owner": False,
-                                                   "claim": None})
 
 FILTER_KEYS = ("year_from", "year_to", "type", "venue", "topic", "researcher")
 _YEAR = re.compile(r"[0-9]{1,4}")

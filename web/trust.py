@@ -22,7 +22,7 @@ Consistent affiliation        10      10 x the share of the researcher's works t
 Years active                  10      1 per calendar year from first to last work, inclusive
 Citation impact (h-index)      5      1 per point of h-index (from the sources' citation counts)
 Claim status                  20      20 once an admin approves an account's claim (level L3); 0
-                                      while unclaimed, and 0 while a claim awaits review (L2: anyone
+                                      while unclaimed, and 0 while a claim awaits review (anyone
                                       can claim; only the admin's check adds trust)
 ============================  ======  ==============================================================
 
@@ -35,11 +35,11 @@ Verification levels
 * **L0** — name only: the record is linked to its works by name plus evidence (co-authors,
   affiliation, topic), no source identifier.
 * **L1** — a source identifier (ORCID, OpenAlex, OpenReview or dblp) links the record.
-* **L2** — claimed by an account: a logged-in user claimed the record and the claim awaits an
-  admin (two or more such claims make it *contested*; it stays L2 until an admin decides).
+* **L2** is never shown for a pending claim: anyone can claim, so until an admin decides the
+  record keeps the level it earned (L0 or L1) and the profile says "claim pending" beside it.
 * **L3** — an admin approved the claim: the account owns the record (one account per record).
 
-The claim facts come from the accounts database (`web.accounts.profile_facts`); the claim row of
+The claim facts come from the accounts database (`models.accounts.auth.facts_for`); the claim row of
 the breakdown names the claim (its number and dates).
 """
 
@@ -67,7 +67,6 @@ BANDS: tuple[tuple[int, str], ...] = ((75, "Verified"), (50, "Trusted"), (25, "E
 LEVELS = {
     "L0": "Name only: linked by name plus evidence, no source identifier",
     "L1": "A source identifier links this record",
-    "L2": "Claimed by an account",
     "L3": "Claim approved by an admin",
 }
 
@@ -180,8 +179,6 @@ def components(p: Profile, claim_status: str = "unclaimed", claim_evidence: str 
 def level(p: Profile, claim_status: str = "unclaimed") -> str:
     if claim_status == "approved":
         return "L3"
-    if claim_status in ("claimed", "contested"):
-        return "L2"
     if any(p.researcher.identifiers.get(k) for k in IDENTIFIER_LABELS):
         return "L1"
     return "L0"

@@ -1,6 +1,7 @@
-"""Accounts storage, shared by the web app (which reads and writes it) and the indexer (which
-reads the owners' choices): SQLAlchemy tables, the engine and session helpers, the Alembic
-migrations that ship inside this package, and the one query the indexer needs.
+"""Accounts: the database (SQLAlchemy tables, the engine and session helpers, the Alembic migrations
+that ship inside this package) and the account rules beside it (`auth`: sign-up, log-in, sessions,
+profile facts; `rate_limit`; `follows`; `claims`; `invitations`). The web app's routes call the
+rules; the indexer reads the owners' choices.
 
     db = AccountsDB(settings.accounts_database_url); db.migrate()
     with db.session() as s: ...

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from search.service import Discovery
 from web import api_models as M
-from web import views
+from web.routes import browse
 from web.render import render
 
 NODE_TYPES = ("researcher", "work", "topic", "institution")
@@ -145,12 +145,12 @@ pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
 
 async def explore_data(
-    service: views.Service,
-    researcher_id: views.ResearcherId,
+    service: browse.Service,
+    researcher_id: browse.ResearcherId,
     type: Annotated[list[str], Query(max_length=4, description="Node types to show (repeatable): researcher, work, "
                                                               "topic, institution; none means all.")] = [],
-    year_from: views.Year = None,
-    year_to: views.Year = None,
+    year_from: browse.Year = None,
+    year_to: browse.Year = None,
 ) -> dict:
     """Two hops around a researcher, laid out: nodes with `x`, `y`, `hop` and a `short` label."""
     from search.interface import BadQuery
@@ -161,7 +161,7 @@ async def explore_data(
     if year_from is not None and year_to is not None and year_from > year_to:
         raise BadQuery("year_from is after year_to")
     types = tuple(type) or NODE_TYPES
-    graph = await views.call(neighbourhood, service, researcher_id, types, year_from, year_to)
+    graph = await browse.call(neighbourhood, service, researcher_id, types, year_from, year_to)
     return {**layout(graph), "filters": {"type": list(types), "year_from": year_from, "year_to": year_to}}
 
 

@@ -4,6 +4,9 @@ Access: the admin token (`DISCOVERY_ADMIN_TOKEN`, else generated once into `<dat
 Browsers log in with it and get a signed, HttpOnly, SameSite=Strict session cookie; every form
 carries a CSRF token bound to that session. API clients send `Authorization: Bearer <token>`.
 Anything without valid credentials gets 401 (or 403 for a bad CSRF token) and changes nothing.
+Every token presented (log-in form or bearer header) is counted per client address before it is
+checked (`models.accounts.rate_limit`); past `DISCOVERY_ADMIN_MAX_FAILURES` wrong ones in the log-in
+window the answer is 429 with `Retry-After`.
 Every admin action lands in the audit log: who, what, when, and the outcome.
 """
 
@@ -12,19 +15,25 @@ import hmac
 import secrets
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from hashlib import sha256
 from pathlib import Path
 from typing import Annotated, Any, Callable, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile as FormFile
 
 from indexer.catalog import Catalog
 from indexer.jobs import Job, JobConflict, JobStore
+from models.accounts.auth import too_many
+from models.accounts.rate_limit import Limit, RateLimited, release, take
 from models.settings import Settings
 from web.api_models import ErrorBody
 
@@ -36,9 +45,13 @@ API_ERRORS: dict[int | str, dict] = {
         (409, "A reindex or rollback is already running."),
         (413, "Upload larger than DISCOVERY_MAX_UPLOAD_MB."),
         (422, "A parameter failed validation."),
+        (429, "Too many wrong admin tokens from this address; see Retry-After."),
     )
 }
 SESSION_COOKIE = "discovery_admin"
+# declares the scheme in OpenAPI (`/docs` shows it); a missing or non-Bearer header is our 401, not FastAPI's 403
+BEARER = HTTPBearer(scheme_name="adminToken", description="The admin token (DISCOVERY_ADMIN_TOKEN).", auto_error=False)
+JobId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="A job id.")]
 SESSION_SECONDS = 8 * 3600
 CHUNK = 1 << 20
 
@@ -52,7 +65,7 @@ class AdminError(Exception):
 @dataclass
 class AdminAccess:
     """The admin area's credential checks, for routes defined elsewhere (e.g. the claim review in
-    `web.accounts_claims`): the same token, session cookie, CSRF token and audit log."""
+    `web.routes.claims`): the same token, session cookie, CSRF token and audit log."""
 
     api_actor: Callable[..., Any]  # dependency: `Authorization: Bearer <token>` -> actor
     browser_actor: Callable[..., Any]  # dependency: session cookie + form CSRF token -> actor
@@ -113,18 +126,26 @@ class ReindexRequest(BaseModel):
 
 
 def safe_import_path(settings: Settings, name: str) -> Path:
-    """Refuse anything that resolves outside the import folder (`../`, absolute paths, symlinks out)."""
+    """Refuse anything that resolves outside the import folder (`../`, absolute paths, symlinks out),
+    and names the file system cannot hold (a NUL byte, a name too long): 400, not a crash."""
     root = settings.imports_path.resolve()
-    candidate = (root / name).resolve()
-    if not candidate.is_relative_to(root) or candidate == root:
-        raise AdminError(400, f"{name!r} is outside the import folder; name a file inside {root}")
-    if not candidate.is_file():
-        raise AdminError(404, f"no file {name!r} in the import folder {root}")
+    shown = repr(name[:100]) + ("..." if len(name) > 100 else "")
+    if "\x00" in name:
+        raise AdminError(400, f"{shown} contains a NUL byte; name a file inside {root}")
+    try:
+        candidate = (root / name).resolve()
+        if not candidate.is_relative_to(root) or candidate == root:
+            raise AdminError(400, f"{shown} is outside the import folder; name a file inside {root}")
+        if not candidate.is_file():
+            raise AdminError(404, f"no file {shown} in the import folder {root}")
+    except OSError as exc:  # e.g. ENAMETOOLONG: a path component longer than 255 bytes
+        raise AdminError(400, f"{shown} is not a usable file name ({exc.strerror or type(exc).__name__})") from None
     return candidate
 
 
-async def save_upload(settings: Settings, upload: UploadFile) -> Path:
-    """Stream to disk in chunks with a size limit; a partial file is removed."""
+def save_upload(settings: Settings, upload: FormFile) -> Path:
+    """Copy to disk in chunks with a size limit (the form parser spooled it already); a partial file
+    is removed. Blocking: call it from a thread."""
     limit = settings.max_upload_mb * (1 << 20)
     uploads = settings.data_dir / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
@@ -133,7 +154,7 @@ async def save_upload(settings: Settings, upload: UploadFile) -> Path:
     size = 0
     try:
         with open(target, "wb") as out:
-            while chunk := await upload.read(CHUNK):
+            while chunk := upload.file.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
                     raise AdminError(413, f"upload larger than {settings.max_upload_mb} MB (DISCOVERY_MAX_UPLOAD_MB)")
@@ -186,10 +207,25 @@ def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
             catalog.close()
 
     # -- who is asking ---------------------------------------------------------------------
-    def api_actor(request: Request) -> str:
-        header = request.headers.get("authorization", "")
-        scheme, _, credential = header.partition(" ")
-        if scheme.lower() != "bearer" or not get_auth().token_ok(credential.strip()):
+    def token_ok(request: Request, candidate: str) -> bool:
+        """Is `candidate` the admin token? The guess is counted before it is checked, and
+        un-counted when right, so only wrong tokens use up an address's allowance."""
+        accounts = request.app.state.accounts
+        address = request.client.host if request.client else "?"
+        limit = Limit("admin-ip", accounts.mac("admin-ip", address), settings.admin_max_failures,
+                      timedelta(minutes=settings.login_window_minutes))
+        with accounts.db.session() as db:
+            try:
+                attempt = take(db, limit)
+            except RateLimited as exc:
+                raise too_many(exc.retry_after, "wrong admin tokens from this address") from None
+            ok = get_auth().token_ok(candidate)
+            if ok:
+                release(db, attempt)
+        return ok
+
+    def api_actor(request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> str:
+        if bearer is None or not bearer.credentials.strip() or not token_ok(request, bearer.credentials.strip()):
             raise AdminError(401, "admin API: send Authorization: Bearer <admin token>")
         return f"api@{request.client.host if request.client else '?'}"
 
@@ -205,6 +241,16 @@ def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
             raise AdminError(403, "missing or invalid CSRF token: reload the admin page and try again")
         return f"browser@{request.client.host if request.client else '?'}"
 
+    def one_job(job_id: int) -> Job:
+        catalog, store = jobs()
+        try:
+            job = store.get(job_id)
+        finally:
+            catalog.close()
+        if job is None:
+            raise AdminError(404, f"no job {job_id}")
+        return job
+
     def status_data() -> dict:
         from indexer.status import status
 
@@ -219,54 +265,47 @@ def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
     # -- JSON API --------------------------------------------------------------------------
     @router.get("/api/admin/status", tags=["admin"], responses=API_ERRORS,
                 summary="Live index, index lag, running and recent jobs")
-    async def api_status(actor: Annotated[str, Depends(api_actor)]) -> dict:
-        return await run_in_threadpool(status_data)
+    def api_status(actor: Annotated[str, Depends(api_actor)]) -> dict:
+        return status_data()
 
     @router.get("/api/admin/jobs/{job_id}", tags=["admin"], responses=API_ERRORS,
                 summary="One job: progress, result, rejected records")
-    async def api_job(job_id: int, actor: Annotated[str, Depends(api_actor)]) -> dict:
-        catalog, store = jobs()
-        try:
-            job = store.get(job_id)
-        finally:
-            catalog.close()
-        if job is None:
-            raise AdminError(404, f"no job {job_id}")
-        return job_dict(job)
+    def api_job(job_id: JobId, actor: Annotated[str, Depends(api_actor)]) -> dict:
+        return job_dict(one_job(job_id))
 
     @router.post("/api/admin/ingest", tags=["admin"], responses=API_ERRORS,
                 status_code=202, summary="Ingest a file from the import folder")
-    async def api_ingest_path(body: IngestPath, actor: Annotated[str, Depends(api_actor)]) -> dict:
+    def api_ingest_path(body: IngestPath, actor: Annotated[str, Depends(api_actor)]) -> dict:
         path = safe_import_path(settings, body.path)
         argv = [str(path), *(["--format", body.format] if body.format else [])]
         return job_dict(start("ingest", argv, actor, {"path": body.path}))
 
     @router.post("/api/admin/upload", tags=["admin"], responses=API_ERRORS,
                 status_code=202, summary="Upload a file and ingest it")
-    async def api_upload(actor: Annotated[str, Depends(api_actor)], file: UploadFile = File(...)) -> dict:
-        path = await save_upload(settings, file)
+    def api_upload(actor: Annotated[str, Depends(api_actor)], file: UploadFile = File(...)) -> dict:
+        path = save_upload(settings, file)
         return job_dict(start("ingest", [str(path)], actor, {"upload": file.filename}))
 
     @router.post("/api/admin/reindex", tags=["admin"], responses=API_ERRORS,
                 status_code=202, summary="Build and switch to a new index version")
-    async def api_reindex(body: ReindexRequest, actor: Annotated[str, Depends(api_actor)]) -> dict:
+    def api_reindex(body: ReindexRequest, actor: Annotated[str, Depends(api_actor)]) -> dict:
         return job_dict(start("reindex", ["--full"] if body.full else [], actor, {"full": body.full}))
 
     @router.post("/api/admin/rollback", tags=["admin"], responses=API_ERRORS,
                 status_code=202, summary="Make the previous version live")
-    async def api_rollback(actor: Annotated[str, Depends(api_actor)]) -> dict:
+    def api_rollback(actor: Annotated[str, Depends(api_actor)]) -> dict:
         return job_dict(start("rollback", [], actor, {}))
 
     # -- browser ---------------------------------------------------------------------------
     @router.get("/admin/login", response_class=HTMLResponse, include_in_schema=False)
-    async def login_form(request: Request, error: str | None = None):
+    def login_form(request: Request, error: str | None = None):
         return templates.TemplateResponse(request, "admin_login.html", {"error": error}, status_code=401 if error else 200)
 
     @router.post("/admin/login", include_in_schema=False)
-    async def login(request: Request, token: Annotated[str, Form()] = ""):
+    def login(request: Request, token: Annotated[str, Form()] = ""):
         catalog, store = jobs()
         try:
-            if not get_auth().token_ok(token):
+            if not token_ok(request, token):
                 store.audit(f"browser@{request.client.host if request.client else '?'}", "login", {}, "refused")
                 return templates.TemplateResponse(request, "admin_login.html", {"error": "That token is not valid."}, status_code=401)
             store.audit(f"browser@{request.client.host if request.client else '?'}", "login", {}, "ok")
@@ -278,54 +317,51 @@ def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
         return response
 
     @router.post("/admin/logout", include_in_schema=False)
-    async def logout(actor: Annotated[str, Depends(browser_actor)]):
+    def logout(actor: Annotated[str, Depends(browser_actor)]):
         response = RedirectResponse("/admin/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
     @router.get("/admin", response_class=HTMLResponse, include_in_schema=False)
-    async def admin_page(request: Request, message: str | None = None):
+    def admin_page(request: Request, message: str | None = None):
         sid = get_auth().session(request.cookies.get(SESSION_COOKIE))
         if not sid:
             return RedirectResponse("/admin/login", status_code=303)
-        data = await run_in_threadpool(status_data)
+        data = status_data()
         return templates.TemplateResponse(request, "admin.html", {
             "status": data, "csrf": get_auth().csrf_for(sid), "message": message,
             "import_dir": settings.imports_path, "max_upload_mb": settings.max_upload_mb,
         })
 
     @router.get("/admin/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def job_page(request: Request, job_id: int, sid: Annotated[str, Depends(browser_session)]):
-        catalog, store = jobs()
-        try:
-            job = store.get(job_id)
-        finally:
-            catalog.close()
-        if job is None:
-            raise AdminError(404, f"no job {job_id}")
-        return templates.TemplateResponse(request, "admin_job.html", {"job": job, "csrf": get_auth().csrf_for(sid)})
+    def job_page(request: Request, job_id: JobId, sid: Annotated[str, Depends(browser_session)]):
+        return templates.TemplateResponse(request, "admin_job.html",
+                                          {"job": one_job(job_id), "csrf": get_auth().csrf_for(sid)})
 
     def done(job: Job) -> RedirectResponse:
         return RedirectResponse(f"/admin/jobs/{job.id}", status_code=303)
 
+    def ingest_form(upload: object, path: object, actor: str) -> Job:
+        # the form parser yields Starlette's UploadFile (FastAPI's is a subclass it never makes)
+        if isinstance(upload, FormFile) and upload.filename:
+            saved = save_upload(settings, upload)
+            return start("ingest", [str(saved)], actor, {"upload": upload.filename})
+        if isinstance(path, str) and path.strip():
+            return start("ingest", [str(safe_import_path(settings, path.strip()))], actor, {"path": path.strip()})
+        raise AdminError(400, "choose a file to upload or name one in the import folder")
+
     @router.post("/admin/ingest", include_in_schema=False)
     async def form_ingest(request: Request, actor: Annotated[str, Depends(browser_actor)]):
         form = await request.form()
-        upload, path = form.get("file"), form.get("path")
-        if isinstance(upload, UploadFile) and upload.filename:
-            saved = await save_upload(settings, upload)
-            return done(start("ingest", [str(saved)], actor, {"upload": upload.filename}))
-        if isinstance(path, str) and path.strip():
-            return done(start("ingest", [str(safe_import_path(settings, path.strip()))], actor, {"path": path.strip()}))
-        raise AdminError(400, "choose a file to upload or name one in the import folder")
+        return done(await run_in_threadpool(ingest_form, form.get("file"), form.get("path"), actor))
 
     @router.post("/admin/reindex", include_in_schema=False)
     async def form_reindex(request: Request, actor: Annotated[str, Depends(browser_actor)]):
         full = (await request.form()).get("full") == "on"
-        return done(start("reindex", ["--full"] if full else [], actor, {"full": full}))
+        return done(await run_in_threadpool(start, "reindex", ["--full"] if full else [], actor, {"full": full}))
 
     @router.post("/admin/rollback", include_in_schema=False)
-    async def form_rollback(actor: Annotated[str, Depends(browser_actor)]):
+    def form_rollback(actor: Annotated[str, Depends(browser_actor)]):
         return done(start("rollback", [], actor, {}))
 
     def audit(actor: str, action: str, detail: dict, outcome: str) -> None:

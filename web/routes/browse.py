@@ -21,6 +21,7 @@ from web import api_models as M
 from web import shapes
 from web.render import Links, render
 from web.search_panels import search_panels
+from web.routes.accounts import account_nav, profile_facts
 
 T = TypeVar("T")
 SIMILAR_ON_PROFILE = 6
@@ -171,8 +172,6 @@ async def profile_data(request: Request, service: Service, researcher_id: Resear
     """A researcher's profile: record, trust snapshot, counts, works, topics, collaborators and
     suggestions (similar researchers; new collaborators, who never wrote with them), with what the
     accounts database knows (followers, claim, owner's choices) and the actions open to the viewer."""
-    from web.accounts import profile_facts
-
     facts = await call(profile_facts, request, researcher_id)
     return await call(_profile, service, researcher_id, facts)
 
@@ -190,8 +189,6 @@ async def api_profile(data: ProfileData) -> dict:
 @pages.get("/researchers/{researcher_id}")
 async def profile_page(request: Request, data: ProfileData):
     rid = data["id"]
-    from web.accounts import account_nav
-
     return render(request, "profile.html", {
         "data": data, "alternate": f"/api/researchers/{rid}", "graph_url": f"/api/researchers/{rid}/graph",
         "page_title": data["name"], "csrf": account_nav(request)["csrf"],

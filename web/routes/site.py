@@ -1,7 +1,7 @@
 """The pages around the search: the home page (what Discovery is, the three ways in), the favicon,
 `/redoc` (to the API docs) and the "More" page of a researcher's suggestions.
 
-Each page reuses the handler of its JSON twin in `web.views`, so the two cannot disagree.
+Each page reuses the handler of its JSON twin in `web.routes.browse`, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
-from web import views
+from web.routes import browse
 from web.render import STATIC, Links, render
 
 pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -27,7 +27,7 @@ WAYS_IN = [
 
 
 @pages.get("/")
-async def home_page(request: Request, data: views.SearchData):
+async def home_page(request: Request, data: browse.SearchData):
     """What Discovery is, the three ways in with example searches, and the newest works."""
     return render(request, "home.html", {"data": data, "ways_in": WAYS_IN, "links": Links("/search", []),
                                          "alternate": "/api/search", "page_title": None})
@@ -45,10 +45,10 @@ async def redoc():
 
 
 @pages.get("/researchers/{researcher_id}/similar")
-async def suggestions_page(request: Request, service: views.Service, researcher_id: views.ResearcherId,
-                           data: Annotated[dict, Depends(views.api_similar)]):
+async def suggestions_page(request: Request, service: browse.Service, researcher_id: browse.ResearcherId,
+                           data: Annotated[dict, Depends(browse.api_similar)]):
     """The "More" of a profile's suggestions: the JSON twin's answer as a page."""
-    researcher = await views.call(service.find_researcher, researcher_id)
+    researcher = await browse.call(service.find_researcher, researcher_id)
     mode = request.query_params.get("mode", "similar")
     return render(request, "suggestions.html", {
         "data": data, "researcher": researcher, "mode": mode,

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area; `web.app.create_app` includes each router explicitly."""
