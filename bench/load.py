@@ -110,9 +110,10 @@ def level(client: httpx.Client, clients: int, queries: Iterator[str], requests: 
     latencies: dict[str, list[float]] = {name: [] for name, _ in MIX}
     statuses: Counter = Counter()
 
-    def client_loop(worker: int) -> None:
-        for step in itertools.count(worker):
-            if time.monotonic() > deadline or next(sent) >= requests:
+    def client_loop(_: int) -> None:
+        while True:
+            step = next(sent)  # one shared count picks the kind, so every kind is sent whatever the timing
+            if time.monotonic() > deadline or step >= requests:
                 return
             name, build = MIX[step % len(MIX)]
             with lock:
