@@ -70,6 +70,7 @@ BULK_RETRIES = 6
 """Times `streaming_bulk` resends documents a busy cluster rejected with 429 (backoff 1, 2, 4, ... s)."""
 FORCE_MERGE_TIMEOUT = 3600.0
 """A force-merge rewrites every segment (HNSW graphs included): long on a big index, so its own bound."""
+FORCE_MERGE_POLL = 1.0
 LOCK_STALE_SECONDS = 600
 """A build lock whose heartbeat is older than this belongs to a killed build and may be taken over."""
 NAME_CANDIDATES = 200
@@ -954,9 +955,7 @@ class OpenSearchEngine:
             progress("index text", 0, 1)
         indices = ",".join(names.values())
         self._call(self.client.indices.refresh, index=indices, request_timeout=BUILD_TIMEOUT)
-        # A finished version is read-only until it is replaced: one segment per shard makes every
-        # search (BM25 and each HNSW graph) visit one segment instead of dozens.
-        self._call(self.client.indices.forcemerge, index=indices, max_num_segments=1, request_timeout=FORCE_MERGE_TIMEOUT)
+        self._force_merge(indices, heartbeat)
         self._call(
             self.client.indices.put_settings,
             index=indices,
@@ -975,6 +974,21 @@ class OpenSearchEngine:
         if progress:
             progress("index text", 1, 1)
         return counts
+
+    def _force_merge(self, indices: str, heartbeat: Callable[[], None]) -> None:
+        """Merge a finished version down to one segment per shard, so every search (BM25 and each HNSW
+        graph) visits one segment instead of dozens. It runs as a task, polled while the build lock's
+        heartbeat goes on: on a big index it outlasts any sensible request timeout and the lock's staleness."""
+        task = self._call(
+            self.client.indices.forcemerge, index=indices, max_num_segments=1, wait_for_completion=False,
+            request_timeout=BUILD_TIMEOUT,
+        )["task"]
+        deadline = time.monotonic() + FORCE_MERGE_TIMEOUT
+        while not self._call(self.client.tasks.get, task_id=task, request_timeout=BUILD_TIMEOUT).get("completed"):
+            if time.monotonic() > deadline:
+                raise EngineUnavailable(f"force-merging {indices} took over {FORCE_MERGE_TIMEOUT:g} s")
+            heartbeat()
+            time.sleep(FORCE_MERGE_POLL)
 
     # -- one build at a time --------------------------------------------------------------------
 
