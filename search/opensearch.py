@@ -732,13 +732,20 @@ class OpenSearchEngine:
         return exc
 
     def _search(self, kind: str, body: dict) -> dict:
-        response = self._call(self.client.search, index=self.alias(kind), body=body)
-        shards = response.get("_shards") or {}
-        if shards.get("failed"):
-            failures = shards.get("failures") or [{}]
-            reason = (failures[0].get("reason") or {}).get("reason", "shard failure")
-            raise EngineUnavailable(f"OpenSearch could not search every shard of {self.alias(kind)}: {reason}")
-        return response
+        """A search every shard answered. A shard copy on a node that is going down fails alone (the
+        answer is partial): the search is sent again, to the remaining copies, within the timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            response = self._call(self.client.search, index=self.alias(kind), body=body, request_timeout=max(left, MIN_ATTEMPT_SECONDS))
+            shards = response.get("_shards") or {}
+            if not shards.get("failed"):
+                return response
+            if deadline - time.monotonic() <= BACKOFF[0] + MIN_ATTEMPT_SECONDS:
+                failures = shards.get("failures") or [{}]
+                reason = (failures[0].get("reason") or {}).get("reason", "shard failure")
+                raise EngineUnavailable(f"OpenSearch could not search every shard of {self.alias(kind)}: {reason}")
+            time.sleep(BACKOFF[0])
 
     def _hits(self, kind: str, body: dict) -> list[dict]:
         return self._search(kind, body)["hits"]["hits"]
