@@ -144,7 +144,9 @@ def run_engine(args: argparse.Namespace) -> dict:
             rng = random.Random(SEED)
             sample = rng.sample(list(catalog.works()), min(full.works, QUERIES * 3))
             researcher_ids = sorted(set(catalog.mention_researchers().values()))
-            researchers = engine.get_researchers(rng.sample(researcher_ids, min(len(researcher_ids), QUERIES * 2)))
+            picked = rng.sample(researcher_ids, min(len(researcher_ids), QUERIES * 2))
+            vectors_of = engine.researcher_vectors(picked)  # documents come back without their vectors
+            researchers = [replace(r, vector=vectors_of.get(r.id)) for r in engine.get_researchers(picked)]
         base = SimpleNamespace(works=lambda: sample, researchers=lambda: researchers)
         latencies = measure(engine, embedder, query_sets(base, QUERIES))
     finally:
