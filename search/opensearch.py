@@ -66,10 +66,16 @@ DEFAULT_TIMEOUT = 10.0
 RETRIES = 2
 BACKOFF = (0.2, 0.6)
 """Seconds slept before retry 1 and 2 (connection errors, 429, 502-504 only)."""
+MIN_ATTEMPT_SECONDS = 0.5
+"""A retry starts only if at least this much of the request's timeout is left after its backoff."""
 BUILD_TIMEOUT = 120.0
 """Per-request timeout while building (bulk, refresh, health waits): not user-facing."""
 BULK_CHUNK = 500
-BULK_THREADS = 2
+BULK_RETRIES = 6
+"""Times `streaming_bulk` resends documents a busy cluster rejected with 429 (backoff 1, 2, 4, ... s)."""
+FORCE_MERGE_TIMEOUT = 3600.0
+"""A force-merge rewrites every segment (HNSW graphs included): long on a big index, so its own bound."""
+FORCE_MERGE_POLL = 1.0
 LOCK_STALE_SECONDS = 600
 """A build lock whose heartbeat is older than this belongs to a killed build and may be taken over."""
 NAME_CANDIDATES = 200
@@ -621,13 +627,21 @@ def _reason(exc: Exception) -> str:
     return str(error or exc)[:300]
 
 
+def node_urls(url: str) -> list[str]:
+    """`DISCOVERY_OPENSEARCH_URL` names one node or several, comma-separated (the nodes of one cluster)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 def _safe_url(url: str) -> str:
-    """The URL without user:password, for messages and the status page."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    """The URL(s) without user:password, for messages and the status page."""
+    safe = []
+    for node in node_urls(url):
+        parts = urlsplit(node)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        safe.append(urlunsplit((parts.scheme, host, parts.path, "", "")))
+    return ",".join(safe)
 
 
 class NoIndex(EngineUnavailable):
@@ -646,12 +660,16 @@ def _retryable(exc: Exception) -> bool:
 class OpenSearchEngine:
     name = "opensearch"
 
-    def __init__(self, url: str, prefix: str = "discovery", timeout: float = DEFAULT_TIMEOUT):
+    def __init__(
+        self, url: str, prefix: str = "discovery", timeout: float = DEFAULT_TIMEOUT, shards: int = 1, replicas: int = 0
+    ):
         if not isinstance(prefix, str) or not _PREFIX.fullmatch(prefix):
             raise ValueError("OpenSearch prefix must be lower-case letters, digits, '-', '_' or '.' (not first)")
         self.url = url
         self.prefix = prefix
         self.timeout = float(timeout)
+        self.shards = int(shards)
+        self.replicas = int(replicas)
         self._lock = threading.Lock()
         self._client = None
 
@@ -668,7 +686,7 @@ class OpenSearchEngine:
         from opensearchpy import OpenSearch
 
         return OpenSearch(
-            hosts=[self.url],
+            hosts=node_urls(self.url),  # every node of a cluster: a stopped node is skipped on retry
             timeout=self.timeout,
             max_retries=0,  # retries are ours (`_call`): bounded, with backoff, translated errors
             retry_on_timeout=False,
@@ -702,19 +720,30 @@ class OpenSearchEngine:
 
         Connection errors, timeouts, 429 and 502-504 are retried (RETRIES times, short backoff) and
         then raise `EngineUnavailable`; a missing alias (no build yet) is `EngineUnavailable`; a
-        request OpenSearch rejects as malformed (400) is the user's `BadQuery`.
+        request OpenSearch rejects as malformed (400) is the user's `BadQuery`. All attempts and
+        backoffs together stay within one timeout (`request_timeout` if given, else the engine's):
+        each attempt gets only what is left of it, and no retry starts once it is spent.
         """
+        budget = float(kwargs.pop("request_timeout", self.timeout))
+        deadline = time.monotonic() + budget
         last: Exception | None = None
         for attempt in range(RETRIES + 1):
             if attempt:
-                time.sleep(BACKOFF[min(attempt - 1, len(BACKOFF) - 1)])
+                pause = BACKOFF[min(attempt - 1, len(BACKOFF) - 1)]
+                if deadline - time.monotonic() <= pause + MIN_ATTEMPT_SECONDS:
+                    break
+                time.sleep(pause)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
             try:
-                return method(**kwargs)
+                return method(request_timeout=remaining, **kwargs)
             except Exception as exc:  # noqa: BLE001 - classified below; nothing raw reaches the caller
                 if not _retryable(exc):
                     raise self._translate(exc) from exc
                 last = exc
-        assert last is not None
+        if last is None:
+            raise EngineUnavailable(f"OpenSearch at {_safe_url(self.url)} did not answer within {budget:g} s")
         raise self._translate(last) from last
 
     def _translate(self, exc: Exception) -> Exception:
@@ -745,13 +774,20 @@ class OpenSearchEngine:
         return exc
 
     def _search(self, kind: str, body: dict) -> dict:
-        response = self._call(self.client.search, index=self._index(kind), body=body)
-        shards = response.get("_shards") or {}
-        if shards.get("failed"):
-            failures = shards.get("failures") or [{}]
-            reason = (failures[0].get("reason") or {}).get("reason", "shard failure")
-            raise EngineUnavailable(f"OpenSearch could not search every shard of {self.alias(kind)}: {reason}")
-        return response
+        """A search every shard answered. A shard copy on a node that is going down fails alone (the
+        answer is partial): the search is sent again, to the remaining copies, within the timeout."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            left = deadline - time.monotonic()
+            response = self._call(self.client.search, index=self._index(kind), body=body, request_timeout=max(left, MIN_ATTEMPT_SECONDS))
+            shards = response.get("_shards") or {}
+            if not shards.get("failed"):
+                return response
+            if deadline - time.monotonic() <= BACKOFF[0] + MIN_ATTEMPT_SECONDS:
+                failures = shards.get("failures") or [{}]
+                reason = (failures[0].get("reason") or {}).get("reason", "shard failure")
+                raise EngineUnavailable(f"OpenSearch could not search every shard of {self.alias(kind)}: {reason}")
+            time.sleep(BACKOFF[0])
 
     def _hits(self, kind: str, body: dict) -> list[dict]:
         return self._search(kind, body)["hits"]["hits"]
@@ -910,11 +946,13 @@ class OpenSearchEngine:
     def _write_version(
         self, number: int, names: dict[str, str], corpus: Corpus, progress: Progress | None, heartbeat: Callable[[], None]
     ) -> dict[str, int]:
-        from opensearchpy.helpers import BulkIndexError, parallel_bulk
+        from opensearchpy.helpers import BulkIndexError, streaming_bulk
 
         dimension = int(corpus.dimension)
         for kind, index in names.items():
             body = index_body(kind, dimension, {"version": number, "kind": kind, "complete": False})
+            # Replicas are added after the force-merge: they copy finished segments instead of indexing twice.
+            body["settings"]["index"].update(number_of_shards=self.shards, number_of_replicas=0)
             self._call(self.client.indices.create, index=index, body=body, request_timeout=BUILD_TIMEOUT)
 
         def actions(kind: str, docs: Iterable, to_source: Callable) -> Iterator[dict]:
@@ -935,15 +973,16 @@ class OpenSearchEngine:
             total = corpus.counts.get(kind, 0)
             done = 0
             try:
-                # Two requests in flight: the node builds HNSW graphs while the next chunk is encoded.
-                for ok, item in parallel_bulk(
+                # Documents a busy cluster rejects with 429 are sent again after a growing pause.
+                for ok, item in streaming_bulk(
                     self.client,
                     actions(kind, docs(), to_source),
-                    thread_count=BULK_THREADS,
-                    queue_size=BULK_THREADS,
                     chunk_size=BULK_CHUNK,
                     max_chunk_bytes=20 * 1024 * 1024,
                     raise_on_error=True,
+                    max_retries=BULK_RETRIES,
+                    initial_backoff=1,
+                    max_backoff=30,
                     request_timeout=BUILD_TIMEOUT,
                 ):
                     done += 1
@@ -965,14 +1004,15 @@ class OpenSearchEngine:
                 progress(f"index {kind}", done, done)
         if progress:
             progress("index text", 0, 1)
-        for index in names.values():
-            self._call(
-                self.client.indices.put_settings,
-                index=index,
-                body={"index": {"refresh_interval": None}},
-                request_timeout=BUILD_TIMEOUT,
-            )
-        self._call(self.client.indices.refresh, index=",".join(names.values()), request_timeout=BUILD_TIMEOUT)
+        indices = ",".join(names.values())
+        self._call(self.client.indices.refresh, index=indices, request_timeout=BUILD_TIMEOUT)
+        self._force_merge(indices, heartbeat)
+        self._call(
+            self.client.indices.put_settings,
+            index=indices,
+            body={"index": {"refresh_interval": None, "number_of_replicas": self.replicas}},
+            request_timeout=BUILD_TIMEOUT,
+        )
         health = self._call(
             self.client.cluster.health,
             index=",".join(names.values()),
@@ -985,6 +1025,21 @@ class OpenSearchEngine:
         if progress:
             progress("index text", 1, 1)
         return counts
+
+    def _force_merge(self, indices: str, heartbeat: Callable[[], None]) -> None:
+        """Merge a finished version down to one segment per shard, so every search (BM25 and each HNSW
+        graph) visits one segment instead of dozens. It runs as a task, polled while the build lock's
+        heartbeat goes on: on a big index it outlasts any sensible request timeout and the lock's staleness."""
+        task = self._call(
+            self.client.indices.forcemerge, index=indices, max_num_segments=1, wait_for_completion=False,
+            request_timeout=BUILD_TIMEOUT,
+        )["task"]
+        deadline = time.monotonic() + FORCE_MERGE_TIMEOUT
+        while not self._call(self.client.tasks.get, task_id=task, request_timeout=BUILD_TIMEOUT).get("completed"):
+            if time.monotonic() > deadline:
+                raise EngineUnavailable(f"force-merging {indices} took over {FORCE_MERGE_TIMEOUT:g} s")
+            heartbeat()
+            time.sleep(FORCE_MERGE_POLL)
 
     # -- one build at a time --------------------------------------------------------------------
 

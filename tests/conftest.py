@@ -131,7 +131,7 @@ def new_engine(request, engine_factory):
 
 # -- a count of the tests that ran on the real services, printed at the end of every run ----------
 
-_SERVICE_MARKERS = ("opensearch", "postgres", "browser")
+_SERVICE_MARKERS = ("opensearch", "opensearch_cluster", "postgres", "browser")
 _service_outcomes: dict[str, Counter] = {marker: Counter() for marker in _SERVICE_MARKERS}
 
 
@@ -146,4 +146,4 @@ def pytest_terminal_summary(terminalreporter):
     for marker, outcomes in _service_outcomes.items():
         if outcomes:
             counts = ", ".join(f"{outcomes[k]} {k}" for k in ("passed", "failed", "skipped") if outcomes[k])
-            terminalreporter.write_line(f"tests on {marker}: {counts}")
+            terminalreporter.write_line(f"tests on {marker.replace('_', ' ')}: {counts}")

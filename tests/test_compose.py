@@ -32,8 +32,13 @@ def env(service: dict) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+CLUSTER_NODES = ("opensearch-1", "opensearch-2", "opensearch-3")
+
+
 def test_services_and_named_volumes(compose):
-    assert set(compose["services"]) == {"opensearch", "app"}
+    by_profile = {name: tuple(service.get("profiles", ())) for name, service in compose["services"].items()}
+    assert {name for name, profiles in by_profile.items() if not profiles} == {"opensearch", "app"}
+    assert {name for name, profiles in by_profile.items() if profiles == ("cluster",)} == {*CLUSTER_NODES, "app-cluster"}
     assert set(compose["volumes"]) >= {"opensearch-data"}
     declared = set(compose["volumes"])
     for service in compose["services"].values():
@@ -94,9 +99,39 @@ def test_app_settings_are_real_settings(compose):
     from models.settings import Settings
 
     fields = {f"DISCOVERY_{name.upper()}" for name in Settings.model_fields}
-    for name in env(compose["services"]["app"]):
-        if name.startswith("DISCOVERY_"):
-            assert name in fields, name
+    for app in ("app", "app-cluster"):
+        variables = {k: v for k, v in env(compose["services"][app]).items() if k.startswith("DISCOVERY_")}
+        assert set(variables) <= fields, set(variables) - fields
+        Settings(**{k.removeprefix("DISCOVERY_").lower(): v for k, v in variables.items()})  # values validate
+
+
+def test_cluster_profile_is_three_nodes_of_one_cluster(compose):
+    services = compose["services"]
+    single = env(services["opensearch"])
+    for name in CLUSTER_NODES:
+        node = services[name]
+        variables = env(node)
+        assert node["image"] == services["opensearch"]["image"]
+        assert variables["node.name"] == name
+        assert "discovery.type" not in variables  # a single-node node never joins a cluster
+        assert variables["cluster.name"] == "discovery-cluster"
+        assert variables["discovery.seed_hosts"].split(",") == list(CLUSTER_NODES)
+        assert variables["cluster.initial_cluster_manager_nodes"].split(",") == list(CLUSTER_NODES)
+        assert variables["DISABLE_SECURITY_PLUGIN"] == single["DISABLE_SECURITY_PLUGIN"] == "true"
+        heap = re.search(r"-Xmx(\d+)([mg])", variables["OPENSEARCH_JAVA_OPTS"])
+        assert heap and int(heap.group(1)) * (1024 if heap.group(2) == "g" else 1) <= 1024
+        assert any(str(m).startswith(f"{name}-data:/usr/share/opensearch/data") for m in node["volumes"])
+        assert "wait_for_nodes=3" in " ".join(node["healthcheck"]["test"])
+
+
+def test_cluster_app_knows_every_node_and_keeps_a_replica(compose):
+    app = compose["services"]["app-cluster"]
+    variables = env(app)
+    assert variables["DISCOVERY_OPENSEARCH_URL"].split(",") == [f"http://{name}:9200" for name in CLUSTER_NODES]
+    assert int(variables["DISCOVERY_OPENSEARCH_REPLICAS"]) >= 1
+    assert {name: dep["condition"] for name, dep in app["depends_on"].items()} == dict.fromkeys(CLUSTER_NODES, "service_healthy")
+    assert app["build"] == compose["services"]["app"]["build"]
+    assert app["command"] == compose["services"]["app"]["command"]
 
 
 def test_dockerfile():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from dataclasses import replace
 
@@ -475,6 +476,44 @@ def test_a_node_that_never_answers_is_unavailable_within_bounds():
             engine.keyword_works("noise", WorkFilters(), 5)
         assert time.monotonic() - started < (1 + O.RETRIES) * 0.3 + sum(O.BACKOFF) + 2
         engine.close()
+
+
+def test_retries_stay_within_the_timeout():
+    """A node that accepts and never answers uses up the whole timeout in one attempt: no second
+    attempt starts after it (three attempts of a full timeout each made a request hang ~31 s)."""
+    accepted = []
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        silent.settimeout(0.1)
+        stop = threading.Event()
+
+        def count_connections():
+            while not stop.is_set():
+                try:
+                    accepted.append(silent.accept()[0])
+                except OSError:
+                    pass
+
+        counter = threading.Thread(target=count_connections)
+        counter.start()
+        engine = O.OpenSearchEngine(f"http://127.0.0.1:{silent.getsockname()[1]}", prefix="t", timeout=1)
+        try:
+            with pytest.raises(EngineUnavailable, match="did not answer within 1 s"):
+                engine.keyword_works("noise", WorkFilters(), 5)
+        finally:
+            stop.set()
+            counter.join()
+            engine.close()
+            for connection in accepted:
+                connection.close()
+    assert len(accepted) == 1
+
+
+def test_a_cluster_url_names_every_node():
+    url = "http://127.0.0.1:9260, https://u:secret@127.0.0.1:9261/"
+    assert O.node_urls(url) == ["http://127.0.0.1:9260", "https://u:secret@127.0.0.1:9261/"]
+    assert O._safe_url(url) == "http://127.0.0.1:9260,https://127.0.0.1:9261/"
 
 
 def test_a_closed_port_is_unavailable():
