@@ -477,3 +477,57 @@ def cross_validation_table(folds: Sequence[FoldScore]) -> str:
     lines = ["", f"{'held out':<12}{'fusion chosen on the others':<34}{'nDCG@10':>9}{'best single':>13}"]
     lines += [f"{f.held_out:<12}{f.chosen:<34}{f.held_out_ndcg:>9.4f}{f.best_single_ndcg:>13.4f}" for f in folds]
     return "\n".join(lines)
+
+
+@dataclass
+class RelevanceReport:
+    """Every collection on every engine, and per engine the fusion chosen by leave-one-collection-out."""
+
+    results: list[RelevanceResult]
+    folds: dict[str, list[FoldScore]]
+    """Engine -> one fold per held-out collection (empty with a single collection)."""
+
+    def table(self, per_query: bool = False) -> str:
+        parts = [r.table(per_query) for r in self.results]
+        for engine, folds in self.folds.items():
+            parts.append(f"engine {engine}: fusion chosen on the other collections, scored on the held-out one"
+                         + cross_validation_table(folds))
+        return "\n\n".join(parts)
+
+    def to_dict(self, per_query: bool = False) -> dict:
+        results = [r.to_dict() for r in self.results]
+        if not per_query:
+            for r in results:
+                r.pop("per_query", None)
+        return {"results": results, "cross_validation": {e: [asdict(f) for f in fs] for e, fs in self.folds.items()}}
+
+
+def _scratch(root: Path | None, engine: str, collection: Collection) -> Path | None:
+    """One kept scratch directory per engine and collection under `root` (None: temporary ones)."""
+    return Path(root) / f"{engine}-{collection.name}" if root else None
+
+
+def evaluate_collections(
+    targets: Sequence[str | Path],
+    settings: Settings,
+    engines: Sequence[str] = (),
+    size: int | None = None,
+    **options,
+) -> RelevanceReport:
+    """`evaluate_relevance` for each target (default: CACM and CISI) on each engine (default: the configured one)."""
+    collections = [load_collection(t) for t in (targets or DEVELOPMENT_SETS)]
+    if size:
+        collections = [subset(c, size) for c in collections]
+    results, folds = [], {}
+    for engine in engines or [settings.engine]:
+        on_engine = settings.model_copy(update={"engine": engine})
+        found = [
+            evaluate_relevance(c, on_engine, **{**options, "scratch_dir": _scratch(options.get("scratch_dir"), engine, c)})
+            for c in collections
+        ]
+        results += found
+        if len(found) > 1:
+            folds[engine] = cross_validate(
+                {r.collection: r.fusions for r in found}, {r.collection: r.best_single.scores["ndcg@10"] for r in found}
+            )
+    return RelevanceReport(results, folds)

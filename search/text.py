@@ -29,6 +29,9 @@ from unidecode import unidecode
 
 from search.interface import MAX_QUERY_CHARS, BadQuery
 
+MAX_TERMS = 1000
+"""Distinct terms kept from one query: 10,000 characters of real abstracts hold about 500, so only
+made-up text is cut; it keeps an OpenSearch query under the node's 1,024-clause limit."""
 MAX_NAME_CHARS = 120
 """Names longer than this (after folding) are cut: no one's name is, and similarity is quadratic."""
 
@@ -111,16 +114,16 @@ def query_terms(text: str) -> list[str]:
     Everything that is not a letter or digit separates terms, so operators and punctuation vanish
     and words like AND/NEAR are ordinary terms. An empty list means "nothing to match on". Words
     are returned unstemmed, since each engine stems what it is given (stemming twice is not always
-    a no-op). There is no cap on the count: a pasted abstract keeps all its words, and each engine
-    bounds the cost by keeping the rarest terms (`search.embedded.plan_match`,
-    `search.opensearch.MAX_QUERY_TERMS`).
+    a no-op). A pasted abstract keeps all its words (`MAX_TERMS` only cuts made-up text); the
+    embedded engine bounds the cost by keeping the rarest terms (`search.embedded.plan_match`),
+    OpenSearch by scoring only the top hits (`track_total_hits: false`).
     """
     by_stem: dict[str, str] = {}
     for token in tokens(text):
         by_stem.setdefault(stem(token), token)
     seen = list(by_stem.values())
     content = [t for t in seen if t not in STOPWORDS]
-    return content or seen
+    return (content or seen)[:MAX_TERMS]
 
 
 def fts5_query(terms: list[str], operator: str = "OR") -> str:

@@ -66,6 +66,27 @@ def test_keyword_mode_ranks_title_words_first_and_has_only_keyword_scores(discov
         assert hit.scores.vector is None and hit.scores.vector_rank is None
 
 
+def test_keyword_mode_matches_other_word_forms(discovery):
+    """One analysis on both engines (search/text.py): Porter stems, so a plural finds the singular."""
+    results = discovery.search_works("volumizations", mode="keyword")
+    assert titles(results)[:1] == ["Volumization as a Natural Generalization of Weight Decay"]
+
+
+def test_author_names_are_searchable_in_works(discovery, seed):
+    results = discovery.search_works("Ziyin", mode="keyword", per_page=MAX_PAGE_SIZE)
+    assert SEED_PAPER in titles(results)
+    assert all(hit.scores.keyword is not None for hit in results.hits)
+
+
+def test_a_long_pasted_text_is_not_cut_to_its_first_words(discovery):
+    """Sixty words that match nothing, then the one that matters: every term reaches the engine."""
+    filler = " ".join(f"qq{i}zz" for i in range(60))
+    results = discovery.search_works(f"{filler} volumization", mode="keyword")
+    assert titles(results)[:1] == ["Volumization as a Natural Generalization of Weight Decay"]
+    made_up = " ".join(f"q{i}" for i in range(3000))[:MAX_QUERY_CHARS]  # more distinct terms than any text
+    assert discovery.search_works(made_up, mode="keyword").total == 0
+
+
 def test_semantic_mode_finds_a_paraphrase_without_shared_words(discovery):
     query = "training classifiers when annotations are corrupted"
     semantic = discovery.search_works(query, mode="semantic", per_page=3)
