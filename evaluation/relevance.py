@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
-
-import sqlite3
 
 import numpy as np
 
@@ -42,8 +41,8 @@ from models.embedding import Embedder
 from models.records import Work
 from models.settings import Settings
 from search import fusion as F
-from search.fusion import DEFAULT_FUSION
 from search import text as T
+from search.fusion import DEFAULT_FUSION
 from search.interface import MAX_PAGE_SIZE, MAX_RESULT_WINDOW, SearchError, WorkFilters
 
 RUNS: tuple[tuple[str, str, str], ...] = (
@@ -328,6 +327,18 @@ def reference_embedder(settings: Settings) -> Embedder:
     return Embedder(settings.embedding_model, settings.embedding_batch_size, REFERENCE_WINDOW, passages=False)
 
 
+def _reference_vectors(
+    works: Sequence[Work], embedder: Embedder, reference: Embedder, cache: Path, progress: Callable | None
+) -> dict[str, np.ndarray]:
+    """The reference's vectors: a text the engines' embedder read whole in one window has the same
+    vector under the reference (same model, nothing cut), so only longer texts are embedded again."""
+    vectors = cached_vectors(works, embedder, cache, progress)
+    if reference.max_tokens < embedder.max_tokens:
+        raise ValueError("the reference reads at least the engines' window")
+    longer = [w for w in works if len(embedder.split(w.embedding_text())) > 1 or not embedder.passages]
+    return {**vectors, **(cached_vectors(longer, reference, cache, progress) if longer else {})}
+
+
 def _cosine_top(matrix: np.ndarray, ids: list[str], query: np.ndarray, limit: int) -> list[tuple[str, float]]:
     scores = matrix @ query
     order = np.lexsort((np.arange(len(ids)), -scores))[:limit]
@@ -375,9 +386,11 @@ def evaluate_relevance(
     seconds["read"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
+    embedder = embedder or settings.embedder()
+    vector_cache = Path(vector_cache or default_vector_cache(settings))
     reference = ReferenceKeyword(works)
     ref_embedder = reference_embedder(settings)
-    ref_vectors = cached_vectors(works, ref_embedder, Path(vector_cache or default_vector_cache(settings)), progress)
+    ref_vectors = _reference_vectors(works, embedder, ref_embedder, vector_cache, progress)
     ref_ids = [w.id for w in works]
     ref_matrix = np.stack([ref_vectors[i] for i in ref_ids])
     ref_queries = ref_embedder.embed([q.text for q, _ in judged_queries])
@@ -474,8 +487,8 @@ def cross_validate(fusions: dict[str, dict[str, dict[str, float]]], best_single:
 
 
 def cross_validation_table(folds: Sequence[FoldScore]) -> str:
-    lines = ["", f"{'held out':<12}{'fusion chosen on the others':<34}{'nDCG@10':>9}{'best single':>13}"]
-    lines += [f"{f.held_out:<12}{f.chosen:<34}{f.held_out_ndcg:>9.4f}{f.best_single_ndcg:>13.4f}" for f in folds]
+    lines = ["", f"{'held out':<16}{'fusion chosen on the others':<34}{'nDCG@10':>9}{'best single':>13}"]
+    lines += [f"{f.held_out:<16}{f.chosen:<34}{f.held_out_ndcg:>9.4f}{f.best_single_ndcg:>13.4f}" for f in folds]
     return "\n".join(lines)
 
 
