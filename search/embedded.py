@@ -73,7 +73,7 @@ COMMON_RATIO = 0.05
 POSTINGS_BUDGET = 60_000
 """Kept terms match at most this many documents between them (the rarest term is always kept)."""
 TERM_DOCS_FLOOR = 1_000
-"""Document frequencies are stored for terms above this; rarer terms count as this many."""
+"""Document frequencies are stored for terms above this; rarer terms are always kept in a query."""
 NAME_CANDIDATES = 200  # trigram candidates re-ranked by string similarity
 FORMAT = 4  # bump when the layout changes: an older version directory is refused, not misread
 _VERSION_DIR = re.compile(r"v(\d+)")
@@ -681,10 +681,11 @@ def _match(conn: sqlite3.Connection, version: _Version, text: str | None) -> str
     if not terms:
         return None
     pruning = version.manifest["pruning"]
-    floor = pruning["floor"]
     stems = {t: T.stem(t) for t in terms}  # term_docs holds the index's (stemmed) terms
     docs = dict(conn.execute(f"SELECT term, docs FROM term_docs WHERE term IN ({_marks(terms)})", list(stems.values())))
-    return plan_match(terms, {t: docs.get(stems[t], floor) for t in terms}, pruning["common"], pruning["budget"])
+    # A term missing from term_docs is in fewer than TERM_DOCS_FLOOR works: cheap, and the rare terms
+    # carry a pasted text's meaning, so it costs nothing against the budget and is always kept.
+    return plan_match(terms, {t: docs.get(stems[t], 0) for t in terms}, pruning["common"], pruning["budget"])
 
 
 def plan_match(terms: list[str], docs: dict[str, int], common: int, budget: int) -> str:
@@ -861,7 +862,6 @@ def _write_version(path: Path, number: int, corpus: Corpus, progress: Progress |
         "pruning": {
             "common": max(COMMON_MIN_DOCS, int(counts["works"] * COMMON_RATIO)),
             "budget": POSTINGS_BUDGET,
-            "floor": TERM_DOCS_FLOOR,
         },
         "meta": json.loads(json.dumps(corpus.meta, default=str)),
     }

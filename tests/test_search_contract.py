@@ -83,7 +83,7 @@ def test_a_long_pasted_text_is_not_cut_to_its_first_words(discovery):
     filler = " ".join(f"qq{i}zz" for i in range(60))
     results = discovery.search_works(f"{filler} volumization", mode="keyword")
     assert titles(results)[:1] == ["Volumization as a Natural Generalization of Weight Decay"]
-    made_up = " ".join(f"q{i}" for i in range(3000))[:MAX_QUERY_CHARS]  # more distinct terms than any text
+    made_up = " ".join(f"zq{i}xq" for i in range(3000))[:MAX_QUERY_CHARS]  # more distinct terms than any text
     assert discovery.search_works(made_up, mode="keyword").total == 0
 
 
