@@ -14,15 +14,16 @@ import numpy as np
 from unidecode import unidecode
 
 from models.records import TopicRef, Work, topic_id
+from search import text as T
 
 MAX_TOPICS_PER_WORK = 6
-STOPWORDS = frozenset(
-    """a an and are as at be by for from has have in into is it its of on or our that the their this to
-    using via we with without towards toward based new approach approaches method methods model models
+STOPWORDS = T.STOPWORDS | frozenset(
+    """without new approach approaches method methods model models
     study analysis learning deep neural network networks paper results problem problems data efficient
-    improved improving large scale via case general two one non multi under over can how when what which
-    do does not more less better beyond through between within across applications application""".split()
+    improved improving large scale case general two one non multi less better beyond within across
+    applications application""".split()
 )
+"""Search's stopwords plus words too generic to label a topic."""
 
 
 def label_key(label: str) -> str:
@@ -40,7 +41,7 @@ def _singular(word: str) -> str:
 
 
 def _terms(title: str) -> list[str]:
-    words = [w for w in re.findall(r"[a-z][a-z0-9]+", unidecode(title).lower()) if len(w) > 2]
+    words = [w for w in T.tokens(title) if len(w) > 2 and w[0].isalpha()]
     unigrams = [_singular(w) for w in words if w not in STOPWORDS]
     bigrams = [
         f"{_singular(a)} {_singular(b)}"

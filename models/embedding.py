@@ -38,6 +38,11 @@ class Embedder:
     One `encode` runs at a time: a Hugging Face fast tokenizer shared by two threads can raise
     "Already borrowed", and torch already spreads one call over `threads` cores, so concurrent
     calls would only compete for them. `threads` (0: every usable core) is set when the model loads.
+
+    With `passages` (the default) a text longer than the window is read whole: it is cut into
+    passages of at most `max_tokens` word pieces, each embedded, and the text's vector is the mean
+    of its passage vectors weighted by their lengths (then normalised). A window is never widened
+    past what the model was trained on, and no part of an abstract is silently dropped.
     """
 
     def __init__(
@@ -48,6 +53,7 @@ class Embedder:
         threads: int = 0,
         backend: Backend = "torch",
         export_dir: Path | None = None,
+        passages: bool = True,
     ):
         self.model_name = model_name
         self.batch_size = batch_size
@@ -55,6 +61,7 @@ class Embedder:
         self.threads = threads or usable_cores()
         self.backend = backend
         self.export_dir = export_dir
+        self.passages = passages
         self._model = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
@@ -95,9 +102,9 @@ class Embedder:
 
     @property
     def cache_key(self) -> str:
-        """What a cached vector depends on: the model, how much of each text it reads, and the backend
-        (ONNX vectors differ from torch's by rounding, int8 ones by more)."""
-        key = f"{self.model_name}|{self.max_tokens}"
+        """What a cached vector depends on: the model, how much of each text it reads and how, and the
+        backend (ONNX vectors differ from torch's by rounding, int8 ones by more)."""
+        key = f"{self.model_name}|{self.max_tokens}" + ("|passages" if self.passages else "")
         return key if self.backend == "torch" else f"{key}|{self.backend}"
 
     @property
@@ -106,6 +113,16 @@ class Embedder:
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(getter())
 
+    def split(self, text: str) -> list[tuple[str, int]]:
+        """`text` as passages of at most the window (less its two special tokens), with their lengths."""
+        model = self._load()
+        pieces = model.tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+        size = max(1, model.max_seq_length - 2)
+        if not self.passages or len(pieces) <= size:
+            return [(text, max(1, len(pieces)))]
+        chunks = [pieces[i : i + size] for i in range(0, len(pieces), size)]
+        return [(model.tokenizer.decode(chunk), len(chunk)) for chunk in chunks]
+
     def embed(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
@@ -113,10 +130,18 @@ class Embedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
+            split = [self.split(text) for text in batch]
+            passages = [passage for parts in split for passage, _ in parts]
             with self._encode_lock:
-                out[start : start + len(batch)] = model.encode(
-                    batch, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+                vectors = model.encode(
+                    passages, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
                 )
+            row = 0
+            for i, parts in enumerate(split):
+                weights = np.array([length for _, length in parts], dtype=np.float32)
+                pooled = weights @ vectors[row : row + len(parts)]
+                out[start + i] = pooled / (np.linalg.norm(pooled) or 1.0)
+                row += len(parts)
             if progress:
                 progress(len(batch))
         return out

@@ -16,8 +16,9 @@ version when it changed, so a running server picks up a build without restart; o
 reads a single version, never a mix. Connections are per thread (FastAPI runs blocking calls in a
 thread pool) and all are closed by `close()`.
 
-Ranking: BM25 with column weights title 10 > abstract 4 > venue/keywords/topics 2 over OR-ed,
-quoted terms; exact cosine (`matrix @ query`) with filters applied before the top-k is taken.
+Ranking: BM25 (FTS5 `bm25()`, k1=1.2, b=0.75 over the whole row) with column weights title 10 >
+abstract 4 > authors/venue/keywords/topics 2 over OR-ed, quoted terms, analysed as in `search.text`
+(Porter stems, accents folded); exact cosine (`matrix @ query`) with filters applied before the top-k is taken.
 
 Facets: SQL decides which works are counted (FTS5 match, filter clauses, ids); the counting is
 `np.bincount` over per-work code columns written at build. Four GROUP BYs over 60k matching rows
@@ -64,7 +65,7 @@ from search.interface import (
 )
 from search.pin import pinned
 
-BM25_WEIGHTS = (10.0, 4.0, 2.0, 2.0, 2.0)  # title, abstract, venue, keywords, topics
+BM25_WEIGHTS = (10.0, 4.0, 2.0, 2.0, 2.0, 2.0)  # title, abstract, authors, venue, keywords, topics
 # Query pruning. FTS5 computes BM25 for every document any OR-ed term matches, so one frequent term
 # can cost more than the rest of the query, and at 1M works a query of several of them takes
 # seconds. So the rarest terms are kept (they carry the BM25 weight anyway) while the documents they
@@ -76,28 +77,29 @@ COMMON_RATIO = 0.05
 POSTINGS_BUDGET = 60_000
 """Kept terms match at most this many documents between them (the rarest term is always kept)."""
 TERM_DOCS_FLOOR = 1_000
-"""Document frequencies are stored for terms above this; rarer terms count as this many."""
+"""Document frequencies are stored for terms above this; rarer terms are always kept in a query."""
 NAME_CANDIDATES = 200  # trigram candidates re-ranked by string similarity
-FORMAT = 3  # bump when the layout changes: an older version directory is refused, not misread
+FORMAT = 4  # bump when the layout changes: an older version directory is refused, not misread
 _VERSION_DIR = re.compile(r"v(\d+)")
 _FACET_COLUMNS = ("year", "type", "venue", "topic_start", "topic")
 _NO_YEAR = np.iinfo(np.int32).min
 _WORK_COLUMNS = ("title", "abstract", "venue", "year", "type", "cited_by_count")
 
-SCHEMA = """
+SCHEMA = f"""
 -- Narrow rows for filters, facets and sorting (many fit a page); the text lives in work_texts.
 CREATE TABLE works (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
     year INTEGER, type TEXT, venue TEXT, cited_by_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE work_texts (
-    rowid INTEGER PRIMARY KEY, title TEXT, abstract TEXT, venue TEXT, keywords TEXT, topics TEXT, doc TEXT NOT NULL
+    rowid INTEGER PRIMARY KEY, title TEXT, abstract TEXT, authors TEXT, venue TEXT, keywords TEXT, topics TEXT,
+    doc TEXT NOT NULL
 );
 CREATE TABLE work_topics (work INTEGER NOT NULL, topic TEXT NOT NULL);
 CREATE TABLE work_authors (work INTEGER NOT NULL, researcher TEXT NOT NULL);
 CREATE VIRTUAL TABLE works_fts USING fts5(
-    title, abstract, venue, keywords, topics,
-    content='work_texts', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+    title, abstract, authors, venue, keywords, topics,
+    content='work_texts', content_rowid='rowid', tokenize='{T.FTS5_TOKENIZER}'
 );
 CREATE TABLE researchers (
     rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
@@ -110,7 +112,7 @@ CREATE VIRTUAL TABLE names USING fts5(form, researcher UNINDEXED, tokenize='trig
 CREATE TABLE topics (rowid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, label TEXT, description TEXT, doc TEXT NOT NULL);
 CREATE TABLE term_docs (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
 CREATE VIRTUAL TABLE topics_fts USING fts5(
-    label, description, content='topics', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2'
+    label, description, content='topics', content_rowid='rowid', tokenize='{T.FTS5_TOKENIZER}'
 );
 """
 
@@ -701,9 +703,11 @@ def _match(conn: sqlite3.Connection, version: _Version, text: str | None) -> str
     if not terms:
         return None
     pruning = version.manifest["pruning"]
-    floor = pruning["floor"]
-    docs = dict(conn.execute(f"SELECT term, docs FROM term_docs WHERE term IN ({_marks(terms)})", terms))
-    return plan_match(terms, {t: docs.get(t, floor) for t in terms}, pruning["common"], pruning["budget"])
+    stems = {t: T.stem(t) for t in terms}  # term_docs holds the index's (stemmed) terms
+    docs = dict(conn.execute(f"SELECT term, docs FROM term_docs WHERE term IN ({_marks(terms)})", list(stems.values())))
+    # A term missing from term_docs is in fewer than TERM_DOCS_FLOOR works: cheap, and the rare terms
+    # carry a pasted text's meaning, so it costs nothing against the budget and is always kept.
+    return plan_match(terms, {t: docs.get(stems[t], 0) for t in terms}, pruning["common"], pruning["budget"])
 
 
 def plan_match(terms: list[str], docs: dict[str, int], common: int, budget: int) -> str:
@@ -881,7 +885,6 @@ def _write_version(path: Path, number: int, corpus: Corpus, progress: Progress |
         "pruning": {
             "common": max(COMMON_MIN_DOCS, int(counts["works"] * COMMON_RATIO)),
             "budget": POSTINGS_BUDGET,
-            "floor": TERM_DOCS_FLOOR,
         },
         "meta": json.loads(json.dumps(corpus.meta, default=str)),
     }
@@ -901,7 +904,7 @@ def _write_works(db: sqlite3.Connection, path: Path, corpus: Corpus, progress: P
 
     def flush() -> None:
         db.executemany("INSERT INTO works VALUES (?, ?, ?, ?, ?, ?)", [r[:6] for r in rows])
-        db.executemany("INSERT INTO work_texts VALUES (?, ?, ?, ?, ?, ?, ?)", [(r[0], *r[6:]) for r in rows])
+        db.executemany("INSERT INTO work_texts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(r[0], *r[6:]) for r in rows])
         db.executemany("INSERT INTO work_topics VALUES (?, ?)", topics)
         db.executemany("INSERT INTO work_authors VALUES (?, ?)", authors)
         rows.clear(), topics.clear(), authors.clear()
@@ -914,7 +917,8 @@ def _write_works(db: sqlite3.Connection, path: Path, corpus: Corpus, progress: P
         rest = {k: v for k, v in doc_to_dict(doc).items() if k not in ("id", *_WORK_COLUMNS)}
         rows.append((
             row, doc.id, doc.year, doc.type, doc.venue, int(doc.cited_by_count or 0),
-            T.clean_indexed(doc.title), T.clean_indexed(doc.abstract) or None, doc.venue,
+            T.clean_indexed(doc.title), T.clean_indexed(doc.abstract) or None,
+            T.clean_indexed(" ; ".join(a.name for a in doc.authors)), doc.venue,
             T.clean_indexed(" ; ".join(doc.keywords)), T.clean_indexed(" ; ".join(t.label for t in doc.topics)),
             json.dumps(rest, ensure_ascii=False),
         ))

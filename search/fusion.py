@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from typing import NamedTuple, Sequence
 
+DEFAULT_FUSION = "rrf"
+"""The fusion hybrid search uses unless told otherwise (chosen by `discovery eval fusion`, see README)."""
+RRF_K = 60
+"""The RRF constant hybrid search uses."""
+HYBRID_WEIGHTS = (0.5, 0.5)
+"""Keyword and vector weights for `fusion="weighted"` (after min-max normalisation)."""
+
 Ranked = Sequence[tuple[str, float]] | Sequence[str]
 """One retriever's answer, best first: `(id, score)` pairs, or bare ids when only the order matters."""
 

@@ -86,9 +86,11 @@ MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
 SNIPPET_CHARS = 200
 ELLIPSIS = "…"
 
-WORK_TEXT_FIELDS: tuple[str, ...] = ("title^10", "abstract^4", "venue.text^2", "keywords^2", "topic_labels^2")
+WORK_TEXT_FIELDS: tuple[str, ...] = ("title^10", "abstract^4", "authors^2", "venue.text^2", "keywords^2", "topic_labels^2")
 """English-analysed work fields and their BM25 weights (the embedded engine's column weights)."""
-WORK_STD_FIELDS: tuple[str, ...] = ("title.std^10", "abstract.std^4", "venue.std^2", "keywords.std^2", "topic_labels.std^2")
+WORK_STD_FIELDS: tuple[str, ...] = (
+    "title.std^10", "abstract.std^4", "authors.std^2", "venue.std^2", "keywords.std^2", "topic_labels.std^2"
+)
 """The same fields analysed with `standard` (no stopwords, no stemming): for all-stopword queries."""
 TOPIC_TEXT_FIELDS: tuple[str, ...] = ("label^10", "description^1")
 TOPIC_STD_FIELDS: tuple[str, ...] = tuple(f.replace("^", ".std^", 1) for f in TOPIC_TEXT_FIELDS)
@@ -121,25 +123,25 @@ def _vector(dimension: int) -> dict:
 
 _STORED = {"type": "object", "enabled": False}  # the document as the interface returns it, not indexed
 ANALYSIS = {
-    # `english_folded` is OpenSearch's built-in `english` analyzer rebuilt as a custom one (the
-    # documented decomposition) with `asciifolding` added, so "Saarbrücken" and "saarbrucken" match
-    # as on the embedded engine (FTS5 `remove_diacritics 2`). `standard_folded` is `standard` + folding.
+    # `english_folded` is `search.text.analyze` (= the embedded engine's FTS5 tokenizer `porter
+    # unicode61 remove_diacritics 2`): runs of letters/digits, lower-cased, accents folded, our
+    # stopwords dropped, Porter stems, so "networks" and "Saarbrücken" match the same works on both
+    # engines. `standard_folded` is `standard` + folding.
     "filter": {
-        "english_stop": {"type": "stop", "stopwords": "_english_"},
-        "english_stemmer": {"type": "stemmer", "language": "english"},
-        "english_possessive_stemmer": {"type": "stemmer", "language": "possessive_english"},
+        "discovery_stop": {"type": "stop", "stopwords": sorted(T.STOPWORDS)},
     },
     "analyzer": {
         "english_folded": {
             "type": "custom",
-            "tokenizer": "standard",
-            "filter": ["english_possessive_stemmer", "lowercase", "asciifolding", "english_stop", "english_stemmer"],
+            "tokenizer": "letters_digits",
+            "filter": ["lowercase", "asciifolding", "discovery_stop", "porter_stem"],
         },
         "standard_folded": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
         "name_folded": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding"]},
         "name_trigram": {"type": "custom", "tokenizer": "name_trigram", "filter": ["lowercase", "asciifolding"]},
     },
     "tokenizer": {
+        "letters_digits": {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"},
         "name_trigram": {"type": "ngram", "min_gram": 3, "max_gram": 3, "token_chars": ["letter", "digit", "whitespace"]}
     },
 }
@@ -156,6 +158,7 @@ def index_body(kind: str, dimension: int, meta: dict | None = None) -> dict:
             "id": {"type": "keyword"},
             "title": _text(),
             "abstract": _text(),
+            "authors": _text(),
             "venue": {
                 "type": "keyword",
                 "fields": {
@@ -238,6 +241,7 @@ def work_source(doc: WorkDoc, dimension: int) -> dict:
         "id": doc.id,
         "title": title,
         "abstract": abstract,
+        "authors": [T.clean_indexed(a.name) for a in doc.authors],
         "venue": doc.venue or None,
         "keywords": [T.clean_indexed(k) for k in doc.keywords],
         "topic_labels": [T.clean_indexed(t.label) for t in topics],
@@ -316,16 +320,18 @@ def filter_clauses(filters: WorkFilters) -> list[dict]:
 
 
 def text_match(terms: Sequence[str], fields: Sequence[str], std_fields: Sequence[str]) -> dict:
-    """A `multi_match` over `terms` as plain text (OR-ed; never a query language).
+    """A `combined_fields` query over `terms` as plain text (OR-ed; never a query language).
 
+    `combined_fields` is BM25F: each field's term frequency is multiplied by its weight and the
+    document is scored as one weighted text, as FTS5's `bm25()` with column weights scores a row
+    (a sum of per-field BM25s, `multi_match`'s `most_fields`, ranks differently from the embedded engine).
     `terms` come from `search.text.query_terms`, which keeps stopwords only when the query has
     nothing else; the english analyzer would drop those, so such queries use the `standard` fields.
     """
     only_stopwords = all(t in T.STOPWORDS for t in terms)
     return {
-        "multi_match": {
+        "combined_fields": {
             "query": " ".join(terms),
-            "type": "most_fields",
             "fields": list(std_fields if only_stopwords else fields),
             "operator": "or",
         }

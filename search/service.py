@@ -55,9 +55,6 @@ PANEL_PEOPLE = 3
 PANEL_TOPICS = 5
 SUGGEST_BELOW = 10
 """Works queries matching fewer works than this get a "did you mean" when the index knows better words."""
-HYBRID_WEIGHTS = (0.5, 0.5)
-"""Keyword and vector weights for `fusion="weighted"` (after min-max normalisation)."""
-RRF_K = 60
 YEAR_RANGE = (1000, 2999)
 
 STRONG_NAME = 0.85
@@ -451,8 +448,8 @@ class Discovery:
         if mode == "semantic":
             return keyword, vector, list(vector)
         if fusion == "weighted":
-            return keyword, vector, F.weighted([keyword, vector], HYBRID_WEIGHTS)
-        return keyword, vector, F.rrf([keyword, vector], k=RRF_K)
+            return keyword, vector, F.weighted([keyword, vector], F.HYBRID_WEIGHTS)
+        return keyword, vector, F.rrf([keyword, vector], k=F.RRF_K)
 
     def work_page(self, work_id: str, limit: int = 10) -> WorkPage:
         limit = _int(limit, "limit", 1, MAX_PAGE_SIZE)
@@ -805,7 +802,7 @@ class Discovery:
         text = _required(text, "a topic")
         limit = _int(limit, "limit", 1, MAX_PAGE_SIZE)
         depth = max(MIN_DEPTH, limit)
-        fused = F.rrf([self.engine.keyword_topics(text, depth), self.engine.vector_topics(self.embed(text), depth)], k=RRF_K)
+        fused = F.rrf([self.engine.keyword_topics(text, depth), self.engine.vector_topics(self.embed(text), depth)], k=F.RRF_K)
         fused = fused[:limit]
         docs = {t.id: t for t in self.engine.get_topics([tid for tid, _ in fused])}
         return [TopicHit(docs[tid], round(score, 6)) for tid, score in fused if tid in docs]
@@ -944,8 +941,7 @@ def above_floor(vector: Sequence[tuple[str, float]], relative: bool = True) -> l
 
 def _words(work: WorkDoc) -> set[str]:
     """Title and keyword words: abstracts share too much boilerplate ("we provide", "given") to describe."""
-    text = " ".join([work.title, *work.keywords]).lower()
-    return {w for w in re.findall(r"[a-z][a-z0-9-]*[a-z0-9]", text) if len(w) > 2 and w not in T.STOPWORDS}
+    return {w for w in T.tokens(" ".join([work.title, *work.keywords])) if len(w) > 2 and w[0].isalpha() and w not in T.STOPWORDS}
 
 
 def distinctive_terms(own: Sequence[WorkDoc], background: Sequence[WorkDoc], exclude: Sequence[str] = (), count: int = 5) -> list[str]:

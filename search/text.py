@@ -1,5 +1,10 @@
-"""Turning user text into something safe to search with, the same way for every engine.
+"""Turning text into search terms, the same way for every engine, the indexer and the service.
 
+* One analysis (`tokens`, `stem`, `STOPWORDS`): runs of letters and digits, lower-cased and
+  accent-folded, stemmed with the Porter algorithm. It is exactly what the embedded engine's FTS5
+  tokenizer (`porter unicode61 remove_diacritics 2`) and the OpenSearch `discovery_english`
+  analyzer (see `search.opensearch.ANALYSIS`) do, so "network" and "networks" match the same
+  works on both engines (tests/test_text_analysis.py checks all three agree).
 * Query text becomes a list of plain terms; an engine quotes each one, so nothing a user types
   (quotes, `*`, `:`, `-`, parentheses, AND/OR/NOT/NEAR) ever acts as query syntax.
 * Names are folded (diacritics, case, punctuation, order) so "Ziyin Liu", "Liu Ziyin" and
@@ -14,13 +19,19 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
+import threading
+import unicodedata
+from functools import lru_cache
+
 from rapidfuzz.distance import Indel
 from unidecode import unidecode
 
 from search.interface import MAX_QUERY_CHARS, BadQuery
 
-MAX_TERMS = 32
-"""Terms kept from one query: enough for any real query, bounded cost for a pasted 10,000-char text."""
+MAX_TERMS = 1000
+"""Distinct terms kept from one query: 10,000 characters of real abstracts hold about 500, so only
+made-up text is cut; it keeps an OpenSearch query under the node's 1,024-clause limit."""
 MAX_NAME_CHARS = 120
 """Names longer than this (after folding) are cut: no one's name is, and similarity is quadratic."""
 
@@ -36,6 +47,8 @@ STOPWORDS = frozenset(
     your yours via using use based towards toward""".split()
 )
 
+FTS5_TOKENIZER = "porter unicode61 remove_diacritics 2"
+"""The embedded engine's tokenizer: `tokens` then `stem`, as SQLite implements them."""
 _TERM = re.compile(r"[^\W_]+")  # runs of letters/digits: what FTS5's unicode61 tokenizer keeps
 MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
 """Sentinels an engine puts around matched text; never present in indexed text (see `clean_indexed`)."""
@@ -52,18 +65,65 @@ def check_text(text: str | None) -> str:
     return text.strip()
 
 
-def query_terms(text: str, limit: int = MAX_TERMS) -> list[str]:
-    """Lower-cased distinct terms of `text` in order, stopwords dropped unless nothing else is left.
+def tokens(text: str) -> list[str]:
+    """Lower-cased, accent-folded runs of letters and digits: everything else separates tokens."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _TERM.findall(folded)
+
+
+class _Porter:
+    """SQLite's own FTS5 porter stemmer, reached through an in-memory table and `fts5vocab`.
+
+    Using the engine's stemmer (rather than a second implementation) keeps Python's stems equal to
+    the embedded index's terms by construction; Lucene's `porter_stem` agrees with it on every word
+    of CACM and CISI, while Snowball's "porter" differs on 55 of 16,376 (e.g. "-logy", "-bly").
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._db.execute(f"CREATE VIRTUAL TABLE t USING fts5(x, tokenize='{FTS5_TOKENIZER}')")
+        self._db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+
+    def stems(self, words: list[str]) -> list[str]:
+        with self._lock:
+            self._db.execute("INSERT INTO t(rowid, x) VALUES (1, ?)", (" ".join(words),))
+            found = dict(self._db.execute("SELECT offset, term FROM v"))
+            self._db.execute("DELETE FROM t")
+        return [found.get(i, w) for i, w in enumerate(words)]
+
+
+_PORTER = _Porter()
+
+
+@lru_cache(maxsize=100_000)
+def stem(token: str) -> str:
+    """The Porter stem of one token from `tokens` ("networks" -> "network", "learning" -> "learn")."""
+    return _PORTER.stems([token])[0]
+
+
+def analyze(text: str) -> list[str]:
+    """What both engines index and match for `text`: stems of its tokens, stopwords dropped."""
+    return [stem(t) for t in tokens(text) if t not in STOPWORDS]
+
+
+def query_terms(text: str) -> list[str]:
+    """Distinct terms of `text` in order (one word per stem), stopwords dropped unless nothing else is left.
 
     Everything that is not a letter or digit separates terms, so operators and punctuation vanish
-    and words like AND/NEAR are ordinary terms. An empty list means "nothing to match on".
+    and words like AND/NEAR are ordinary terms. An empty list means "nothing to match on". Words
+    are returned unstemmed, since each engine stems what it is given (stemming twice is not always
+    a no-op). A pasted abstract keeps all its words (`MAX_TERMS` only cuts made-up text); the
+    embedded engine bounds the cost by keeping the rarest terms (`search.embedded.plan_match`),
+    OpenSearch by scoring only the top hits (`track_total_hits: false`).
     """
-    seen: list[str] = []
-    for token in _TERM.findall(text.lower()):
-        if token not in seen:
-            seen.append(token)
+    by_stem: dict[str, str] = {}
+    for token in tokens(text):
+        by_stem.setdefault(stem(token), token)
+    seen = list(by_stem.values())
     content = [t for t in seen if t not in STOPWORDS]
-    return (content or seen)[:limit]
+    return (content or seen)[:MAX_TERMS]
 
 
 def fts5_query(terms: list[str], operator: str = "OR") -> str:

@@ -17,6 +17,8 @@ from evaluation import metrics as M
 from evaluation.names import KINDS, build_variants, score_variants, typo, variants_of
 from indexer.sources import detect_format, read_records
 from indexer.sources.cacm import author_name, norm_qid, read_qrels, read_queries
+from evaluation.relevance import FUSION_CANDIDATES
+from search.fusion import DEFAULT_FUSION
 from tests.support import FIXTURES, SHARED_DATA
 
 CACM = SHARED_DATA / "cacm"
@@ -162,13 +164,20 @@ def test_eval_cacm_subset_through_the_cli(tmp_path, monkeypatch, capsys, vector_
 
     monkeypatch.setenv("DISCOVERY_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("DISCOVERY_ENGINE", "embedded")
-    code = main(["eval", "cacm", "--subset", "300", "--per-query", "--json", "--vector-cache", str(vector_cache)])
+    code = main(["eval", "--subset", "300", "--per-query", "--json", "--vector-cache", str(vector_cache)])
     assert code == 0
-    data = json.loads(capsys.readouterr().out)
+    report = json.loads(capsys.readouterr().out)
+    assert [r["collection"] for r in report["results"]] == ["cacm[300 docs]", "cisi[300 docs]"]
+    assert all(0.0 <= f["held_out_ndcg"] <= 1.0 for f in report["cross_validation"]["embedded"])
+    assert {f["held_out"] for f in report["cross_validation"]["embedded"]} == {"cacm[300 docs]", "cisi[300 docs]"}
+    data = report["results"][0]
     assert data["documents"] == 300 and data["engine"] == "embedded"
     assert data["queries"] >= 5
     labels = [run["label"] for run in data["runs"]]
-    assert labels == ["keyword", "semantic", "hybrid+rrf", "hybrid+weighted"]
+    assert labels == [
+        "keyword", "semantic", "hybrid+rrf", "hybrid+weighted", "reference keyword", "reference semantic", "reference hybrid"
+    ]
+    assert set(data["fusions"]) == set(FUSION_CANDIDATES) and isinstance(data["below_reference"], list)
     for run in data["runs"]:
         assert set(run["scores"]) == {"ndcg@10", "map", "recall@100", "mrr", "p@10"}
         assert all(0.0 <= value <= 1.0 for value in run["scores"].values())
@@ -179,20 +188,57 @@ def test_eval_cacm_subset_through_the_cli(tmp_path, monkeypatch, capsys, vector_
 
 
 def test_relevance_table_names_every_run():
-    from evaluation.relevance import METRICS, RUNS, QueryScores, RelevanceResult, RunScores
+    from evaluation.relevance import METRICS, REFERENCE_RUNS, RUNS, QueryScores, RelevanceResult, RunScores
 
     def scores(value):
         return {m: value for m in METRICS}
 
     runs = [RunScores(label, mode, fusion, 2, scores(0.1 * (i + 1))) for i, (label, mode, fusion) in enumerate(RUNS)]
-    per_query = [QueryScores("1", "a query", 3, {label: scores(0.5) for label, _, _ in RUNS})]
+    runs += [RunScores(label, "reference", "rrf", 2, scores(0.25)) for label in REFERENCE_RUNS]
+    per_query = [QueryScores("1", "a query", 3, {run.label: scores(0.5) for run in runs})]
     result = RelevanceResult("toy", "embedded", "m", 10, 1, ["9"], 0, [], runs, per_query, {"index": 1.0})
     table = result.table(per_query=True)
     for label, _, _ in RUNS:
         assert label in table
-    assert result.best_single.label == "semantic" and result.best_hybrid.label == "hybrid+weighted"
+    assert result.best_single.label == "semantic" and result.default_hybrid.fusion == DEFAULT_FUSION
     assert result.hybrid_at_least_best_single() and "hybrid at least as good: yes" in table
     assert result.to_dict()["hybrid_at_least_best_single"] is True
+    assert result.below_reference() == ["keyword", "semantic"] and "below their reference: keyword, semantic" in table
+
+
+def test_cross_validation_chooses_on_the_other_collections():
+    from evaluation.relevance import cross_validate
+
+    fusions = {
+        "a": {"x": {"ndcg@10": 0.9}, "y": {"ndcg@10": 0.1}},
+        "b": {"x": {"ndcg@10": 0.2}, "y": {"ndcg@10": 0.3}},
+        "c": {"x": {"ndcg@10": 0.5}, "y": {"ndcg@10": 0.6}},
+    }
+    folds = {f.held_out: f for f in cross_validate(fusions, {"a": 0.5, "b": 0.25, "c": 0.4})}
+    # held out "a": chosen on b and c, where y is better, although x is far better on a itself
+    assert folds["a"].chosen == "y" and folds["a"].held_out_ndcg == 0.1 and folds["a"].best_single_ndcg == 0.5
+    assert folds["b"].chosen == "x" and folds["c"].chosen == "x"
+    with pytest.raises(ValueError):
+        cross_validate({"a": fusions["a"]}, {"a": 0.5})
+
+
+CISI = SHARED_DATA / "cisi"
+
+
+@pytest.mark.skipif(not (CISI / "CISI.ALL").exists(), reason="../shared/data/cisi is not beside the checkout")
+def test_cisi_collection_from_the_real_files():
+    from evaluation.relevance import doc_id_map, load_collection, resolve_doc
+
+    collection = load_collection("cisi")
+    works, rejected = collection.load_works()
+    assert len(works) == 1460 and not rejected
+    first = works[0]
+    assert first.id == "cisi-1" and first.source == "cisi" and first.venue is None
+    assert first.title == "18 Editions of the Dewey Decimal Classifications"
+    assert [a.name for a in first.authorships] == ["J.P. Comaromi"] and first.abstract.startswith("The present study")
+    assert len(collection.queries) == 112 and len(collection.qrels) == 76
+    ids = doc_id_map(works)
+    assert all(resolve_doc(ids, doc) for judged in collection.qrels.values() for doc in judged)
 
 
 # -- collaborator recommendation on the fixture slice ----------------------------------------------

@@ -17,7 +17,7 @@ import pytest
 from models.records import AuthorRef, ResearcherDoc, TopicRef, WorkDoc
 from search import opensearch as O
 from search.interface import FACET_LIMIT, BadQuery, EngineUnavailable, NotFound, WorkFilters
-from search.text import query_terms
+from search.text import STOPWORDS, query_terms
 
 FORBIDDEN_QUERIES = {"query_string", "simple_query_string"}
 
@@ -68,7 +68,7 @@ def test_work_mapping_fields():
         "analyzer": "english_folded",
         "fields": {"std": {"type": "text", "analyzer": "standard_folded"}},
     }
-    for field in ("title", "abstract", "keywords", "topic_labels"):
+    for field in ("title", "abstract", "authors", "keywords", "topic_labels"):
         assert props[field] == text, field
     assert props["venue"]["type"] == "keyword" and set(props["venue"]["fields"]) == {"text", "std"}
     for field in ("id", "type", "topic_ids", "topic_facets", "researcher_ids"):
@@ -77,17 +77,12 @@ def test_work_mapping_fields():
     assert O.index_body("works", 384, {"version": 3})["mappings"]["_meta"] == {"version": 3}
 
 
-def test_english_analyzer_is_the_builtin_one_plus_folding():
+def test_english_analyzer_is_the_embedded_engines_analysis():
+    """Same tokens, stopwords and stems as FTS5 `porter unicode61 remove_diacritics 2` (tests/test_text_analysis.py)."""
     analyzer = O.ANALYSIS["analyzer"]["english_folded"]
-    assert analyzer["tokenizer"] == "standard"
-    assert analyzer["filter"] == [
-        "english_possessive_stemmer",
-        "lowercase",
-        "asciifolding",
-        "english_stop",
-        "english_stemmer",
-    ]
-    assert O.ANALYSIS["filter"]["english_stemmer"] == {"type": "stemmer", "language": "english"}
+    assert O.ANALYSIS["tokenizer"][analyzer["tokenizer"]] == {"type": "pattern", "pattern": "[^\\p{L}\\p{N}]+"}
+    assert analyzer["filter"] == ["lowercase", "asciifolding", "discovery_stop", "porter_stem"]
+    assert O.ANALYSIS["filter"]["discovery_stop"] == {"type": "stop", "stopwords": sorted(STOPWORDS)}
 
 
 def test_researcher_mapping_folds_names_and_keeps_filters_as_keywords():
@@ -198,10 +193,11 @@ def test_keyword_works_body():
             "bool": {
                 "must": [
                     {
-                        "multi_match": {
+                        "combined_fields": {
                             "query": "minibatch noise",
-                            "type": "most_fields",
-                            "fields": ["title^10", "abstract^4", "venue.text^2", "keywords^2", "topic_labels^2"],
+                            "fields": [
+                                "title^10", "abstract^4", "authors^2", "venue.text^2", "keywords^2", "topic_labels^2"
+                            ],
                             "operator": "or",
                         }
                     }
@@ -215,9 +211,11 @@ def test_keyword_works_body():
 
 def test_all_stopword_queries_use_the_standard_fields():
     """The english analyzer drops "the"; `query_terms` keeps stopwords when nothing else is left."""
-    match = O.work_match(query_terms("the OR not"))["multi_match"]
+    match = O.work_match(query_terms("the OR not"))["combined_fields"]
     assert match["query"] == "the or not"
-    assert match["fields"] == ["title.std^10", "abstract.std^4", "venue.std^2", "keywords.std^2", "topic_labels.std^2"]
+    assert match["fields"] == [
+        "title.std^10", "abstract.std^4", "authors.std^2", "venue.std^2", "keywords.std^2", "topic_labels.std^2"
+    ]
 
 
 @pytest.mark.parametrize("text", ['title:noise AND "x', "a OR b NOT c", "noise* -sgd (x)", "{a} [b] \\ ^2", "'; DROP --"])
@@ -233,7 +231,7 @@ def test_user_text_is_never_query_syntax(text):
     for body in bodies:
         keys = {key for key, _ in walk(body)}
         assert not keys & FORBIDDEN_QUERIES
-    matches = [v for body in bodies for k, v in walk(body) if k == "multi_match"]
+    matches = [v for body in bodies for k, v in walk(body) if k == "combined_fields"]
     assert matches and all(set(m["query"]) <= set("abcdefghijklmnopqrstuvwxyz0123456789 ") for m in matches)
 
 
@@ -330,7 +328,7 @@ def test_topic_bodies():
         "researchers": {"terms": {"field": "researcher_ids", "size": 5, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
     }
     topics = O.keyword_topics_body(["noisy", "labels"], 7)
-    assert topics["query"]["multi_match"]["fields"] == ["label^10", "description^1"] and topics["size"] == 7
+    assert topics["query"]["combined_fields"]["fields"] == ["label^10", "description^1"] and topics["size"] == 7
 
 
 def test_name_body():

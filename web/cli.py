@@ -335,14 +335,15 @@ def cmd_demo(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    """`eval [cacm|PATH]`, `eval collaborators`, `eval names`: measurements in evaluation."""
+    """`eval [cacm|cisi|PATH...]`, `eval collaborators|expertise|names|identity`: measurements in evaluation/."""
     from evaluation.scratch import default_vector_cache
 
     cache = Path(args.vector_cache) if args.vector_cache else default_vector_cache(settings)
     scratch = Path(args.scratch) if args.scratch else None
     common = {"vector_cache": cache, "scratch_dir": scratch}
+    target = args.target[0] if args.target else None
     with progress_bars(not args.json) as progress:
-        if args.target == "collaborators":
+        if target == "collaborators":
             from evaluation.collaborators import (DEFAULT_SPLIT_YEAR, DEFAULT_VALIDATION_YEAR, ML_VENUES,
                                                   evaluate_collaborators)
 
@@ -350,39 +351,30 @@ def cmd_eval(args, settings: Settings) -> int:
                                             split_year=args.split_year or DEFAULT_SPLIT_YEAR,
                                             validation_year=args.validation_year or DEFAULT_VALIDATION_YEAR,
                                             sample=args.sample or 1000, progress=progress, **common)
-            text = result.table()
-        elif args.target == "expertise":
+        elif target == "expertise":
             from evaluation.expertise import ML_VENUES, evaluate_expertise
 
             result = evaluate_expertise([Path(c) for c in args.corpus or [ML_VENUES]], settings,
                                         sample=args.sample or 300, progress=progress, **common)
-            text = result.table()
-        elif args.target == "names":
+        elif target == "names":
             from evaluation.collaborators import ML_VENUES
             from evaluation.names import evaluate_names
 
             result = evaluate_names([Path(c) for c in args.corpus or [ML_VENUES]], settings,
                                     sample=args.sample or 500, progress=progress, **common)
-            text = result.table()
-        elif args.target == "identity":
+        elif target == "identity":
             from evaluation.collaborators import ML_VENUES
             from evaluation.identity import evaluate_identity
 
             result = evaluate_identity([Path(c) for c in args.corpus or [ML_VENUES]], settings, progress=progress,
                                        split=args.split, **common)
-            text = result.table()
         else:
-            from evaluation.relevance import evaluate_relevance, load_collection, subset
+            from evaluation.relevance import evaluate_collections
 
-            collection = load_collection(args.target)
-            if args.subset:
-                collection = subset(collection, args.subset)
-            result = evaluate_relevance(collection, settings, progress=progress, **common)
-            text = result.table(per_query=args.per_query)
-    data = result.to_dict()
-    if args.target not in ("collaborators", "names", "expertise", "identity") and not args.per_query:
-        data.pop("per_query", None)
-    emit(data, args.json, text)
+            result = evaluate_collections(args.target, settings, args.engine or (), args.subset, progress=progress, **common)
+            emit(result.to_dict(args.per_query), args.json, result.table(per_query=args.per_query))
+            return 0
+    emit(result.to_dict(), args.json, result.table())
     return 0
 
 
@@ -438,10 +430,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--active-since", type=int)
     p.add_argument("--institution")
 
-    p = command("eval", cmd_eval, "measure relevance on a judged collection (cacm or PATH), "
+    p = command("eval", cmd_eval, "measure relevance on judged collections (default: cacm and cisi; or PATHs), "
                 "collaborator recommendation (collaborators), expertise ranking (expertise), people search on "
                 "name variants (names) or identity resolution with source ids hidden (identity)")
-    p.add_argument("target", nargs="?", default="cacm", metavar="cacm|PATH|collaborators|expertise|names|identity")
+    p.add_argument("target", nargs="*", metavar="cacm|cisi|PATH|collaborators|expertise|names|identity")
+    p.add_argument("--engine", action="append", choices=["embedded", "opensearch"],
+                   help="relevance: engine to evaluate (repeatable; default: the configured one)")
     p.add_argument("--per-query", action="store_true", help="relevance: also print each query's scores")
     p.add_argument("--subset", type=int, metavar="DOCS", help="relevance: evaluate on about this many documents")
     p.add_argument("--corpus", action="append", metavar="FILE", help="collaborators/names/identity: corpus file (repeatable)")

@@ -1,11 +1,13 @@
-"""The CACM test collection (SMART format) and the query / judgement files of judged collections.
+"""The CACM and CISI test collections (SMART format) and the query / judgement files of judged collections.
 
 Documents (`cacm.all`): records open with `.I <n>`; each field opens with a line holding only its tag:
 
     .T title          .W abstract        .B "CACM December, 1958"     .A one author per line
     .K keywords       .C CR categories   .N entry/date note           .X citation triples
 
-Each record becomes a `Work` with id `cacm-<n>` (so qrels doc ids map to work ids directly). Only
+Each record becomes a `Work` with id `<collection>-<n>` (so qrels doc ids map to work ids directly),
+the collection named by the file (`cisi` for `CISI.ALL`, `cacm` otherwise; CISI records carry
+`.T .A .W .X` only). Only
 title, abstract, year, authors and keywords are kept: `.N` and `.X` are bookkeeping, `.C` are
 classification codes that would leak into keyword matching as numbers.
 
@@ -28,6 +30,8 @@ from typing import Iterator
 from models.records import Authorship, Venue, Work
 
 VENUE = Venue(name="Communications of the ACM", kind="journal")
+VENUES: dict[str, Venue | None] = {"cacm": VENUE, "cisi": None}
+"""SMART collections by the name their files start with, and the venue of their records."""
 _TAG = re.compile(r"^\.([A-Z])(?:\s+(.*))?$")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 
@@ -98,8 +102,14 @@ def _first_sentence(text: str, limit: int = 120) -> str:
     return sentence if len(sentence) <= limit else sentence[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def parse_record(record: SmartRecord) -> Work:
-    """One CACM record as a Work; RecordError when it has no number or no title."""
+def collection_of(path: Path) -> str:
+    """`cisi` for `CISI.ALL` (any case), `cacm` for `cacm.all` and any other SMART file."""
+    name = Path(path).name.lower()
+    return next((c for c in VENUES if name.startswith(c)), "cacm")
+
+
+def parse_record(record: SmartRecord, collection: str = "cacm") -> Work:
+    """One CACM or CISI record as a Work; RecordError when it has no number or no title."""
     from indexer.sources import RecordError
 
     if not record.number.isdigit():
@@ -114,14 +124,14 @@ def parse_record(record: SmartRecord) -> Work:
     authors = [author_name(a) for a in record.fields.get("A", []) if a.strip()]
     keywords = [k.strip() for k in re.split(r"[,;]", record.text("K")) if k.strip()]
     return Work(
-        id=f"cacm-{int(record.number)}",
-        source="cacm",
+        id=f"{collection}-{int(record.number)}",
+        source=collection,
         source_id=str(int(record.number)),
         title=title,
         abstract=abstract,
         year=int(year_match.group(1)) if year_match else None,
         type="article",
-        venue=VENUE,
+        venue=VENUES[collection],
         keywords=keywords,
         authorships=[Authorship(position=i, name=name) for i, name in enumerate(authors)],
     )
@@ -131,9 +141,10 @@ def read_cacm(path: Path):
     """`Parsed` records (see `indexer.sources.read_records`) for every `.I` record of the file."""
     from indexer.sources import Parsed, RecordError
 
+    collection = collection_of(path)
     for record in read_smart(path):
         try:
-            yield Parsed(record.line, work=parse_record(record))
+            yield Parsed(record.line, work=parse_record(record, collection))
         except RecordError as exc:
             yield Parsed(record.line, reason=str(exc))
 

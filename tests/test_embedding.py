@@ -1,0 +1,38 @@
+"""The real model reads a whole abstract: passages of the window, pooled by length (models/embedding.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from models.embedding import Embedder
+from tests.support import real_embedder
+
+OPENING = "Stochastic gradient descent with small minibatches injects noise whose strength we measure. " * 12
+ENDING = "Finally, we apply the method to protein folding and crystal structure prediction in chemistry."
+
+
+def test_words_past_the_window_change_the_vector():
+    embedder = real_embedder()
+    assert len(embedder.split(OPENING)) > 1
+    whole, cut = embedder.embed([OPENING + ENDING, OPENING])
+    assert float(whole @ cut) < 0.999
+
+
+def test_a_long_text_is_the_length_weighted_mean_of_its_passages():
+    embedder = real_embedder()
+    passages = embedder.split(OPENING + ENDING)
+    vectors = embedder.embed([p for p, _ in passages])
+    pooled = np.array([n for _, n in passages], dtype=np.float32) @ vectors
+    expected = pooled / np.linalg.norm(pooled)
+    assert np.allclose(embedder.embed([OPENING + ENDING])[0], expected, atol=1e-5)
+    assert sum(n for _, n in passages) == len(
+        embedder._load().tokenizer(OPENING + ENDING, add_special_tokens=False)["input_ids"]
+    )
+
+
+def test_a_short_text_is_one_passage_and_the_cache_key_says_how_texts_are_read():
+    embedder = real_embedder()
+    single = Embedder(embedder.model_name, max_tokens=embedder.max_tokens, passages=False)
+    assert embedder.split(ENDING) == [(ENDING, embedder.split(ENDING)[0][1])]
+    assert np.allclose(embedder.embed([ENDING]), single.embed([ENDING]), atol=1e-5)
+    assert embedder.cache_key != single.cache_key
