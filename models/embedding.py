@@ -130,9 +130,9 @@ class Embedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
-            split = [self.split(text) for text in batch]
-            passages = [passage for parts in split for passage, _ in parts]
-            with self._encode_lock:
+            with self._encode_lock:  # the tokenizer is shared too: splitting counts its word pieces
+                split = [self.split(text) for text in batch]
+                passages = [passage for parts in split for passage, _ in parts]
                 vectors = model.encode(
                     passages, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
                 )

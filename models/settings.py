@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         128, ge=16, le=512, description="Word pieces read per text (all-MiniLM-L6-v2 was trained on 128)."
     )
     embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
+    embedding_passages: bool = Field(
+        True, description="Read a text longer than the window whole, as passages whose vectors are averaged."
+    )
     embedding_threads: int = Field(
         0, ge=0, le=1024, description="Torch threads per process for embedding (0: usable cores / serve workers)."
     )
@@ -82,6 +85,7 @@ class Settings(BaseSettings):
             threads,
             backend=self.embedding_backend,
             export_dir=self.data_dir / "models",
+            passages=self.embedding_passages,
         )
 
     @property
