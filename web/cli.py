@@ -323,6 +323,12 @@ def cmd_eval(args, settings: Settings) -> int:
                                             split_year=args.split_year or DEFAULT_SPLIT_YEAR,
                                             sample=args.sample or 1000, progress=progress, **common)
             text = result.table()
+        elif args.target == "topics":
+            from evaluation.topics import ARXIV_SAMPLE, ML_VENUES, OPENALEX_SAMPLE, SEED, evaluate_topics
+
+            result = evaluate_topics([Path(c) for c in args.corpus or [OPENALEX_SAMPLE, ML_VENUES]], settings,
+                                     context=[ARXIV_SAMPLE, SEED], vector_cache=cache, progress=progress)
+            text = result.table()
         elif args.target == "names":
             from evaluation.collaborators import ML_VENUES
             from evaluation.names import evaluate_names
@@ -339,7 +345,7 @@ def cmd_eval(args, settings: Settings) -> int:
             result = evaluate_relevance(collection, settings, progress=progress, **common)
             text = result.table(per_query=args.per_query)
     data = result.to_dict()
-    if args.target not in ("collaborators", "names") and not args.per_query:
+    if args.target not in ("collaborators", "names", "topics") and not args.per_query:
         data.pop("per_query", None)
     emit(data, args.json, text)
     return 0
@@ -398,11 +404,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--institution")
 
     p = command("eval", cmd_eval, "measure relevance on a judged collection (cacm or PATH), "
-                "collaborator recommendation (collaborators) or people search on name variants (names)")
-    p.add_argument("target", nargs="?", default="cacm", metavar="cacm|PATH|collaborators|names")
+                "collaborator recommendation (collaborators), people search on name variants (names) "
+                "or topics against held-out source labels (topics)")
+    p.add_argument("target", nargs="?", default="cacm", metavar="cacm|PATH|collaborators|names|topics")
     p.add_argument("--per-query", action="store_true", help="relevance: also print each query's scores")
     p.add_argument("--subset", type=int, metavar="DOCS", help="relevance: evaluate on about this many documents")
-    p.add_argument("--corpus", action="append", metavar="FILE", help="collaborators/names: corpus file (repeatable)")
+    p.add_argument("--corpus", action="append", metavar="FILE",
+                   help="collaborators/names: corpus file; topics: corpus whose labels are hidden (repeatable)")
     p.add_argument("--split-year", type=int, metavar="T", help="collaborators: history is up to and including T")
     p.add_argument("--sample", type=int, metavar="N", help="collaborators/names: researchers evaluated")
     p.add_argument("--vector-cache", metavar="FILE", help="vector cache (default: DATA_DIR/vector-cache.sqlite)")
