@@ -88,6 +88,8 @@ def _singular(word: str) -> str:
         return word
     if word.endswith("ies"):
         return word[:-3] + "y"
+    if word.endswith("yses"):
+        return word[:-2] + "is"
     if word.endswith(("sses", "xes", "ches", "shes", "zes")):
         return word[:-2]
     if word.endswith("s"):
@@ -102,8 +104,20 @@ def _words(text: str) -> list[str]:
 
 def label_key(label: str) -> str:
     """Case, diacritics, punctuation, hyphen, "&"/"and" and plural variants collapse:
-    'Neural-Networks' == 'neural network'; 'Signal & Image Processing' == 'signal and image processing'."""
-    return " ".join(_singular(w) for w in _words(re.sub(r"\s*\([^)]*\)\s*$", "", label)))
+    'Neural-Networks' == 'neural network'; 'Signal & Image Processing' == 'signal and image processing';
+    acronyms keep their letters ('SARS' stays 'sars', 'LLMs' becomes 'llm'). A trailing
+    parenthesis ('Sinus (botany)', 'Large Language Model (LLM)') is a gloss, not part of the name."""
+    words = T._TERM.findall(unidecode(re.sub(r"\s*\([^)]*\)\s*$", "", label)).replace("&", " and "))
+    shouted = len(words) > 1 and label.isupper()  # "THEORIE DES CATEGORIES": capitals, not acronyms
+    return " ".join((not shouted and _acronym(w)) or _singular(w.lower()) for w in words)
+
+
+def _acronym(word: str) -> str | None:
+    if len(word) > 1 and word.isupper():
+        return word.lower()
+    if len(word) > 2 and word[:-1].isupper() and word.endswith("s"):
+        return word[:-1].lower()
+    return None
 
 
 def acronyms(works: list[Work]) -> dict[str, str]:
