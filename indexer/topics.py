@@ -70,7 +70,8 @@ NOT_ALONE = frozenset(
     """learning theory structure relation observation solution information research impact network
     function equation field state phase order time space energy achieve particular finite smooth
     example concern quality control point form value change rate mean increase decrease factor role
-    measure primary product association strength pattern risk society calculation surface level""".split()
+    measure primary product association strength pattern risk society calculation surface level
+    algorithm property condition behavior line curve self random online estimate bound preface""".split()
 )
 """Words that may end a label phrase ("reinforcement learning") but are too broad to be one alone."""
 _MODIFIER_ENDINGS = ("ed", "ly", "ing", "ive", "ous", "al", "ar", "ent", "ant", "ble", "ic")
@@ -184,27 +185,31 @@ def _cluster_labels(texts: list[str], groups: np.ndarray, n_groups: int) -> dict
         return {}
     vocabulary = vectorizer.get_feature_names_out()
     member = sparse.csr_matrix((np.ones(len(groups)), (groups, np.arange(len(groups)))), shape=(n_groups, len(groups)))
-    in_group = (member @ docs).toarray()
+    in_group = (member @ docs).tocsr()  # group x phrase: works of the group containing the phrase
     sizes = np.asarray(member.sum(axis=1)).ravel()
     idf = np.log(len(texts) / np.asarray(docs.sum(axis=0)).ravel())
-    is_phrase = np.array([" " in phrase for phrase in vocabulary])
     nameable = np.array([" " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)) for p in vocabulary])
-    shares = in_group / np.maximum(sizes, 1)[:, None]
-    eligible = (shares >= MIN_LABEL_SHARE) & (in_group >= 2) & nameable
+    rows = np.repeat(np.arange(n_groups), np.diff(in_group.indptr))
+    share = in_group.data / np.maximum(sizes[rows], 1)
+    eligible = (share >= MIN_LABEL_SHARE) & (in_group.data >= 2) & nameable[in_group.indices]
     # A phrase eligible in many groups ("theory", "observation") names none of them.
-    spread = np.log(1 + n_groups / np.maximum(eligible.sum(axis=0), 1))
+    spread = np.log(1 + n_groups / np.maximum(np.bincount(in_group.indices[eligible], minlength=len(vocabulary)), 1))
     labels = {}
     for g in range(n_groups):
-        if not sizes[g]:
+        span = slice(in_group.indptr[g], in_group.indptr[g + 1])
+        ok = eligible[span]
+        terms = in_group.indices[span][ok]
+        if not len(terms):
             continue
-        share = shares[g]
-        score = np.where(eligible[g], share * idf * spread, 0.0)
-        phrase_score = np.where(is_phrase, score, 0.0)
-        best, best_phrase = int(np.argmax(score)), int(np.argmax(phrase_score))
-        if phrase_score[best_phrase] >= PHRASE_PREFERENCE * score[best] > 0:
+        score = dict(zip(terms.tolist(), (share[span][ok] * idf[terms] * spread[terms]).tolist()))
+        best = max(score, key=score.get)
+        # A phrase that narrows the best word ("label" -> "noisy label") names the group better.
+        phrases = [t for t in score if " " in vocabulary[t]]
+        narrower = [t for t in phrases if vocabulary[best] in vocabulary[t].split()]
+        best_phrase = max(narrower or phrases, key=score.get, default=None)
+        if best_phrase is not None and score[best_phrase] >= PHRASE_PREFERENCE * score[best]:
             best = best_phrase
-        if score[best] > 0:
-            labels[g] = vocabulary[best]
+        labels[g] = vocabulary[best]
     return labels
 
 
