@@ -9,10 +9,11 @@
    cluster has one parent). A cluster is labelled with the candidate phrase (a run of one to three
    content words, RAKE-style, from titles and abstracts) scoring best by c-TF-IDF (share of the
    cluster's works containing it x log inverse corpus frequency, after Grootendorst, "BERTopic",
-   2022) among phrases found in at least MIN_LABEL_SHARE of its works; a cluster with no such
-   phrase is too mixed to name and gets no topic. A work receives every labelled cluster whose
-   centroid is at least as close as most of that cluster's members (see FLOOR_PERCENTILE), and so
-   does every source topic with enough works: at most MAX_DERIVED, plus its own cluster's label.
+   2022, with a penalty for phrases eligible in many clusters) among phrases found in at least
+   MIN_LABEL_SHARE of its works; a cluster with no such phrase is too mixed to name. A work
+   receives its own cluster's label and every topic whose centroid is at least as close to it as
+   most of that topic's own works are (FLOOR_PERCENTILE): named clusters and source topics with
+   MIN_TOPIC_WORKS works alike, at most MAX_DERIVED, weighted by similarity relative to the closest.
 3. Fields: a work's source fields, else its coarse cluster's field (the field most of that
    cluster's labelled works share, else the coarse cluster's own label). Every topic's parent is
    the field most of its works carry.
