@@ -72,7 +72,7 @@ NOT_ALONE = frozenset(
     function equation field state phase order time space energy achieve particular finite smooth
     example concern quality control point form value change rate mean increase decrease factor role
     measure primary product association strength pattern risk society calculation surface level
-    algorithm property condition behavior line curve self random online estimate bound preface""".split()
+    algorithm property condition behavior line curve self random online estimate bound preface label evaluate""".split()
 )
 """Words that may end a label phrase ("reinforcement learning") but are too broad to be one alone."""
 _MODIFIER_ENDINGS = ("ed", "ly", "ing", "ive", "ous", "al", "ar", "ent", "ant", "ble", "ic")
@@ -249,7 +249,7 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
                     display[canonical(field)][field] += 1
                     origin.setdefault(canonical(field), "source")
 
-    embedded = [w for w in works if w.id in vectors]
+    embedded = sorted((w for w in works if w.id in vectors), key=lambda w: w.id)  # clusters independent of input order
     if embedded:
         matrix = np.stack([vectors[w.id] for w in embedded]).astype(np.float32)
         clusters = _cluster(matrix)
