@@ -24,6 +24,7 @@ RECENCY_HALF_LIFE_YEARS = 5.0
 MAX_COLLABORATORS = 50
 CLOSE_MIN_JOINT_WORKS = 2  # "close": more than one paper together; every co-author is on the works
 MAX_TOPICS = 30
+MAX_SUBTOPICS = 40
 
 
 def h_index(citations: list[int]) -> int:
@@ -104,12 +105,15 @@ def build_docs(
         excluded = exclusions.get(rid) or ()
         expertise = [w for w in own_works if w not in excluded]
         topic_counts: Counter = Counter()
+        topic_weights: Counter = Counter()
         labels = {}
         for w in expertise:
             for t in work_topics.get(w, []):
-                topic_counts[t.id] += 1
-                labels[t.id] = t.label
                 topic_researchers[t.id].add(rid)
+                if t.level == "topic":  # fields are too broad to describe a person
+                    topic_counts[t.id] += 1
+                    topic_weights[t.id] += t.weight
+                    labels[t.id] = t.label
         joint: Counter = Counter()
         for w in own_works:
             for author in docs_by_id[w].authors:
@@ -141,7 +145,10 @@ def build_docs(
                 h_index=h_index([w.cited_by_count for w in work_list]),
                 first_year=min(years) if years else None,
                 last_year=max(years) if years else None,
-                topics=[TopicCount(t, labels[t], c) for t, c in sorted(topic_counts.items(), key=lambda kv: (-kv[1], labels[kv[0]]))][:MAX_TOPICS],
+                topics=[
+                    TopicCount(t, labels[t], topic_counts[t], round(w, 3))
+                    for t, w in sorted(topic_weights.items(), key=lambda kv: (-kv[1], labels[kv[0]]))[:MAX_TOPICS]
+                ],
                 close_collaborators=[
                     Collaborator(other, names[other], count)
                     for other, count in sorted(joint.items(), key=lambda kv: (-kv[1], names[kv[0]]))[:MAX_COLLABORATORS]
@@ -158,24 +165,44 @@ def build_docs(
             )
         )
 
+    return work_docs, researchers, topic_docs(work_topics, topic_origin, topic_researchers, vectors)
+
+
+def topic_docs(
+    work_topics: dict[str, list[TopicRef]],
+    topic_origin: dict[str, str],
+    topic_researchers: dict[str, set[str]],
+    vectors: dict[str, np.ndarray],
+) -> list[TopicDoc]:
+    """One doc per field and topic: a topic names its field, a field lists its largest topics."""
     topic_works: dict[str, list[str]] = defaultdict(list)
-    topic_labels: dict[str, str] = {}
+    first: dict[str, TopicRef] = {}
     for wid, refs in work_topics.items():
         for t in refs:
             topic_works[t.id].append(wid)
-            topic_labels[t.id] = t.label
-    topics = []
+            first.setdefault(t.id, t)
+    children: dict[str, list[str]] = defaultdict(list)
+    for tid, ref in first.items():
+        if ref.parent:
+            children[ref.parent].append(tid)
+    docs = []
     for tid, wids in topic_works.items():
         rows = [vectors[w] for w in wids if w in vectors]
         mean = np.sum(rows, axis=0) if rows else None
-        topics.append(
+        ref, parent = first[tid], first.get(first[tid].parent or "")
+        subtopics = sorted(children.get(tid, ()), key=lambda c: (-len(topic_works[c]), first[c].label))[:MAX_SUBTOPICS]
+        docs.append(
             TopicDoc(
                 id=tid,
-                label=topic_labels[tid],
+                label=ref.label,
                 origin=topic_origin.get(tid, "source"),
                 works_count=len(wids),
                 researchers_count=len(topic_researchers.get(tid, ())),
+                level="field" if children.get(tid) or ref.level == "field" else "topic",
+                parent=parent.id if parent else None,
+                parent_label=parent.label if parent else None,
+                subtopics=[TopicCount(c, first[c].label, len(topic_works[c])) for c in subtopics],
                 vector=(mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32).tolist() if mean is not None else None,
             )
         )
-    return work_docs, researchers, topics
+    return docs

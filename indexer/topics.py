@@ -1,7 +1,22 @@
-"""Topics: the sources' own labels, deduplicated, and derived ones for works that have none.
+"""Topics in two levels, field -> topic, several weighted ones per work.
 
-Derived topics are clusters of the embedding space (spherical k-means, fixed seed so rebuilds agree)
-labelled by the terms most distinctive of their titles against the whole corpus.
+1. Source labels first: OpenAlex topics (with their field) or concepts (level >= 1 under the work's
+   level-0 concept), arXiv categories (under their archive), ml-venues keywords. Labels merge across
+   sources by `label_key` (case, diacritics, plural, hyphen, "&"/"and") and by acronyms the corpus
+   itself spells out ("stochastic gradient descent (SGD)" makes "SGD" and the long form one topic).
+2. Derived topics for works with fewer than MIN_SOURCE_TOPICS source topics: the embedding space is
+   clustered twice (k-means into fine clusters, then their centroids into coarse ones, so each fine
+   cluster has one parent). A cluster is labelled with the candidate phrase (a run of one to three
+   content words, RAKE-style, from titles and abstracts) scoring best by c-TF-IDF (share of the
+   cluster's works containing it x log inverse corpus frequency, after Grootendorst, "BERTopic",
+   2022, with a penalty for phrases eligible in many clusters) among phrases found in at least
+   MIN_LABEL_SHARE of its works; a cluster with no such phrase is too mixed to name. A work
+   receives its own cluster's label and every topic whose centroid is at least as close to it as
+   most of that topic's own works are (FLOOR_PERCENTILE): named clusters and source topics with
+   MIN_TOPIC_WORKS works alike, at most MAX_DERIVED, weighted by similarity relative to the closest.
+3. Fields: a work's source fields, else its coarse cluster's field (the field most of that
+   cluster's labelled works share, else the coarse cluster's own label). Every topic's parent is
+   the field most of its works carry.
 """
 
 from __future__ import annotations
@@ -9,151 +24,323 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
+from sklearn.cluster import KMeans
+from sklearn.feature_extraction.text import CountVectorizer
 from unidecode import unidecode
 
 from models.records import TopicRef, Work, topic_id
 from search import text as T
 
 MAX_TOPICS_PER_WORK = 6
-STOPWORDS = T.STOPWORDS | frozenset(
-    """without new approach approaches method methods model models
-    study analysis learning deep neural network networks paper results problem problems data efficient
-    improved improving large scale case general two one non multi less better beyond within across
-    applications application""".split()
+MIN_SOURCE_TOPICS = 2
+MAX_DERIVED = 3
+MIN_TOPIC_WORKS = 5
+"""A topic is given to works by closeness only once this many works carry it (a centroid to trust)."""
+FLOOR_PERCENTILE = 10
+"""A work is close enough to a topic when it is at least as similar to its centroid as the topic's
+own works at this percentile."""
+WORKS_PER_TOPIC = 25
+"""Fine clusters hold about this many works: specific enough to name ("Federated Learning"), large
+enough that a label shared by a third of them is a pattern, not a coincidence."""
+MIN_LABEL_SHARE = 0.3
+"""A derived label must occur in at least this share of its cluster's works (else the cluster is unnamed)."""
+PHRASE_PREFERENCE = 0.3
+"""A phrase of several words beats a better-scoring single word unless it scores below this share of it."""
+MIN_FIELD_SHARE, MIN_FIELD_VOTES = 0.5, 3
+"""A coarse cluster takes a source field when at least this share of its labelled works (and at
+least this many) carry it."""
+GENERIC = frozenset(
+    """approach approaches method methods model models study studies analysis paper results result problem
+    problems new novel propose proposed show shows present presents work framework task tasks performance
+    effect effects case cases different various several important significant first two three one also
+    however well high low large small based used provide provides provided existing recent recently
+    state art demonstrate demonstrated experiments experimental general improve improved improving
+    efficient effective simple able many way ways number set use application applications technique
+    techniques system systems process order may thus often introduce introduced obtained known given
+    term terms level levels type types range key best better data related make makes found find
+    respectively compared significantly including within without across among while since thereby
+    might must shall whether either neither upon per
+    abstract article review background objective conclusion conclusions methods purpose introduction""".split()
 )
-"""Search's stopwords plus words too generic to label a topic."""
-
-
-def label_key(label: str) -> str:
-    """Case, diacritics, punctuation, hyphen and plural variants collapse: 'Neural-Networks' == 'neural network'."""
-    words = re.findall(r"[a-z0-9]+", unidecode(label).lower().replace("-", " "))
-    return " ".join(_singular(w) for w in words)
+"""Words that name no subject: a phrase may not start or end with one (on top of T.STOPWORDS)."""
+NOT_ALONE = frozenset(
+    """learning theory structure relation observation solution information research impact network
+    function equation field state phase order time space energy achieve particular finite smooth
+    example concern quality control point form value change rate mean increase decrease factor role
+    measure primary product association strength pattern risk society calculation surface level
+    algorithm property condition behavior line curve self random online estimate bound preface label evaluate""".split()
+)
+"""Words that may end a label phrase ("reinforcement learning") but are too broad to be one alone."""
+_MODIFIER_ENDINGS = ("ed", "ly", "ing", "ive", "ous", "al", "ar", "ent", "ant", "ble", "ic")
+"""A single-word label ending like an adjective or a verb form ("stellar", "improving") names no subject."""
+_INVARIANT = frozenset("series species news bias gas lens chaos cosmos atlas alias canvas physics ethics".split())
+_KEEP_S = ("ss", "us", "is", "ics", "ous", "sis")
+_SEGMENT = re.compile(r"[.,;:!?()\[\]{}\"“”]|\s[-–—]\s")
+_ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z]{1,7}?)s?\)")
 
 
 def _singular(word: str) -> str:
-    if len(word) > 3 and word.endswith("ies"):
+    """English plural -> singular for the words topic labels use; invariants ("series", "bias")
+    and Latin/Greek endings ("analysis", "physics", "corpus") stay as they are."""
+    if len(word) <= 3 or word in _INVARIANT or word.endswith(_KEEP_S):
+        return word
+    if word.endswith("ies"):
         return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is", "ics")):
+    if word.endswith("yses"):
+        return word[:-2] + "is"
+    if word.endswith(("sses", "xes", "ches", "shes", "zes")):
+        return word[:-2]
+    if word.endswith("s"):
         return word[:-1]
     return word
 
 
-def _terms(title: str) -> list[str]:
-    words = [w for w in T.tokens(title) if len(w) > 2 and w[0].isalpha()]
-    unigrams = [_singular(w) for w in words if w not in STOPWORDS]
-    bigrams = [
-        f"{_singular(a)} {_singular(b)}"
-        for a, b in zip(words, words[1:])
-        if a not in STOPWORDS and b not in STOPWORDS
-    ]
-    return unigrams + bigrams
+def _words(text: str) -> list[str]:
+    # search.text's term rule (runs of letters/digits), so topics and search split text alike.
+    return T.words(unidecode(text).lower().replace("&", " and "))
 
 
-def spherical_kmeans(vectors: np.ndarray, k: int, iterations: int = 25, seed: int = 0) -> np.ndarray:
-    """Cluster unit vectors by cosine; k-means++ seeding from a fixed seed for repeatable rebuilds."""
-    rng = np.random.default_rng(seed)
-    n = len(vectors)
-    centers = [vectors[rng.integers(n)]]
-    closest = 1 - vectors @ centers[0]
-    for _ in range(1, k):
-        weights = np.clip(closest, 0, None) ** 2
-        pick = rng.choice(n, p=weights / weights.sum()) if weights.sum() > 0 else rng.integers(n)
-        centers.append(vectors[pick])
-        closest = np.minimum(closest, 1 - vectors @ vectors[pick])
-    centroids = np.stack(centers)
-    assignment = np.zeros(n, dtype=np.int64)
-    for _ in range(iterations):
-        new_assignment = np.argmax(vectors @ centroids.T, axis=1)
-        if _ > 0 and np.array_equal(new_assignment, assignment):
-            break
-        assignment = new_assignment
-        for c in range(k):
-            members = vectors[assignment == c]
-            if len(members):
-                mean = members.sum(axis=0)
-                centroids[c] = mean / (np.linalg.norm(mean) or 1.0)
-    return assignment
+def label_key(label: str) -> str:
+    """Case, diacritics, punctuation, hyphen, "&"/"and" and plural variants collapse:
+    'Neural-Networks' == 'neural network'; 'Signal & Image Processing' == 'signal and image processing';
+    acronyms keep their letters ('SARS' stays 'sars', 'LLMs' becomes 'llm'). A trailing
+    parenthesis ('Sinus (botany)', 'Large Language Model (LLM)') is a gloss, not part of the name."""
+    words = T.words(unidecode(re.sub(r"\s*\([^)]*\)\s*$", "", label)).replace("&", " and "))
+    shouted = len(words) > 1 and label.isupper()  # "THEORIE DES CATEGORIES": capitals, not acronyms
+    return " ".join((not shouted and _acronym(w)) or _singular(w.lower()) for w in words)
 
 
-def derive_labels(works: list[Work], assignment: np.ndarray, corpus_df: Counter, corpus_size: int) -> dict[int, str]:
-    """Each cluster's label: its most distinctive title term (tf in cluster x idf in corpus), bigrams first."""
-    by_cluster: dict[int, Counter] = defaultdict(Counter)
-    for work, cluster in zip(works, assignment):
-        by_cluster[int(cluster)].update(set(_terms(work.title)))
-    sizes = Counter(int(c) for c in assignment)
+def _acronym(word: str) -> str | None:
+    if len(word) > 1 and word.isupper():
+        return word.lower()
+    if len(word) > 2 and word[:-1].isupper() and word.endswith("s"):
+        return word[:-1].lower()
+    return None
+
+
+def acronyms(works: list[Work]) -> dict[str, str]:
+    """Acronym key -> long-form key, where the corpus writes "long form (ACRONYM)" with matching
+    initials at least twice and always (mostly) for the same long form."""
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for work in works:
+        for match in _ACRONYM.finditer(f"{work.title}. {work.abstract or ''}"):
+            letters = match.group(2).lower()
+            long_form = _words(match.group(1))[-len(letters):]
+            if len(long_form) == len(letters) and all(w[0] == c for w, c in zip(long_form, letters)):
+                seen[letters][" ".join(_singular(w) for w in long_form)] += 1
+    result = {}
+    for letters, forms in seen.items():
+        form, count = forms.most_common(1)[0]
+        if count >= 2 and count >= 0.6 * sum(forms.values()):
+            result[letters] = form
+    return result
+
+
+def candidate_phrases(text: str) -> list[str]:
+    """Runs of one to three content words inside a clause, singularised: what a topic label may be."""
+    phrases = []
+    for segment in _SEGMENT.split(unidecode(text)):
+        run: list[str] = []
+        for word in [*_words(segment), ""]:
+            if word and word not in T.STOPWORDS and not word.isdigit() and len(word) > 1:
+                run.append(_singular(word))
+                continue
+            for n in (1, 2, 3):
+                for i in range(len(run) - n + 1):
+                    gram = run[i : i + n]
+                    if gram[0] not in GENERIC and gram[-1] not in GENERIC:
+                        phrases.append(" ".join(gram))
+            run = []
+    return phrases
+
+
+@dataclass
+class _Clusters:
+    fine: np.ndarray  # work row -> fine cluster
+    coarse_of: np.ndarray  # fine cluster -> coarse cluster
+    centroids: np.ndarray  # fine centroids, unit length
+
+
+def _cluster(matrix: np.ndarray) -> _Clusters:
+    """Fine k-means on the works (about WORKS_PER_TOPIC works each), coarse k-means on the fine centroids."""
+    n = len(matrix)
+    k = max(1, min(n, round(n / WORKS_PER_TOPIC)))
+    fine = KMeans(n_clusters=k, n_init=1, random_state=0).fit(matrix)
+    centroids = fine.cluster_centers_ / np.maximum(np.linalg.norm(fine.cluster_centers_, axis=1, keepdims=True), 1e-9)
+    sizes = np.bincount(fine.labels_, minlength=k)
+    k_coarse = max(1, min(k, round(math.sqrt(k))))
+    coarse = KMeans(n_clusters=k_coarse, n_init=1, random_state=0).fit(centroids, sample_weight=np.maximum(sizes, 1))
+    return _Clusters(fine.labels_, coarse.labels_, centroids)
+
+
+def _cluster_labels(texts: list[str], groups: np.ndarray, n_groups: int) -> dict[int, str]:
+    """c-TF-IDF: each group's best candidate phrase found in at least MIN_LABEL_SHARE of its works."""
+    vectorizer = CountVectorizer(analyzer=candidate_phrases, binary=True, min_df=2)
+    try:
+        docs = vectorizer.fit_transform(texts)
+    except ValueError:  # no phrase occurs twice in the whole corpus
+        return {}
+    vocabulary = vectorizer.get_feature_names_out()
+    member = sparse.csr_matrix((np.ones(len(groups)), (groups, np.arange(len(groups)))), shape=(n_groups, len(groups)))
+    in_group = (member @ docs).tocsr()  # group x phrase: works of the group containing the phrase
+    sizes = np.asarray(member.sum(axis=1)).ravel()
+    idf = np.log(len(texts) / np.asarray(docs.sum(axis=0)).ravel())
+    nameable = np.array([" " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)) for p in vocabulary])
+    rows = np.repeat(np.arange(n_groups), np.diff(in_group.indptr))
+    share = in_group.data / np.maximum(sizes[rows], 1)
+    eligible = (share >= MIN_LABEL_SHARE) & (in_group.data >= 2) & nameable[in_group.indices]
+    # A phrase eligible in many groups ("theory", "observation") names none of them.
+    spread = np.log(1 + n_groups / np.maximum(np.bincount(in_group.indices[eligible], minlength=len(vocabulary)), 1))
     labels = {}
-    for cluster, counts in by_cluster.items():
-        size = sizes[cluster]
-
-        def score(term: str) -> float:
-            tf = counts[term] / size
-            idf = math.log((1 + corpus_size) / (1 + corpus_df[term]))
-            return tf * idf * (1.6 if " " in term else 1.0)
-
-        candidates = [t for t, c in counts.items() if c >= 2] or list(counts)
-        ranked = sorted(candidates, key=lambda t: (-score(t), t))
-        labels[cluster] = _label(ranked, score)
+    for g in range(n_groups):
+        span = slice(in_group.indptr[g], in_group.indptr[g + 1])
+        ok = eligible[span]
+        terms = in_group.indices[span][ok]
+        if not len(terms):
+            continue
+        score = dict(zip(terms.tolist(), (share[span][ok] * idf[terms] * spread[terms]).tolist()))
+        best = max(score, key=score.get)
+        # A phrase that narrows the best word ("label" -> "noisy label") names the group better.
+        phrases = [t for t in score if " " in vocabulary[t]]
+        narrower = [t for t in phrases if vocabulary[best] in vocabulary[t].split()]
+        best_phrase = max(narrower or phrases, key=score.get, default=None)
+        if best_phrase is not None and score[best_phrase] >= PHRASE_PREFERENCE * score[best]:
+            best = best_phrase
+        labels[g] = vocabulary[best]
     return labels
 
 
-def _label(ranked: list[str], score) -> str:
-    """A strong phrase alone ("Gradient Descent"); otherwise two distinct words ("Bayesian, Uncertainty")."""
-    if not ranked:
-        return "Miscellaneous"
-    phrases = [t for t in ranked if " " in t]
-    if phrases and score(phrases[0]) >= 0.5 * score(ranked[0]):
-        return phrases[0].title()
-    words = [t for t in ranked if " " not in t]
-    first = words[0] if words else ranked[0]
-    second = next((w for w in words[1:] if w not in first and first not in w), None)
-    return f"{first.title()}, {second.title()}" if second else first.title()
+def _display(key: str, texts: list[str]) -> str:
+    """The label as its works spell it most often ("SARS-CoV", "SGD"), lower-case words capitalised."""
+    words = [re.escape(w[:-1]) + "(?:y|ies)" if w.endswith("y") else re.escape(w) + "(?:e?s)?" for w in key.split()]
+    pattern = re.compile(r"\b" + r"[\s-]+".join(words) + r"\b", re.I)
+    forms = Counter(m.group(0) for text in texts for m in pattern.finditer(unidecode(text)))
+    surface = forms.most_common(1)[0][0] if forms else key
+    return " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in re.split(r"\s+", surface))
 
 
 def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
-    """Every work gets at least one topic. Returns (work id -> topics, topic id -> origin)."""
+    """Work id -> its weighted fields and topics; topic id -> origin ("source" or "derived")."""
+    long_forms = acronyms(works)
+
+    def canonical(label: str) -> str:
+        key = label_key(label)
+        return long_forms.get(key, key)
+
     display: dict[str, Counter] = defaultdict(Counter)
     origin: dict[str, str] = {}
-    work_keys: dict[str, list[str]] = {}
-    untopiced: list[Work] = []
+    topics: dict[str, dict[str, float]] = {}
+    fields: dict[str, dict[str, float]] = {}
     for work in works:
-        keys = []
-        for label in work.source_topics + work.keywords:
-            key = label_key(label)
-            if key and key not in keys:
-                keys.append(key)
+        topics[work.id], fields[work.id] = {}, {}
+        for rank, label in enumerate(work.source_topics + work.keywords):
+            key = canonical(label)
+            if key and key not in topics[work.id] and len(topics[work.id]) < MAX_TOPICS_PER_WORK:
+                topics[work.id][key] = round(max(0.5, 1.0 - 0.1 * rank), 3)
                 display[key][label] += 1
                 origin.setdefault(key, "source")
-        work_keys[work.id] = keys[:MAX_TOPICS_PER_WORK]
-        if not keys:
-            untopiced.append(work)
+                field = work.topic_fields.get(label)
+                if field and canonical(field):
+                    fields[work.id].setdefault(canonical(field), 1.0)
+                    display[canonical(field)][field] += 1
+                    origin.setdefault(canonical(field), "source")
 
-    embedded = [w for w in untopiced if w.id in vectors]
+    embedded = sorted((w for w in works if w.id in vectors), key=lambda w: w.id)  # clusters independent of input order
     if embedded:
-        corpus_df: Counter = Counter()
-        for work in works:
-            corpus_df.update(set(_terms(work.title)))
         matrix = np.stack([vectors[w.id] for w in embedded]).astype(np.float32)
-        k = max(1, min(len(embedded), round(math.sqrt(len(embedded) / 3))))
-        assignment = spherical_kmeans(matrix, k)
-        labels = derive_labels(embedded, assignment, corpus_df, len(works))
-        for work, cluster in zip(embedded, assignment):
-            label = labels[int(cluster)]
-            key = label_key(label)
-            work_keys[work.id] = [key]
-            display[key][label] += 1
-            origin.setdefault(key, "derived")
-    for work in untopiced:
-        if not work_keys[work.id]:  # no vector either: fall back to its venue, never topic-less
+        clusters = _cluster(matrix)
+        texts = [f"{w.title}. {w.abstract or ''}" for w in embedded]
+        fine_labels = {c: canonical(k) for c, k in _cluster_labels(texts, clusters.fine, len(clusters.centroids)).items()}
+        coarse = clusters.coarse_of[clusters.fine]
+        coarse_labels = {c: canonical(k) for c, k in _cluster_labels(texts, coarse, int(coarse.max()) + 1).items()}
+        coarse_fields = _coarse_fields(embedded, coarse, fields, coarse_labels)
+        for group, key, labels in [*((c, k, clusters.fine) for c, k in fine_labels.items()),
+                                   *((c, k, coarse) for c, k in coarse_fields.items())]:
+            if key not in display:
+                display[key][_display(key, [t for t, g in zip(texts, labels) if g == group])] += 1
+                origin.setdefault(key, "derived")
+        keys, centroids, floors = _topic_centroids(embedded, matrix, topics, clusters, fine_labels)
+        sims = matrix @ centroids.T
+        for row, work in enumerate(embedded):
+            if not fields[work.id] and int(coarse[row]) in coarse_fields:
+                fields[work.id][coarse_fields[int(coarse[row])]] = 1.0
+            if len(topics[work.id]) >= MIN_SOURCE_TOPICS:
+                continue
+            own = fine_labels.get(int(clusters.fine[row]))
+            close = [i for i in np.flatnonzero(sims[row] >= floors) if keys[i] not in topics[work.id]]
+            if not close and not own and not topics[work.id] and keys:  # never topic-less: the nearest one
+                close = [int(np.argmax(sims[row]))]
+            close = sorted(close, key=lambda i: -sims[row, i])[:MAX_DERIVED]
+            best = max([sims[row, i] for i in close] or [1.0])
+            if own and own not in topics[work.id] and own not in {keys[i] for i in close}:
+                topics[work.id][own] = 1.0
+            for i in close:
+                topics[work.id].setdefault(keys[i], round(float(sims[row, i] / best), 3))
+
+    parent: dict[str, Counter] = defaultdict(Counter)
+    for work in works:
+        for key in topics[work.id]:
+            parent[key].update(fields[work.id])
+    refs = {key: display[key].most_common(1)[0][0] for key in display}
+    result: dict[str, list[TopicRef]] = {}
+    for work in works:
+        own = [TopicRef(topic_id(k), refs[k], w, "field") for k, w in fields[work.id].items() if k not in topics[work.id]]
+        for key, weight in sorted(topics[work.id].items(), key=lambda kv: -kv[1]):
+            up = parent[key].most_common(1)[0][0] if parent[key] else None
+            own.append(TopicRef(topic_id(key), refs[key], weight, "topic", topic_id(up) if up and up != key else None))
+        if not own:  # no label and no vector: its venue, never topic-less
             label = work.venue.name if work.venue else "Uncategorised"
             key = label_key(label) or "uncategorised"
-            work_keys[work.id] = [key]
-            display[key][label] += 1
+            refs.setdefault(key, label)
             origin.setdefault(key, "derived")
+            own.append(TopicRef(topic_id(key), refs[key]))
+        result[work.id] = own
+    return result, {topic_id(k): o for k, o in origin.items()}
 
-    refs = {key: TopicRef(topic_id(key), display[key].most_common(1)[0][0]) for key in display}
-    return (
-        {wid: [refs[k] for k in keys] for wid, keys in work_keys.items()},
-        {refs[k].id: origin[k] for k in refs},
-    )
+
+def _topic_centroids(
+    works: list[Work], matrix: np.ndarray, topics: dict[str, dict[str, float]], clusters: _Clusters, fine_labels: dict[int, str]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Every topic a work may be given by closeness: named fine clusters and source topics with at
+    least MIN_TOPIC_WORKS works, each with its centroid and its floor (the FLOOR_PERCENTILE
+    similarity of its own works to that centroid)."""
+    members: dict[str, list[int]] = defaultdict(list)
+    for row, work in enumerate(works):
+        for key in topics[work.id]:
+            members[key].append(row)
+    for row, cluster in enumerate(clusters.fine):
+        if int(cluster) in fine_labels:
+            members[fine_labels[int(cluster)]].append(row)
+    keys, centroids, floors = [], [], []
+    for key, rows in members.items():
+        if len(rows) < MIN_TOPIC_WORKS:
+            continue
+        mean = matrix[rows].sum(axis=0)
+        centroid = mean / (np.linalg.norm(mean) or 1.0)
+        keys.append(key)
+        centroids.append(centroid)
+        floors.append(np.percentile(matrix[rows] @ centroid, FLOOR_PERCENTILE))
+    dimension = matrix.shape[1]
+    return keys, np.array(centroids, dtype=np.float32).reshape(-1, dimension), np.array(floors)
+
+
+def _coarse_fields(
+    works: list[Work], coarse: np.ndarray, fields: dict[str, dict[str, float]], labels: dict[int, str]
+) -> dict[int, str]:
+    """Coarse cluster -> field key: the source field most of its labelled works share, else its own label."""
+    votes: dict[int, Counter] = defaultdict(Counter)
+    labelled: Counter = Counter()
+    for work, group in zip(works, coarse):
+        if fields[work.id]:
+            labelled[int(group)] += 1
+            votes[int(group)].update(fields[work.id])
+    result = dict(labels)
+    for group, counter in votes.items():
+        field, count = counter.most_common(1)[0]
+        if count >= max(MIN_FIELD_VOTES, MIN_FIELD_SHARE * labelled[group]):
+            result[group] = field
+    return result

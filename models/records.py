@@ -91,6 +91,8 @@ class Work:
     cited_by_count: int = 0
     keywords: list[str] = field(default_factory=list)
     source_topics: list[str] = field(default_factory=list)
+    topic_fields: dict[str, str] = field(default_factory=dict)
+    """Source topic label -> the field the source files it under (OpenAlex field, arXiv archive)."""
     authorships: list[Authorship] = field(default_factory=list)
     authors_truncated: bool = False
     # Where the work lives, as the source gave it: `openalex`, `arxiv` (an id), `landing`, `pdf`, `open_access` (URLs).
@@ -106,8 +108,14 @@ class Work:
 
 @dataclass(frozen=True)
 class TopicRef:
+    """A work's topic: `level` "field" or "topic" (a topic's `parent` is its field's id); `weight`
+    in (0, 1] says how central the topic is to the work."""
+
     id: str
     label: str
+    weight: float = 1.0
+    level: str = "topic"
+    parent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +141,7 @@ class TopicCount:
     id: str
     label: str
     count: int
+    weight: float = 0.0  # sum of the works' topic weights: what ranks a researcher's topics
 
 
 @dataclass(frozen=True)
@@ -204,4 +213,8 @@ class TopicDoc:
     works_count: int
     researchers_count: int
     description: str = ""
+    level: str = "topic"  # field or topic
+    parent: str | None = None  # a topic's field (id)
+    parent_label: str | None = None
+    subtopics: list[TopicCount] = field(default_factory=list)  # a field's largest topics
     vector: list[float] | None = None

@@ -299,4 +299,4 @@ def researcher_from_dict(data: dict) -> ResearcherDoc:
 
 
 def topic_from_dict(data: dict) -> TopicDoc:
-    return TopicDoc(**{**data, "vector": None})
+    return TopicDoc(**{**data, "vector": None, "subtopics": [TopicCount(**t) for t in data.get("subtopics") or []]})

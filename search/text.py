@@ -65,6 +65,11 @@ def check_text(text: str | None) -> str:
     return text.strip()
 
 
+def words(text: str) -> list[str]:
+    """Runs of letters and digits as written (case kept, for acronyms): the one rule every tokenizer uses."""
+    return _TERM.findall(text)
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased, accent-folded runs of letters and digits: everything else separates tokens."""
     decomposed = unicodedata.normalize("NFKD", text.lower())

@@ -1,26 +1,106 @@
-"""Topics: labels deduplicated across spelling variants; every work gets one, derived where needed."""
+"""Topics: source labels with their fields, merged across spellings and acronyms; derived topics
+for the rest; several weighted topics per work in a field -> topic hierarchy."""
+
+import pytest
 
 from indexer.sources import read_records
-from indexer.topics import assign_topics, label_key
-from tests.support import FIXTURES, real_embedder
+from indexer.topics import GENERIC, NOT_ALONE, acronyms, assign_topics, label_key
+from tests.support import FIXTURES
+
+
+def _works(*names):
+    return [p.work for name in names for p in read_records(FIXTURES / name) if p.work]
 
 
 def test_label_variants_collapse():
     assert label_key("Neural Networks") == label_key("neural-network") == label_key("Neural network")
     assert label_key("Théorie des catégories") == label_key("THEORIE DES CATEGORIES")
     assert label_key("Probabilities") == "probability" and label_key("Physics") == "physics"
+    assert label_key("Signal & Image Processing") == label_key("signal and image processing")
+    assert label_key("Large Language Models (LLMs)") == label_key("large language model")
 
 
-def test_every_work_gets_a_topic_and_derived_topics_have_readable_labels():
-    works = [p.work for p in read_records(FIXTURES / "ml-venues.slice.jsonl.gz") if p.work][:150]
-    works += [p.work for p in read_records(FIXTURES / "arxiv.slice.jsonl") if p.work]
-    vectors = dict(zip([w.id for w in works], real_embedder().embed([w.embedding_text() for w in works])))
-    work_topics, origin = assign_topics(works, vectors)
+@pytest.mark.parametrize("label, key", [
+    ("Gender Bias", "gender bias"), ("Time Series", "time series"), ("Meta-Analyses", "meta analysis"),
+    ("Stochastic Processes", "stochastic process"), ("Species", "species"), ("SARS", "sars"), ("LLMs", "llm"),
+    ("Corpus", "corpus"), ("Graphs", "graph"),
+])
+def test_singular_keeps_words_that_end_in_s(label, key):
+    assert label_key(label) == key
+
+
+def test_sources_give_labels_with_their_fields():
+    old = _works("openalex-old.slice.jsonl.gz")[0]  # concepts: level >= 1 are topics, the best level 0 their field
+    assert old.source_topics and set(old.topic_fields) == set(old.source_topics)
+    assert len(set(old.topic_fields.values())) == 1
+    arxiv = next(w for w in _works("arxiv.slice.jsonl") if w.topic_fields)
+    assert set(arxiv.topic_fields.values()) <= {"Physics", "Mathematics", "Computer Science", "Condensed Matter",
+                                                "Astrophysics", "Statistics", "Quantitative Biology", "Nonlinear Sciences"}
+
+
+def test_acronyms_come_from_the_corpus_spelling_them_out():
+    found = acronyms(_works("ml-venues.slice.jsonl.gz", "seed-researcher.openalex.jsonl"))
+    assert found["sgd"] == "stochastic gradient descent"
+    assert found["llm"] == "large language model"
+    assert "fl" not in found or found["fl"] == "federated learning"
+
+
+@pytest.fixture(scope="module")
+def assigned(corpus):
+    """The fixture corpus through the real indexer (conftest): works, their topics, topic origins."""
+    works = _works("ml-venues.slice.jsonl.gz", "seed-researcher.openalex.jsonl", "arxiv.slice.jsonl",
+                   "openalex-old.slice.jsonl.gz")
+    return works, {d.id: d.topics for d in corpus.works()}, {t.id: t.origin for t in corpus.topics()}
+
+
+def test_every_work_gets_weighted_topics_under_fields(assigned):
+    works, work_topics, origin = assigned
     assert all(work_topics[w.id] for w in works)
-    arxiv = next(w for w in works if w.source == "arxiv")
-    assert {t.label for t in work_topics[arxiv.id]} <= set(arxiv.source_topics)
-    derived = {t.label for refs in work_topics.values() for t in refs if origin[t.id] == "derived"}
-    assert derived and all(label[0].isupper() and len(label) > 3 for label in derived)
-    assert not any(label.lower().split(", ")[0] in label.lower().split(", ")[-1] for label in derived if ", " in label)
-    ids = [t.id for refs in work_topics.values() for t in refs]
-    assert all(i.startswith("t-") and "/" not in i for i in ids)
+    refs = [t for w in works for t in work_topics[w.id]]
+    assert all(t.id.startswith("t-") and "/" not in t.id and 0 < t.weight <= 1 for t in refs)
+    fields = {t.id for t in refs if t.level == "field"}
+    assert fields and all(t.parent in fields for t in refs if t.level == "topic" and t.parent)
+    arxiv = next(w for w in works if w.source == "arxiv" and len(w.source_topics) >= 2)
+    assert {t.label for t in work_topics[arxiv.id] if t.level == "topic"} <= set(arxiv.source_topics)
+    unlabelled = [w for w in works if not w.source_topics and not w.keywords]
+    several = sum(len([t for t in work_topics[w.id] if t.level == "topic"]) >= 2 for w in unlabelled)
+    assert several >= len(unlabelled) / 3  # several topics per work, not one cluster each
+
+
+def test_acronym_and_long_form_are_one_topic(assigned):
+    works, work_topics, _ = assigned
+    labels = {t.label for w in works for t in work_topics[w.id]}
+    assert not ({"SGD", "Sgd"} & labels)
+
+
+def test_derived_labels_are_grounded_phrases_not_generic_words(assigned):
+    works, work_topics, origin = assigned
+    texts = {w.id: f" {label_key(f'{w.title}. {w.abstract or chr(32)}')} " for w in works}
+    derived: dict[str, list[str]] = {}
+    for w in works:
+        for t in work_topics[w.id]:
+            if origin[t.id] == "derived" and t.level == "topic":
+                derived.setdefault(t.label, []).append(w.id)
+    assert len(derived) >= 3
+    for label, wids in derived.items():
+        key = label_key(label)
+        assert key not in NOT_ALONE and key not in GENERIC, label
+        assert sum(f" {key} " in texts[w] for w in wids) >= 2, label  # the label occurs in its works
+
+
+def test_seed_researcher_shows_several_topics_weighted_by_works(corpus):
+    seed = next(r for r in corpus.researchers() if "Ziyin" in r.name)
+    labels = [t.label for t in seed.topics]
+    assert len(labels) >= 5 and len(set(labels)) == len(labels)
+    assert [t.weight for t in seed.topics] == sorted((t.weight for t in seed.topics), reverse=True)
+    assert all(1 <= t.count <= seed.works_count and 0 < t.weight <= t.count for t in seed.topics)
+    assert not {label.lower() for label in labels} & {"power law", "model", "learning"}
+
+
+def test_fields_list_their_topics_and_topics_name_their_field(corpus):
+    docs = {t.id: t for t in corpus.topics()}
+    fields = [t for t in docs.values() if t.level == "field"]
+    assert any(f.subtopics for f in fields)
+    for field in fields:
+        for sub in field.subtopics:
+            assert docs[sub.id].parent == field.id and docs[sub.id].parent_label == field.label

@@ -60,6 +60,9 @@ class AuthorOut(Open):
 class TopicRefOut(Open):
     id: str
     label: str
+    weight: float = Field(1.0, description="How central the topic is to the work, in (0, 1].")
+    level: str = Field("topic", description="field or topic (a topic's parent is its field).")
+    parent: Optional[str] = None
 
 
 class WorkOut(WorkRefOut):
@@ -96,6 +99,7 @@ class TopicCountOut(Open):
     id: str
     label: str
     count: int
+    weight: float = Field(0.0, description="Sum of the works' weights for this topic: what orders them.")
 
 
 class CollaboratorOut(Open):
@@ -226,6 +230,10 @@ class TopicOut(Open):
     origin: str
     works_count: int
     researchers_count: int
+    level: str = Field("topic", description="field or topic")
+    parent: Optional[str] = Field(None, description="A topic's field (topic id).")
+    parent_label: Optional[str] = None
+    subtopics: list[TopicCountOut] = Field(default_factory=list, description="A field's largest topics.")
 
 
 class YearCountOut(Open):

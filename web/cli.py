@@ -356,6 +356,11 @@ def cmd_eval(args, settings: Settings) -> int:
 
             result = evaluate_expertise([Path(c) for c in args.corpus or [ML_VENUES]], settings,
                                         sample=args.sample or 300, progress=progress, **common)
+        elif target == "topics":
+            from evaluation.topics import ARXIV_SAMPLE, ML_VENUES, OPENALEX_SAMPLE, SEED, evaluate_topics
+
+            result = evaluate_topics([Path(c) for c in args.corpus or [OPENALEX_SAMPLE, ML_VENUES]], settings,
+                                     context=[ARXIV_SAMPLE, SEED], vector_cache=cache, progress=progress)
         elif target == "names":
             from evaluation.collaborators import ML_VENUES
             from evaluation.names import evaluate_names
@@ -432,13 +437,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("eval", cmd_eval, "measure relevance on judged collections (default: cacm and cisi; or PATHs), "
                 "collaborator recommendation (collaborators), expertise ranking (expertise), people search on "
-                "name variants (names) or identity resolution with source ids hidden (identity)")
-    p.add_argument("target", nargs="*", metavar="cacm|cisi|PATH|collaborators|expertise|names|identity")
+                "name variants (names), identity resolution with source ids hidden (identity) or topics against "
+                "held-out source labels (topics)")
+    p.add_argument("target", nargs="*", metavar="cacm|cisi|PATH|collaborators|expertise|names|identity|topics")
     p.add_argument("--engine", action="append", choices=["embedded", "opensearch"],
                    help="relevance: engine to evaluate (repeatable; default: the configured one)")
     p.add_argument("--per-query", action="store_true", help="relevance: also print each query's scores")
     p.add_argument("--subset", type=int, metavar="DOCS", help="relevance: evaluate on about this many documents")
-    p.add_argument("--corpus", action="append", metavar="FILE", help="collaborators/names/identity: corpus file (repeatable)")
+    p.add_argument("--corpus", action="append", metavar="FILE",
+                   help="collaborators/names/identity: corpus file; topics: corpus whose labels are hidden (repeatable)")
     p.add_argument("--split-year", type=int, metavar="T", help="collaborators: history is up to and including T")
     p.add_argument("--validation-year", type=int, metavar="V",
                    help="collaborators: blend weights are chosen on history up to V, pairs formed up to T")

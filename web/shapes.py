@@ -89,7 +89,7 @@ def researcher(doc: ResearcherDoc) -> dict:
 
 
 def topic_count(topic: TopicCount) -> dict:
-    return {"id": topic.id, "label": topic.label, "count": topic.count}
+    return {"id": topic.id, "label": topic.label, "count": topic.count, "weight": topic.weight}
 
 
 def collaborator(c: Collaborator) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from indexer.sources import RecordError
-from indexer.sources.arxiv_categories import category_label
+from indexer.sources.arxiv_categories import archive_label, category_label
 from indexer.sources.latex import readable
 from models.records import Authorship, Institution, Venue, Work, work_id
 
@@ -109,6 +109,7 @@ def parse_work(record: dict) -> Work:
         raise RecordError("missing authors string")
     categories = (record.get("categories") or "").split()
     labels = list(dict.fromkeys(category_label(code) for code in categories))
+    fields = {category_label(code): archive_label(code) for code in reversed(categories)}  # the first category wins
     abstract = " ".join((record.get("abstract") or "").split())
     return Work(
         id=work_id("arxiv", arxiv_id),
@@ -123,6 +124,7 @@ def parse_work(record: dict) -> Work:
         cited_by_count=0,
         keywords=[],
         source_topics=labels,
+        topic_fields={label: field for label, field in fields.items() if field != label},
         authorships=[
             Authorship(position=i, name=name, institutions=[Institution(name=a) for a in dict.fromkeys(affs)])
             for i, (name, affs) in enumerate(parse_authors(authors))

@@ -81,6 +81,12 @@ CATEGORIES = {
 }
 
 
+def archive_label(code: str) -> str:
+    """The archive a category belongs to ("cs.LG" -> "Computer Science"): the field of its topic."""
+    archive = code.split(".", 1)[0]
+    return ARCHIVES.get(archive) or archive
+
+
 def category_label(code: str) -> str:
     """Readable name; an unknown subcategory falls back to its archive's name, then to the code."""
     if code in CATEGORIES:

@@ -79,6 +79,23 @@ def _labels(items, key: str = "display_name", min_score: float | None = None) ->
     return [readable(label) for label in labels if label.strip()]
 
 
+def _topics(record: dict) -> tuple[list[str], dict[str, str]]:
+    """Topic labels and the field each belongs to: OpenAlex topics carry their field; with the older
+    concepts, level >= 1 concepts are topics under the work's best level-0 concept (its field)."""
+    topics = [t for t in record.get("topics") or () if isinstance(t, dict) and t.get("display_name")]
+    if topics:
+        labels = _labels(topics)
+        fields = [_labels([t.get("field")]) if isinstance(t.get("field"), dict) else [] for t in topics]
+        return labels, {label: f[0] for label, f in zip(labels, fields) if f}
+    concepts = [c for c in record.get("concepts") or () if isinstance(c, dict)]
+    roots = sorted((c for c in concepts if (c.get("level") or 0) == 0), key=lambda c: -(c.get("score") or 0))
+    field = _labels(roots[:1])
+    labels = _labels([c for c in concepts if (c.get("level") or 0) > 0], min_score=MIN_CONCEPT_SCORE)
+    if not labels:  # nothing finer than the field itself
+        return _labels(roots, min_score=MIN_CONCEPT_SCORE), {}
+    return labels, {label: field[0] for label in labels} if field else {}
+
+
 def _authorships(record: dict) -> list[Authorship]:
     result = []
     for position, entry in enumerate(record.get("authorships") or ()):
@@ -122,10 +139,7 @@ def parse_work(record: dict) -> Work:
     if not isinstance(cited, int) or cited < 0:
         raise RecordError(f"invalid cited_by_count {cited!r}")
     abstract = rebuild_abstract(record.get("abstract_inverted_index"))
-    topics = _labels(record.get("topics")) or _labels(
-        [c for c in record.get("concepts") or () if isinstance(c, dict) and (c.get("level") or 0) > 0],
-        min_score=MIN_CONCEPT_SCORE,
-    ) or _labels(record.get("concepts"), min_score=MIN_CONCEPT_SCORE)
+    topics, topic_fields = _topics(record)
     doi = record.get("doi")
     return Work(
         id=work_id("openalex", source_id),
@@ -140,6 +154,7 @@ def parse_work(record: dict) -> Work:
         cited_by_count=cited,
         keywords=_labels(record.get("keywords")),
         source_topics=topics,
+        topic_fields=topic_fields,
         authorships=_authorships(record),
         authors_truncated=bool(record.get("is_authors_truncated")),
         links=_links(record, source_id),
