@@ -163,6 +163,8 @@ def _is_job_process(pid: int, job_id: int) -> bool:
             args = handle.read().split(b"\0")
     except (OSError, IndexError):
         return False
+    if not any(args):  # mid-exec: the new program's arguments are not readable yet, so it is not gone
+        return True
     return any(a == b"--job" and b == str(job_id).encode() for a, b in zip(args, args[1:]))
 
 
