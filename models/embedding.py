@@ -64,7 +64,7 @@ class Embedder:
         self.passages = passages
         self._model = None
         self._lock = threading.Lock()
-        self._encode_lock = threading.Lock()
+        self._encode_lock = threading.RLock()  # re-entered: `embed` splits while holding it
 
     def _load(self):
         with self._lock:
@@ -116,12 +116,13 @@ class Embedder:
     def split(self, text: str) -> list[tuple[str, int]]:
         """`text` as passages of at most the window (less its two special tokens), with their lengths."""
         model = self._load()
-        pieces = model.tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
-        size = max(1, model.max_seq_length - 2)
-        if not self.passages or len(pieces) <= size:
-            return [(text, max(1, len(pieces)))]
-        chunks = [pieces[i : i + size] for i in range(0, len(pieces), size)]
-        return [(model.tokenizer.decode(chunk), len(chunk)) for chunk in chunks]
+        with self._encode_lock:  # untruncated, unpadded: a concurrent encode would see those settings
+            pieces = model.tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"]
+            size = max(1, model.max_seq_length - 2)
+            if not self.passages or len(pieces) <= size:
+                return [(text, max(1, len(pieces)))]
+            chunks = [pieces[i : i + size] for i in range(0, len(pieces), size)]
+            return [(model.tokenizer.decode(chunk), len(chunk)) for chunk in chunks]
 
     def embed(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None

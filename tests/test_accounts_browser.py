@@ -17,7 +17,7 @@ import pytest
 from models.settings import Settings
 from tests.accounts_support import ADMIN_TOKEN, PASSWORD
 
-from tests.support import CHROMIUM, guarded_page
+from tests.support import CHROMIUM, SCREENSHOTS, guarded_page
 
 pytest_plugins = ["tests.web_fixtures"]
 
@@ -111,6 +111,9 @@ def test_follow_claim_approve_open_invite_accept(person, site):
     admin.click("a[href='/admin/claims']")
     claim = admin.locator("li.review-claim").filter(has_text="Liu Ziyin")
     assert "My homepage lists all nine papers" in claim.inner_text()
+    nav = admin.locator("header.site nav").inner_text()
+    assert "Admin session" in nav and "Log out of admin" in nav and "Log in" not in nav
+    admin.screenshot(path=str(SCREENSHOTS / "desktop-admin-claims.png"), full_page=True)
     claim_id = claim.get_attribute("data-id")
     claim.locator("button.approve").click()
     admin.wait_for_url("**/admin/claims")

@@ -108,6 +108,31 @@ def test_without_valid_credentials_nothing_changes(admin):
     assert not list(settings.data_dir.glob("uploads/*"))
 
 
+def test_a_rollback_needs_confirmation_from_the_api_and_the_form(admin):
+    settings, client = admin
+    before = (live_version(client), len(jobs(client)))
+    for body in (None, {}, {"confirm": False}):
+        refused = client.post("/api/admin/rollback", json=body, headers=AUTH)
+        assert refused.status_code == 400 and '"confirm": true' in refused.json()["error"]["message"]
+    with httpx.Client(base_url=str(client.base_url), timeout=60) as browser:
+        assert browser.post("/admin/login", data={"token": TOKEN}).status_code == 303
+        csrf = re.search(r'name="csrf" value="([^"]+)"', browser.get("/admin").text).group(1)
+        refused = browser.post("/admin/rollback", data={"csrf": csrf})
+        assert refused.status_code == 400 and "confirmed" in refused.text
+    assert (live_version(client), len(jobs(client))) == before
+
+
+def test_the_claims_review_shows_the_admin_session_in_the_header(admin):
+    settings, client = admin
+    with httpx.Client(base_url=str(client.base_url), timeout=60) as browser:
+        assert browser.post("/admin/login", data={"token": TOKEN}).status_code == 303
+        page = browser.get("/admin/claims")
+    assert page.status_code == 200
+    header = page.text.split("<main", 1)[0]
+    assert "Admin session" in header and 'action="/admin/logout"' in header
+    assert "Log in" not in header and "Sign up" not in header
+
+
 def test_browser_login_sets_a_safe_cookie_and_forms_need_csrf(admin):
     settings, client = admin
     with httpx.Client(base_url=str(client.base_url), timeout=60) as browser:
@@ -182,7 +207,7 @@ def test_searches_answer_while_an_admin_request_waits_for_the_catalog_lock(admin
     holder.execute("BEGIN IMMEDIATE")
     answers: list[httpx.Response] = []
     waiting = threading.Thread(target=lambda: answers.append(
-        client.post("/api/admin/rollback", headers=AUTH)))
+        client.post("/api/admin/rollback", json={"confirm": True}, headers=AUTH)))
     try:
         waiting.start()
         with httpx.Client(base_url=str(client.base_url), timeout=60) as searcher:
@@ -266,7 +291,7 @@ def test_searches_during_a_reindex_see_no_errors_and_rollback_restores(admin):
     assert live_version(client) == old_version + 1
     assert client.get("/api/admin/status", headers=AUTH).json()["index_lag"] == 0
 
-    rollback = client.post("/api/admin/rollback", headers=AUTH)
+    rollback = client.post("/api/admin/rollback", json={"confirm": True}, headers=AUTH)
     assert wait_for(client, rollback.json()["id"])["status"] == "succeeded"
     assert live_version(client) == old_version
     assert search_ids(client) == old_ids

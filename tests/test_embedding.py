@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from models.embedding import Embedder
@@ -36,3 +38,31 @@ def test_a_short_text_is_one_passage_and_the_cache_key_says_how_texts_are_read()
     assert embedder.split(ENDING) == [(ENDING, embedder.split(ENDING)[0][1])]
     assert np.allclose(embedder.embed([ENDING]), single.embed([ENDING]), atol=1e-5)
     assert embedder.cache_key != single.cache_key
+
+
+def test_one_embedder_shared_by_many_threads_answers_every_call():
+    """Fast tokenizers raise "Already borrowed" when one thread changes truncation (splitting counts
+    every word piece; encoding truncates to the window) while another encodes. Eight threads share one
+    Embedder, each splitting and embedding texts of mixed lengths, a bounded number of times."""
+    embedder = Embedder()  # its own instance: no other test's calls mixed in
+    texts = [ENDING, OPENING, OPENING + ENDING, "gradient noise", ENDING * 3, OPENING * 2]
+    expected = embedder.embed(texts)
+    failures: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for round_ in range(4):
+                mine = texts[offset % len(texts):] + texts[: offset % len(texts)]
+                assert len(embedder.split(mine[round_ % len(mine)])) >= 1
+                vectors = embedder.embed(mine)
+                assert np.allclose(vectors, np.roll(expected, -(offset % len(texts)), axis=0), atol=1e-4)
+        except BaseException as exc:  # noqa: BLE001 - any failure in a thread fails the test
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(t.is_alive() for t in threads)
+    assert not failures, repr(failures[:3])

@@ -156,11 +156,11 @@ def create_app(settings: Settings, service: Discovery | None = None) -> FastAPI:
     app.include_router(claims.review_router(admin.access))
 
     @app.exception_handler(AdminError)
-    async def on_admin_error(request, exc: AdminError):
+    def on_admin_error(request, exc: AdminError):
         return errors.respond(request, exc.status, exc.message)
 
     @app.exception_handler(AccountError)
-    async def on_account_error(request, exc: AccountError):
+    def on_account_error(request, exc: AccountError):
         return errors.respond(request, exc.status, exc.message, headers=exc.headers)
 
     return app

@@ -88,16 +88,17 @@ def validation_details(errors: list[dict]) -> list[dict]:
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers that give every error the one shape."""
+    """Register the handlers that give every error the one shape (plain `def`: an error page renders
+    in the threadpool, off the event loop)."""
 
     @app.exception_handler(RequestValidationError)
-    async def on_validation(request: Request, exc: RequestValidationError) -> Response:
+    def on_validation(request: Request, exc: RequestValidationError) -> Response:
         details = validation_details(list(exc.errors()))
         message = "; ".join(f"{d['parameter']}: {d['message']}" for d in details[:3]) or "invalid request"
         return respond(request, 422, message, details)
 
     @app.exception_handler(SearchError)
-    async def on_search_error(request: Request, exc: SearchError) -> Response:
+    def on_search_error(request: Request, exc: SearchError) -> Response:
         if isinstance(exc, EngineUnavailable):
             log.warning("engine unavailable: %s", exc)
             return respond(request, 503, str(exc) or "the search engine is unavailable",
@@ -110,13 +111,13 @@ def install(app: FastAPI) -> None:
         return respond(request, exc.status if 400 <= exc.status < 600 else 500, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "error")
         if exc.status_code == 404 and message == "Not Found":
             message = f"no page at {request.url.path[:200]}"
         return respond(request, exc.status_code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def on_unexpected(request: Request, exc: Exception) -> Response:
+    def on_unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s", request.url.path, exc_info=exc)
         return respond(request, 500, "internal error: the failure was logged")

@@ -125,6 +125,16 @@ class ReindexRequest(BaseModel):
     full: bool = Field(False, description="Embed every work again instead of reusing cached vectors.")
 
 
+class RollbackRequest(BaseModel):
+    confirm: bool = Field(False, description="Must be true: the previous version goes live for every search at once.")
+
+
+def confirmed(confirm: bool) -> None:
+    """A rollback is asked for on purpose, whatever the client: the page's checkbox is not enough."""
+    if not confirm:
+        raise AdminError(400, 'a rollback must be confirmed: send {"confirm": true} (the form: tick "Yes, roll back")')
+
+
 def safe_import_path(settings: Settings, name: str) -> Path:
     """Refuse anything that resolves outside the import folder (`../`, absolute paths, symlinks out),
     and names the file system cannot hold (a NUL byte, a name too long): 400, not a crash."""
@@ -293,7 +303,8 @@ def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
 
     @router.post("/api/admin/rollback", tags=["admin"], responses=API_ERRORS,
                 status_code=202, summary="Make the previous version live")
-    def api_rollback(actor: Annotated[str, Depends(api_actor)]) -> dict:
+    def api_rollback(actor: Annotated[str, Depends(api_actor)], body: RollbackRequest | None = None) -> dict:
+        confirmed(body is not None and body.confirm)
         return job_dict(start("rollback", [], actor, {}))
 
     # -- browser ---------------------------------------------------------------------------
@@ -361,7 +372,8 @@ def admin_router(settings: Settings, templates: Jinja2Templates) -> APIRouter:
         return done(await run_in_threadpool(start, "reindex", ["--full"] if full else [], actor, {"full": full}))
 
     @router.post("/admin/rollback", include_in_schema=False)
-    def form_rollback(actor: Annotated[str, Depends(browser_actor)]):
+    def form_rollback(actor: Annotated[str, Depends(browser_actor)], confirm: Annotated[str, Form()] = ""):
+        confirmed(bool(confirm))
         return done(start("rollback", [], actor, {}))
 
     def audit(actor: str, action: str, detail: dict, outcome: str) -> None:

@@ -4,6 +4,8 @@ Each handler below is a FastAPI dependency taking typed, validated parameters; i
 `Discovery` service (in the threadpool: the service blocks) and returns a `web.shapes` dict.
 `/api/...` returns that dict as JSON; the page route renders the same dict with a template. So a
 page and its twin cannot disagree, and the parameters are documented once, in the OpenAPI schema.
+The routes themselves are plain `def`: FastAPI runs them in the threadpool, so rendering a template
+or checking a response model never holds the event loop that every other request waits on.
 """
 
 from __future__ import annotations
@@ -136,14 +138,14 @@ SearchData = Annotated[dict, Depends(search_data)]
 
 @router.get("/api/search", response_model=M.SearchOut, response_model_exclude_unset=True, responses=M.ERRORS,
             tags=["search"], summary="Search works, people or topics")
-async def api_search(data: SearchData) -> dict:
+def api_search(data: SearchData) -> dict:
     """The JSON twin of `/search`. Works: `total`, `hits` (with `scores` and `highlights`), `facets`,
     `page`, `per_page`, `mode`. People and topics: `hits`. An empty works query browses, newest first."""
     return data
 
 
 @pages.get("/search")
-async def search_page(request: Request, data: SearchData):
+def search_page(request: Request, data: SearchData):
     links = Links("/search", request.query_params.multi_items())
     api = "/api/search" + ("?" + request.url.query if request.url.query else "")
     topic_labels = {}
@@ -181,13 +183,13 @@ ProfileData = Annotated[dict, Depends(profile_data)]
 
 @router.get("/api/researchers/{researcher_id}", response_model=M.ProfileOut, responses=M.ERRORS,
             tags=["researchers"], summary="A researcher profile")
-async def api_profile(data: ProfileData) -> dict:
+def api_profile(data: ProfileData) -> dict:
     """The JSON twin of `/researchers/{researcher_id}`."""
     return data
 
 
 @pages.get("/researchers/{researcher_id}")
-async def profile_page(request: Request, data: ProfileData):
+def profile_page(request: Request, data: ProfileData):
     rid = data["id"]
     return render(request, "profile.html", {
         "data": data, "alternate": f"/api/researchers/{rid}", "graph_url": f"/api/researchers/{rid}/graph",
@@ -202,7 +204,7 @@ async def graph_data(service: Service, researcher_id: ResearcherId) -> dict:
 
 @router.get("/api/researchers/{researcher_id}/graph", response_model=M.GraphOut, responses=M.ERRORS,
             tags=["researchers"], summary="The research graph around a researcher")
-async def api_graph(data: Annotated[dict, Depends(graph_data)]) -> dict:
+def api_graph(data: Annotated[dict, Depends(graph_data)]) -> dict:
     """Nodes (`researcher`, `work`, `topic`, `institution`) and typed edges (`coauthor`, `authored`,
     `about`, `affiliated`) around the researcher: what the profile page's graph explorer draws."""
     return data
@@ -239,13 +241,13 @@ TopicData = Annotated[dict, Depends(topic_data)]
 
 @router.get("/api/topics/{topic_id}", response_model=M.TopicPageOut, responses=M.ERRORS, tags=["topics"],
             summary="A topic page")
-async def api_topic(data: TopicData) -> dict:
+def api_topic(data: TopicData) -> dict:
     """The JSON twin of `/topics/{topic_id}`."""
     return data
 
 
 @pages.get("/topics/{topic_id}")
-async def topic_page(request: Request, data: TopicData):
+def topic_page(request: Request, data: TopicData):
     tid = data["topic"]["id"]
     return render(request, "topic.html", {"data": data, "alternate": f"/api/topics/{tid}",
                                           "page_title": data["topic"]["label"]})
@@ -261,13 +263,13 @@ WorkData = Annotated[dict, Depends(work_data)]
 
 @router.get("/api/works/{work_id}", response_model=M.WorkPageOut, responses=M.ERRORS, tags=["works"],
             summary="A work page")
-async def api_work(data: WorkData) -> dict:
+def api_work(data: WorkData) -> dict:
     """The JSON twin of `/works/{work_id}`."""
     return data
 
 
 @pages.get("/works/{work_id}")
-async def work_page(request: Request, data: WorkData):
+def work_page(request: Request, data: WorkData):
     wid = data["work"]["id"]
     return render(request, "work.html", {"data": data, "alternate": f"/api/works/{wid}",
                                          "page_title": data["work"]["title"]})
@@ -310,11 +312,11 @@ StatusData = Annotated[dict, Depends(status_data)]
 
 
 @router.get("/api/status", response_model=M.StatusOut, tags=["status"], summary="Index status")
-async def api_status(data: StatusData) -> dict:
+def api_status(data: StatusData) -> dict:
     """Which engine serves, the live index version, when it was built, with which model, and counts."""
     return data
 
 
 @pages.get("/status")
-async def status_page(request: Request, data: StatusData):
+def status_page(request: Request, data: StatusData):
     return render(request, "status.html", {"data": data, "alternate": "/api/status", "page_title": "Status"})

@@ -162,21 +162,21 @@ _FILE = {**M.ERRORS, 200: {"description": "The citation file.",
 
 @router.get("/api/works/{work_id}/cite", response_class=Response, responses=_FILE,
             summary="Cite one work (BibTeX, RIS or CSL-JSON)")
-async def cite_work(data: Annotated[dict, Depends(browse.work_data)], format: FormatQuery = "bibtex"):
+def cite_work(data: Annotated[dict, Depends(browse.work_data)], format: FormatQuery = "bibtex"):
     return export([data["work"]], format, data["work"]["id"])
 
 
 @router.get("/api/researchers/{researcher_id}/cite", response_class=Response, responses=_FILE,
             summary="Cite a researcher's works (BibTeX, RIS or CSL-JSON)")
-async def cite_researcher(service: browse.Service, researcher_id: browse.ResearcherId,
-                          format: FormatQuery = "bibtex"):
-    profile = await browse.call(service.researcher_profile, researcher_id)
+def cite_researcher(service: browse.Service, researcher_id: browse.ResearcherId,
+                    format: FormatQuery = "bibtex"):
+    profile = service.researcher_profile(researcher_id)
     return export([shapes.work(w) for w in profile.works], format, profile.researcher.name + "-works")
 
 
 @router.get("/api/search/cite", response_class=Response, responses=_FILE,
             summary="Cite a page of work search results (BibTeX, RIS or CSL-JSON)")
-async def cite_results(data: Annotated[dict, Depends(browse.search_data)], format: FormatQuery = "bibtex"):
+def cite_results(data: Annotated[dict, Depends(browse.search_data)], format: FormatQuery = "bibtex"):
     if data["kind"] != "works":
         raise BadQuery("only works can be cited: use kind=works")
     return export(data["hits"], format, f"search-page-{data['page']}")

@@ -205,11 +205,11 @@ def review_router(access: AdminAccess) -> APIRouter:
         return await run_in_threadpool(decide, request, actor, "flag-resolve", resolve_flag, flag_id, body.status)
 
     @admin.get("/admin/claims", response_class=HTMLResponse, include_in_schema=False)
-    async def review_page(request: Request):
+    def review_page(request: Request):
         sid = access.session_of(request)
         if not sid:
             return RedirectResponse("/admin/login", status_code=303)
-        data = await run_in_threadpool(with_db, request, review_data, records_of(request))
+        data = with_db(request, review_data, records_of(request))
         return render(request, "admin_claims.html", {"data": data, "admin_csrf": access.csrf_for(sid),
                                                      "page_title": "Claims – admin"})
 

@@ -69,7 +69,7 @@ def operations(spec: dict) -> list[dict]:
 
 
 @router.get("/docs")
-async def docs_page(request: Request):
+def docs_page(request: Request):
     spec = request.app.openapi()
     return render(request, "docs.html", {
         "spec": spec, "operations": operations(spec), "alternate": "/openapi.json", "page_title": "API",

@@ -74,7 +74,7 @@ async def expertise_data(
 
 
 @router.get("/api/expertise", responses=M.ERRORS, tags=["researchers"], summary="Who knows about this text?")
-async def api_expertise(data: Annotated[dict, Depends(expertise_data)]) -> dict:
+def api_expertise(data: Annotated[dict, Depends(expertise_data)]) -> dict:
     """The JSON twin of `/expertise`: `hits` with an absolute `fit` (the best weighted cosine of
     their works to the text, comparable across texts) and the `works` that made it."""
     return data
@@ -88,6 +88,6 @@ async def api_expertise_post(request: Request, asked: ExpertiseIn) -> dict:
 
 
 @pages.get("/expertise")
-async def expertise_page(request: Request, data: Annotated[dict, Depends(expertise_data)]):
+def expertise_page(request: Request, data: Annotated[dict, Depends(expertise_data)]):
     api = "/api/expertise" + ("?" + request.url.query if request.url.query else "")
     return render(request, "expertise.html", {"data": data, "alternate": api, "page_title": "Who knows about this?"})

@@ -170,13 +170,13 @@ ExploreData = Annotated[dict, Depends(explore_data)]
 
 @router.get("/api/researchers/{researcher_id}/explore", tags=["researchers"], responses=M.ERRORS,
             summary="Two hops around a researcher, laid out for the explorer")
-async def api_explore(data: ExploreData) -> dict:
+def api_explore(data: ExploreData) -> dict:
     """The JSON twin of `/researchers/{researcher_id}/explore`."""
     return data
 
 
 @pages.get("/researchers/{researcher_id}/explore")
-async def explore_page(request: Request, data: ExploreData):
+def explore_page(request: Request, data: ExploreData):
     by_id = {n["id"]: n for n in data["nodes"]}
     paths = [{**e, "d": edge_path(by_id[e["source"]], by_id[e["target"]])} for e in data["edges"]]
     return render(request, "explore.html", {

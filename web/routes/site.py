@@ -27,7 +27,7 @@ WAYS_IN = [
 
 
 @pages.get("/")
-async def home_page(request: Request, data: browse.SearchData):
+def home_page(request: Request, data: browse.SearchData):
     """What Discovery is, the three ways in with example searches, and the newest works."""
     return render(request, "home.html", {"data": data, "ways_in": WAYS_IN, "links": Links("/search", []),
                                          "alternate": "/api/search", "page_title": None})
@@ -45,10 +45,10 @@ async def redoc():
 
 
 @pages.get("/researchers/{researcher_id}/similar")
-async def suggestions_page(request: Request, service: browse.Service, researcher_id: browse.ResearcherId,
-                           data: Annotated[dict, Depends(browse.api_similar)]):
+def suggestions_page(request: Request, service: browse.Service, researcher_id: browse.ResearcherId,
+                     data: Annotated[dict, Depends(browse.api_similar)]):
     """The "More" of a profile's suggestions: the JSON twin's answer as a page."""
-    researcher = await browse.call(service.find_researcher, researcher_id)
+    researcher = service.find_researcher(researcher_id)
     mode = request.query_params.get("mode", "similar")
     return render(request, "suggestions.html", {
         "data": data, "researcher": researcher, "mode": mode,
