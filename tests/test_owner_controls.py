@@ -64,15 +64,21 @@ def profile(client, rid: str) -> dict:
     return response.json()
 
 
-def test_excluded_works_leave_the_researcher_vector_and_survive_a_full_rebuild(built, clients):
-    settings, url = built
+def owner_of_seed(clients, url: str, display_name: str):
+    """A new account whose claim on Liu Ziyin's record the admin approved: (client, researcher id)."""
     owner = clients(url)
-    owner.signup("Liu Ziyin (owner)")
+    owner.signup(display_name)
     rid = find_researcher(owner.http, "Liu Ziyin")
     claim = owner.api("POST", f"/api/researchers/{rid}/claim", {"evidence": "these are my papers"})
     assert claim.status_code == 201, claim.text
     approved = owner.http.post(f"/api/admin/claims/{claim.json()['id']}/approve", json={}, headers=ADMIN)
     assert approved.status_code == 200, approved.text
+    return owner, rid
+
+
+def test_excluded_works_leave_the_researcher_vector_and_survive_a_full_rebuild(built, clients):
+    settings, url = built
+    owner, rid = owner_of_seed(clients, url, "Liu Ziyin (owner)")
 
     before = similar(owner, rid)
     assert len(before) >= 3, before
@@ -120,13 +126,8 @@ def test_pinned_works_count_more_in_expertise_at_once(built, clients):
     """"Who knows about this?" reads the owner's pins from the accounts database on every request."""
     from search.service import PIN_FACTOR
 
-    settings, url = built
-    owner = clients(url)
-    owner.signup("Liu Ziyin (pins)")
-    rid = find_researcher(owner.http, "Liu Ziyin")
-    claim = owner.api("POST", f"/api/researchers/{rid}/claim", {"evidence": "these are my papers"})
-    assert claim.status_code == 201, claim.text
-    assert owner.http.post(f"/api/admin/claims/{claim.json()['id']}/approve", json={}, headers=ADMIN).status_code == 200
+    _, url = built
+    owner, rid = owner_of_seed(clients, url, "Liu Ziyin (pins)")
     work = profile(owner, rid)["works"][0]
 
     def matched() -> dict:
