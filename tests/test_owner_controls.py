@@ -64,15 +64,21 @@ def profile(client, rid: str) -> dict:
     return response.json()
 
 
-def test_excluded_works_leave_the_researcher_vector_and_survive_a_full_rebuild(built, clients):
-    settings, url = built
+def owner_of_seed(clients, url: str, display_name: str):
+    """A new account whose claim on Liu Ziyin's record the admin approved: (client, researcher id)."""
     owner = clients(url)
-    owner.signup("Liu Ziyin (owner)")
+    owner.signup(display_name)
     rid = find_researcher(owner.http, "Liu Ziyin")
     claim = owner.api("POST", f"/api/researchers/{rid}/claim", {"evidence": "these are my papers"})
     assert claim.status_code == 201, claim.text
     approved = owner.http.post(f"/api/admin/claims/{claim.json()['id']}/approve", json={}, headers=ADMIN)
     assert approved.status_code == 200, approved.text
+    return owner, rid
+
+
+def test_excluded_works_leave_the_researcher_vector_and_survive_a_full_rebuild(built, clients):
+    settings, url = built
+    owner, rid = owner_of_seed(clients, url, "Liu Ziyin (owner)")
 
     before = similar(owner, rid)
     assert len(before) >= 3, before
@@ -116,13 +122,35 @@ def test_excluded_works_leave_the_researcher_vector_and_survive_a_full_rebuild(b
     assert [r for r, _ in restored] == [r for r, _ in before]
 
 
+def test_pinned_works_count_more_in_expertise_at_once(built, clients):
+    """"Who knows about this?" reads the owner's pins from the accounts database on every request."""
+    from search.service import PIN_FACTOR
+
+    _, url = built
+    owner, rid = owner_of_seed(clients, url, "Liu Ziyin (pins)")
+    work = profile(owner, rid)["works"][0]
+
+    def matched() -> dict:
+        found = owner.http.get("/api/expertise", params={"text": work["title"], "researcher": rid})
+        assert found.status_code == 200, found.text
+        return next(m for m in found.json()["hits"][0]["works"] if m["id"] == work["id"])
+
+    before = matched()
+    assert owner.api("PUT", f"/api/researchers/{rid}/works/{work['id']}", {"pinned": True}).status_code == 200
+    after = matched()
+    assert after["similarity"] == before["similarity"]
+    assert after["weight"] == pytest.approx(before["weight"] * PIN_FACTOR, abs=2e-4)
+
+
 def test_what_the_indexer_reads(database_url):
     """`expertise_exclusions`: excluded works and open or accepted "not mine" flags; not pinned
-    works, not dismissed flags; an empty answer for a database that does not exist yet."""
-    from models.accounts import AccountsDB, expertise_exclusions
+    works, not dismissed flags; an empty answer for a database that does not exist yet.
+    `pinned_works`: the pinned works only."""
+    from models.accounts import AccountsDB, expertise_exclusions, pinned_works
     from models.accounts.tables import User, WorkChoice, WorkFlag
 
     assert expertise_exclusions("sqlite:////nonexistent/dir/accounts.sqlite") == {}
+    assert pinned_works("sqlite:////nonexistent/dir/accounts.sqlite") == {}
     if database_url.startswith("sqlite"):
         assert expertise_exclusions(database_url) == {}  # the file does not exist yet
     db = AccountsDB(database_url)
@@ -142,6 +170,7 @@ def test_what_the_indexer_reads(database_url):
             ])
             s.commit()
         assert expertise_exclusions(database_url) == {"r-1": frozenset({"W1", "W3"}), "r-2": frozenset({"W4"})}
+        assert pinned_works(database_url) == {"r-1": frozenset({"W2"})}
     finally:
         db.close()
 

@@ -347,6 +347,7 @@ def test_seed_similar_researchers_and_new_collaborators_explain_themselves(http,
         for pair in s["paper_pairs"]:
             assert {"theirs", "yours", "similarity"} <= set(pair)
     assert not coauthors & {s["id"] for s in data["new_collaborators"]}
+    assert not coauthors & {s["id"] for s in data["similar_researchers"]}  # co-authors are "close collaborators"
     assert any(p["similarity"] for s in data["new_collaborators"] for p in s["paper_pairs"])
 
     html = get_page(http, f"/researchers/{seed_id}")

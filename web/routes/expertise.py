@@ -3,7 +3,7 @@
 One handler, two formats like every page: `/expertise` renders it, `/api/expertise` returns the same
 dict; `POST /api/expertise` takes the same fields as a JSON body (long texts, lists of researchers).
 Owners' choices count: works an owner excluded from their expertise (or flagged "not mine") never
-make a match.
+make a match, and works an owner pinned count a little more.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from models.accounts import AccountsUnavailable, expertise_exclusions
+from models.accounts import AccountsUnavailable, expertise_exclusions, pinned_works
 from search.interface import MAX_PAGE_SIZE, MAX_QUERY_CHARS, EngineUnavailable
 from search.service import Curation, Discovery, ExpertiseResults
 from web import api_models as M
@@ -51,11 +51,15 @@ def _answer(request: Request, asked: ExpertiseIn) -> dict:
     service: Discovery | None = getattr(request.app.state, "service", None)
     if service is None:
         raise EngineUnavailable(getattr(request.app.state, "unavailable", None) or "the search engine is not open")
+    url = request.app.state.settings.accounts_database_url
     try:
-        excluded = expertise_exclusions(request.app.state.settings.accounts_database_url)
+        excluded, pinned = expertise_exclusions(url), pinned_works(url)
     except AccountsUnavailable as exc:
         raise EngineUnavailable(str(exc)) from exc
-    curation = {rid: Curation(excluded=works) for rid, works in excluded.items()}
+    curation = {
+        rid: Curation(pinned=pinned.get(rid, frozenset()), excluded=excluded.get(rid, frozenset()))
+        for rid in excluded.keys() | pinned.keys()
+    }
     results = service.expertise(asked.text, asked.researchers or None, asked.limit, curation)
     return {"text": asked.text, "researchers": asked.researchers, **expertise_result(results)}
 
