@@ -566,16 +566,26 @@ class EmbeddedEngine:
     # -- researchers -------------------------------------------------------------------------
 
     def name_researchers(self, text: str, limit: int) -> list[tuple[str, float]]:
-        """Exact folded-name keys first, then trigram candidates re-ranked by `name_similarity`."""
+        """Exact name keys first (an index lookup, most works first); only a name no key knows
+        (a typo, part of a name) pays for trigram candidates re-ranked by `name_similarity`."""
         norm = T.normalize_name(text or "")
         if not norm or limit <= 0:
             return []
-        grams = sorted({form[i : i + 3] for form in T.name_forms(norm) for i in range(len(form) - 2)})
+        keys = T.query_name_keys(text)
         with self._read() as (_, conn):
-            found = conn.execute("SELECT researcher, key FROM name_keys WHERE key = ?", (_name_key(norm),)).fetchall()
-            if grams:
-                sql = "SELECT researcher, form FROM names WHERE names MATCH ? ORDER BY rank LIMIT ?"
-                found += conn.execute(sql, (T.fts5_query(grams), NAME_CANDIDATES)).fetchall()
+            exact = conn.execute(
+                "SELECT r.id FROM researchers r WHERE r.id IN "
+                f"(SELECT researcher FROM name_keys WHERE key IN ({_marks(keys)})) "
+                "ORDER BY json_extract(r.doc, '$.works_count') DESC, r.id LIMIT ?",
+                [*keys, limit],
+            ).fetchall()
+            if exact:
+                return [(rid, 1.0) for (rid,) in exact]
+            grams = sorted({form[i : i + 3] for form in T.name_forms(norm) for i in range(len(form) - 2)})
+            if not grams:
+                return []
+            sql = "SELECT researcher, form FROM names WHERE names MATCH ? ORDER BY rank LIMIT ?"
+            found = conn.execute(sql, (T.fts5_query(grams), NAME_CANDIDATES)).fetchall()
         best: dict[str, float] = {}
         for rid, form in found:
             best[rid] = max(best.get(rid, 0.0), T.name_similarity(norm, form))
@@ -774,10 +784,6 @@ def _ids_for(conn: sqlite3.Connection, table: str, scored: list[tuple[int, float
 # -- writing one version -------------------------------------------------------------------------
 
 
-def _name_key(norm: str) -> str:
-    return " ".join(sorted(norm.split()))
-
-
 class _VectorFile:
     """Streams unit float32 rows to a raw file, then rewrites them as an .npy that loads memory-mapped."""
 
@@ -955,7 +961,8 @@ def _write_researchers(db: sqlite3.Connection, path: Path, corpus: Corpus, progr
             [(row, T.normalize_name(i.name)) for i in doc.institutions if T.normalize_name(i.name)],
         )
         norms = {T.normalize_name(n) for n in [doc.name, *doc.name_variants]} - {""}
-        db.executemany("INSERT INTO name_keys VALUES (?, ?)", [(_name_key(n), doc.id) for n in norms])
+        keys = {key for n in norms for key in T.name_keys(n)}
+        db.executemany("INSERT INTO name_keys VALUES (?, ?)", [(key, doc.id) for key in sorted(keys)])
         forms = {form for n in norms for form in T.name_forms(n)}
         db.executemany("INSERT INTO names VALUES (?, ?)", [(form, doc.id) for form in sorted(forms)])
         vectors.add(doc.vector, f"researcher {doc.id}")

@@ -278,6 +278,20 @@ def test_people_by_surname_alone(discovery):
     assert results.by == "name" and results.hits[0].researcher.name == "Ruslan Salakhutdinov"
 
 
+def test_people_by_exact_name_keys_before_fuzzy_candidates(engine, corpus, seed):
+    """A name typed right (any order, initials written as initials, middle names left out) is found
+    by exact keys alone: every candidate is an exact match, no fuzzy neighbour is looked up."""
+    for query in ["Liu Ziyin", "ziyin LIU", "Z. Liu", "Liu, Z."]:
+        found = engine.name_researchers(query, 30)
+        assert (seed.id, 1.0) in found, query
+        assert {score for _, score in found} == {1.0}, query
+    middle = next(r for r in corpus.researchers() if len(r.name.split()) == 3 and "." not in r.name)
+    first_last = f"{middle.name.split()[0]} {middle.name.split()[-1]}"
+    assert (middle.id, 1.0) in engine.name_researchers(first_last, 30)
+    typo = engine.name_researchers("Liu Ziyn", 30)  # no key knows it: fuzzy candidates, ranked by similarity
+    assert seed.id in dict(typo) and max(score for _, score in typo) < 1.0
+
+
 def _researcher_with(corpus, kind):
     return next(r for r in corpus.researchers() if kind in r.identifiers)
 
