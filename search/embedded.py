@@ -78,6 +78,9 @@ POSTINGS_BUDGET = 60_000
 """Kept terms match at most this many documents between them (the rarest term is always kept)."""
 TERM_DOCS_FLOOR = 1_000
 """Document frequencies are stored for terms above this; rarer terms are always kept in a query."""
+RELAX_BELOW = 100
+"""A query of only common terms that all of them match in fewer works than this also finds the works
+that miss one of them (ranked after): ANDing every term is a cliff a long common-word query falls off."""
 NAME_CANDIDATES = 200  # trigram candidates re-ranked by string similarity
 FORMAT = 4  # bump when the layout changes: an older version directory is refused, not misread
 _VERSION_DIR = re.compile(r"v(\d+)")
@@ -450,11 +453,14 @@ class EmbeddedEngine:
             f"SELECT w.id, bm25(works_fts, {weights}) AS r FROM works_fts JOIN works w ON w.rowid = works_fts.rowid "
             f"WHERE works_fts MATCH ?{where} ORDER BY r, w.id LIMIT ?"
         )
+        found: dict[str, float] = {}
         with self._read() as (version, conn):
-            match = _match(conn, version, text)
-            if match is None:
-                return []
-            return [(wid, -r) for wid, r in conn.execute(sql, [match, *params, limit])]
+            for match in _matches(conn, version, text):  # works matching every term come first
+                floor = min(found.values(), default=float("inf"))
+                for wid, r in conn.execute(sql, [match, *params, limit + len(found)]):
+                    if wid not in found and len(found) < limit:
+                        found[wid] = min(-r, floor)  # scores never rise down the list
+        return list(found.items())
 
     def browse_works(self, filters: WorkFilters, limit: int) -> list[str]:
         if limit <= 0:
@@ -491,12 +497,12 @@ class EmbeddedEngine:
                 else:
                     parts.append(np.arange(version.works.shape[0], dtype=np.int64))
             else:
-                match = _match(conn, version, text)
-                if match is not None and where:
-                    sql = f"SELECT w.rowid FROM works_fts JOIN works w ON w.rowid = works_fts.rowid WHERE works_fts MATCH ?{where}"
-                    parts.append(_rowids(conn, sql, [match, *params]))
-                elif match is not None:
-                    parts.append(_rowids(conn, "SELECT rowid FROM works_fts WHERE works_fts MATCH ?", [match]))
+                for match in _matches(conn, version, text):
+                    if where:
+                        sql = f"SELECT w.rowid FROM works_fts JOIN works w ON w.rowid = works_fts.rowid WHERE works_fts MATCH ?{where}"
+                        parts.append(_rowids(conn, sql, [match, *params]))
+                    else:
+                        parts.append(_rowids(conn, "SELECT rowid FROM works_fts WHERE works_fts MATCH ?", [match]))
                 extra = list(_rows_for(conn, "works", extra_ids).values())
                 if extra and where:
                     sql = f"SELECT w.rowid FROM works w WHERE w.rowid IN ({_marks(extra)}){where}"
@@ -705,6 +711,26 @@ class EmbeddedEngine:
                 if best:
                     out[word] = best
         return out
+
+
+def _matches(conn: sqlite3.Connection, version: _Version, text: str | None) -> list[str]:
+    """The FTS5 expressions for user text, best first: the planned one (`_match`) and, when it ANDs
+    common terms that few works hold together (RELAX_BELOW), the works missing one of them."""
+    match = _match(conn, version, text)
+    if match is None:
+        return []
+    terms = T.query_terms(text or "")
+    if len(terms) < 2 or match != T.fts5_query(terms, operator="AND"):
+        return [match]
+    (together,) = conn.execute("SELECT count(*) FROM works_fts WHERE works_fts MATCH ?", [match]).fetchone()
+    return [match, all_but_one(terms)] if together < RELAX_BELOW else [match]
+
+
+def all_but_one(terms: list[str]) -> str:
+    """An FTS5 expression for works holding all of `terms` but (at most) one: ORed ANDs of n-1 terms."""
+    if len(terms) == 2:
+        return T.fts5_query(terms)
+    return " OR ".join(f"({T.fts5_query(terms[:i] + terms[i + 1 :], operator='AND')})" for i in range(len(terms)))
 
 
 def _match(conn: sqlite3.Connection, version: _Version, text: str | None) -> str | None:
