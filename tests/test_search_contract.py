@@ -407,6 +407,20 @@ def test_new_collaborators_blend_the_coauthor_graph_and_name_the_shared_coauthor
     assert {s.researcher.id for s in through} <= {rid for rid, found in signals.items() if found.adamic_adar > 0}
 
 
+def test_profile_suggestions_search_the_researcher_vectors_once(discovery, seed, monkeypatch):
+    """A profile shows both suggestion lists from one nearest-researcher search, equal to asking
+    for each list on its own (which searches twice)."""
+    searches = []
+    search = discovery.engine.vector_researchers
+    monkeypatch.setattr(discovery.engine, "vector_researchers", lambda *a, **k: searches.append(a) or search(*a, **k))
+    similar, collaborators = discovery.profile_suggestions(seed.id, 6)
+    assert len(searches) == 1
+    assert similar and [(s.researcher.id, s.similarity) for s in similar] == [
+        (s.researcher.id, s.similarity) for s in discovery.similar_researchers(seed.id, mode="similar", limit=6)]
+    assert [s.researcher.id for s in collaborators] == [
+        s.researcher.id for s in discovery.similar_researchers(seed.id, mode="collaborators", limit=6)]
+
+
 def test_similar_researchers_filters(discovery, seed):
     recent = discovery.similar_researchers(seed.id, active_since=2023, limit=10)
     assert recent and all(s.researcher.last_year >= 2023 for s in recent)
