@@ -78,6 +78,9 @@ POSTINGS_BUDGET = 60_000
 """Kept terms match at most this many documents between them (the rarest term is always kept)."""
 TERM_DOCS_FLOOR = 1_000
 """Document frequencies are stored for terms above this; rarer terms are always kept in a query."""
+RELAX_BELOW = 100
+"""A query of only common terms that all of them match in fewer works than this also finds the works
+that miss one of them (ranked after): ANDing every term is a cliff a long common-word query falls off."""
 NAME_CANDIDATES = 200  # trigram candidates re-ranked by string similarity
 FORMAT = 4  # bump when the layout changes: an older version directory is refused, not misread
 _VERSION_DIR = re.compile(r"v(\d+)")
@@ -450,11 +453,14 @@ class EmbeddedEngine:
             f"SELECT w.id, bm25(works_fts, {weights}) AS r FROM works_fts JOIN works w ON w.rowid = works_fts.rowid "
             f"WHERE works_fts MATCH ?{where} ORDER BY r, w.id LIMIT ?"
         )
+        found: dict[str, float] = {}
         with self._read() as (version, conn):
-            match = _match(conn, version, text)
-            if match is None:
-                return []
-            return [(wid, -r) for wid, r in conn.execute(sql, [match, *params, limit])]
+            for match in _matches(conn, version, text):  # works matching every term come first
+                floor = min(found.values(), default=float("inf"))
+                for wid, r in conn.execute(sql, [match, *params, limit + len(found)]):
+                    if wid not in found and len(found) < limit:
+                        found[wid] = min(-r, floor)  # scores never rise down the list
+        return list(found.items())
 
     def browse_works(self, filters: WorkFilters, limit: int) -> list[str]:
         if limit <= 0:
@@ -491,12 +497,12 @@ class EmbeddedEngine:
                 else:
                     parts.append(np.arange(version.works.shape[0], dtype=np.int64))
             else:
-                match = _match(conn, version, text)
-                if match is not None and where:
-                    sql = f"SELECT w.rowid FROM works_fts JOIN works w ON w.rowid = works_fts.rowid WHERE works_fts MATCH ?{where}"
-                    parts.append(_rowids(conn, sql, [match, *params]))
-                elif match is not None:
-                    parts.append(_rowids(conn, "SELECT rowid FROM works_fts WHERE works_fts MATCH ?", [match]))
+                for match in _matches(conn, version, text):
+                    if where:
+                        sql = f"SELECT w.rowid FROM works_fts JOIN works w ON w.rowid = works_fts.rowid WHERE works_fts MATCH ?{where}"
+                        parts.append(_rowids(conn, sql, [match, *params]))
+                    else:
+                        parts.append(_rowids(conn, "SELECT rowid FROM works_fts WHERE works_fts MATCH ?", [match]))
                 extra = list(_rows_for(conn, "works", extra_ids).values())
                 if extra and where:
                     sql = f"SELECT w.rowid FROM works w WHERE w.rowid IN ({_marks(extra)}){where}"
@@ -566,16 +572,26 @@ class EmbeddedEngine:
     # -- researchers -------------------------------------------------------------------------
 
     def name_researchers(self, text: str, limit: int) -> list[tuple[str, float]]:
-        """Exact folded-name keys first, then trigram candidates re-ranked by `name_similarity`."""
+        """Exact name keys first (an index lookup, most works first); only a name no key knows
+        (a typo, part of a name) pays for trigram candidates re-ranked by `name_similarity`."""
         norm = T.normalize_name(text or "")
         if not norm or limit <= 0:
             return []
-        grams = sorted({form[i : i + 3] for form in T.name_forms(norm) for i in range(len(form) - 2)})
+        keys = T.query_name_keys(text)
         with self._read() as (_, conn):
-            found = conn.execute("SELECT researcher, key FROM name_keys WHERE key = ?", (_name_key(norm),)).fetchall()
-            if grams:
-                sql = "SELECT researcher, form FROM names WHERE names MATCH ? ORDER BY rank LIMIT ?"
-                found += conn.execute(sql, (T.fts5_query(grams), NAME_CANDIDATES)).fetchall()
+            exact = conn.execute(
+                "SELECT r.id FROM researchers r WHERE r.id IN "
+                f"(SELECT researcher FROM name_keys WHERE key IN ({_marks(keys)})) "
+                "ORDER BY json_extract(r.doc, '$.works_count') DESC, r.id LIMIT ?",
+                [*keys, limit],
+            ).fetchall()
+            if exact:
+                return [(rid, 1.0) for (rid,) in exact]
+            grams = sorted({form[i : i + 3] for form in T.name_forms(norm) for i in range(len(form) - 2)})
+            if not grams:
+                return []
+            sql = "SELECT researcher, form FROM names WHERE names MATCH ? ORDER BY rank LIMIT ?"
+            found = conn.execute(sql, (T.fts5_query(grams), NAME_CANDIDATES)).fetchall()
         best: dict[str, float] = {}
         for rid, form in found:
             best[rid] = max(best.get(rid, 0.0), T.name_similarity(norm, form))
@@ -697,6 +713,26 @@ class EmbeddedEngine:
         return out
 
 
+def _matches(conn: sqlite3.Connection, version: _Version, text: str | None) -> list[str]:
+    """The FTS5 expressions for user text, best first: the planned one (`_match`) and, when it ANDs
+    common terms that few works hold together (RELAX_BELOW), the works missing one of them."""
+    match = _match(conn, version, text)
+    if match is None:
+        return []
+    terms = T.query_terms(text or "")
+    if len(terms) < 2 or match != T.fts5_query(terms, operator="AND"):
+        return [match]
+    (together,) = conn.execute("SELECT count(*) FROM works_fts WHERE works_fts MATCH ?", [match]).fetchone()
+    return [match, all_but_one(terms)] if together < RELAX_BELOW else [match]
+
+
+def all_but_one(terms: list[str]) -> str:
+    """An FTS5 expression for works holding all of `terms` but (at most) one: ORed ANDs of n-1 terms."""
+    if len(terms) == 2:
+        return T.fts5_query(terms)
+    return " OR ".join(f"({T.fts5_query(terms[:i] + terms[i + 1 :], operator='AND')})" for i in range(len(terms)))
+
+
 def _match(conn: sqlite3.Connection, version: _Version, text: str | None) -> str | None:
     """The FTS5 expression for user text: quoted terms, pruned as described at POSTINGS_BUDGET."""
     terms = T.query_terms(text or "")
@@ -772,10 +808,6 @@ def _ids_for(conn: sqlite3.Connection, table: str, scored: list[tuple[int, float
 
 
 # -- writing one version -------------------------------------------------------------------------
-
-
-def _name_key(norm: str) -> str:
-    return " ".join(sorted(norm.split()))
 
 
 class _VectorFile:
@@ -955,7 +987,8 @@ def _write_researchers(db: sqlite3.Connection, path: Path, corpus: Corpus, progr
             [(row, T.normalize_name(i.name)) for i in doc.institutions if T.normalize_name(i.name)],
         )
         norms = {T.normalize_name(n) for n in [doc.name, *doc.name_variants]} - {""}
-        db.executemany("INSERT INTO name_keys VALUES (?, ?)", [(_name_key(n), doc.id) for n in norms])
+        keys = {key for n in norms for key in T.name_keys(n)}
+        db.executemany("INSERT INTO name_keys VALUES (?, ?)", [(key, doc.id) for key in sorted(keys)])
         forms = {form for n in norms for form in T.name_forms(n)}
         db.executemany("INSERT INTO names VALUES (?, ?)", [(form, doc.id) for form in sorted(forms)])
         vectors.add(doc.vector, f"researcher {doc.id}")

@@ -226,10 +226,6 @@ def plain(doc: WorkDoc | ResearcherDoc | TopicDoc) -> dict:
     return doc_to_dict(replace(doc, vector=None))
 
 
-def _name_key(norm: str) -> str:
-    return " ".join(sorted(norm.split()))
-
-
 def work_source(doc: WorkDoc, dimension: int) -> dict:
     """The indexed form of a work: filter/facet/text fields, its vector, and the stored document."""
     stored = plain(doc)
@@ -271,7 +267,7 @@ def researcher_source(doc: ResearcherDoc, dimension: int) -> dict:
         "id": doc.id,
         "name": doc.name,
         "names": list(dict.fromkeys([*names, *norms])),
-        "name_keys": list(dict.fromkeys(_name_key(n) for n in norms)),
+        "name_keys": list(dict.fromkeys(key for n in norms for key in T.name_keys(n))),
         "identifiers": identifiers,
         "institutions": list(dict.fromkeys(n for n in (T.normalize_name(i.name) for i in doc.institutions) if n)),
         "works_count": int(doc.works_count or 0),
@@ -495,15 +491,25 @@ def topic_researchers_body(topic_id: str, limit: int) -> dict:
     }
 
 
+def exact_name_body(keys: Sequence[str], size: int) -> dict:
+    """Researchers indexed under one of the exact name `keys` (`search.text.name_keys`), most works first."""
+    return {
+        "size": size,
+        "_source": False,
+        "track_total_hits": False,
+        "query": {"bool": {"filter": [{"terms": {"name_keys": list(keys)}}]}},
+        "sort": [{"works_count": {"order": "desc"}}, {"id": {"order": "asc"}}],
+    }
+
+
 def name_researchers_body(norm: str, size: int = NAME_CANDIDATES) -> dict:
-    """Name candidates for a folded name: exact key (any order), fuzzy words, initials, trigrams.
+    """Fuzzy name candidates for a folded name no exact key matched: fuzzy words, initials, trigrams.
 
     The candidates are re-ranked by `search.text.name_similarity` in the engine, as the embedded
     engine does, so this query only has to find them.
     """
     tokens = norm.split()
     should: list[dict] = [
-        {"term": {"name_keys": {"value": _name_key(norm), "boost": 10.0}}},
         {"match": {"names": {"query": norm, "fuzziness": "AUTO", "operator": "or", "boost": 2.0}}},
         {"match": {"names.tri": {"query": norm, "operator": "or"}}},
     ]
@@ -1153,10 +1159,14 @@ class OpenSearchEngine:
     # -- researchers -------------------------------------------------------------------------
 
     def name_researchers(self, text: str, limit: int) -> list[tuple[str, float]]:
-        """Candidates from the name query, re-ranked by `name_similarity` like the embedded engine."""
+        """Exact name keys first (one term lookup, most works first); only a name no key knows pays
+        for the fuzzy query, whose candidates are re-ranked by `name_similarity` like the embedded engine."""
         norm = T.normalize_name(text or "")
         if not norm or limit <= 0:
             return []
+        exact = self._hits("researchers", exact_name_body(T.query_name_keys(text), limit))
+        if exact:
+            return [(hit["_id"], 1.0) for hit in exact]
         best: dict[str, float] = {}
         for hit in self._hits("researchers", name_researchers_body(norm)):
             doc = (hit.get("_source") or {}).get("doc") or {}

@@ -669,14 +669,37 @@ class Discovery:
         my_works = self.engine.get_works(researcher.work_ids)
         if mode == "collaborators":
             signals = self.collaborator_signals(researcher, my_works, vector, active_since, institution)
-            ranked = blend_collaborators(signals, COLLABORATOR_WEIGHTS)[:limit]
-            found = [(rid, signals[rid].content) for rid in ranked]
-            via = {rid: signals[rid].via for rid in ranked}
-        else:
-            exclude = _coauthor_ids(researcher, my_works) | {researcher.id}
-            found = self.engine.vector_researchers(vector, limit + len(exclude), sorted(exclude), active_since, institution)
-            found = [(rid, s) for rid, s in found if rid not in exclude][:limit]
-            via = {}
+            return self._new_collaborators(researcher, my_works, signals, limit)
+        exclude = _coauthor_ids(researcher, my_works) | {researcher.id}
+        found = self.engine.vector_researchers(vector, limit + len(exclude), sorted(exclude), active_since, institution)
+        return self._explained(researcher, my_works, [(rid, s) for rid, s in found if rid not in exclude][:limit], {})
+
+    def profile_suggestions(self, researcher_id: str, limit: int) -> tuple[list[Suggestion], list[Suggestion]]:
+        """`similar_researchers` in both modes, as a profile shows them, from one search of the
+        researcher vectors (not one per list): the similar ones are the nearest of the collaborator
+        candidates' vector neighbours."""
+        limit = _int(limit, "limit", 1, COLLABORATOR_CANDIDATES)
+        researcher = self._researcher(researcher_id)
+        vector = self.engine.researcher_vectors([researcher.id]).get(researcher.id)
+        if vector is None:
+            return [], []
+        my_works = self.engine.get_works(researcher.work_ids)
+        exclude = _coauthor_ids(researcher, my_works) | {researcher.id}
+        near = self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude))
+        signals = self.collaborator_signals(researcher, my_works, vector, near=near)
+        similar = [(rid, score) for rid, score in near if rid not in exclude][:limit]
+        return (self._explained(researcher, my_works, similar, {}),
+                self._new_collaborators(researcher, my_works, signals, limit))
+
+    def _new_collaborators(self, researcher: ResearcherDoc, my_works: list[WorkDoc],
+                           signals: dict[str, "CollaboratorSignals"], limit: int) -> list[Suggestion]:
+        ranked = blend_collaborators(signals, COLLABORATOR_WEIGHTS)[:limit]
+        return self._explained(researcher, my_works, [(rid, signals[rid].content) for rid in ranked],
+                               {rid: signals[rid].via for rid in ranked})
+
+    def _explained(self, researcher: ResearcherDoc, my_works: list[WorkDoc], found: list[tuple[str, float]],
+                   via: dict[str, list[str]]) -> list[Suggestion]:
+        """Suggestions with what connects them: shared topics, closest paper pairs, shared co-authors."""
         docs = {d.id: d for d in self.engine.get_researchers([rid for rid, _ in found] + [m for v in via.values() for m in v])}
         pairs = self._paper_pairs(my_works, [docs[rid] for rid, _ in found if rid in docs])
         mine = {t.id: t for t in researcher.topics}
@@ -701,14 +724,16 @@ class Discovery:
         vector: Sequence[float],
         active_since: int | None = None,
         institution: str | None = None,
+        near: list[tuple[str, float]] | None = None,
     ) -> dict[str, "CollaboratorSignals"]:
-        """Every candidate new collaborator with its signals: the nearest researcher vectors and every
-        friend of a friend (co-author of a co-author), never the researcher or a co-author."""
+        """Every candidate new collaborator with its signals: the nearest researcher vectors (`near`
+        when the caller already searched them) and every friend of a friend (co-author of a
+        co-author), never the researcher or a co-author."""
         coauthors = _coauthor_ids(researcher, my_works)
         exclude = coauthors | {researcher.id}
-        near = dict(
-            self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude), active_since, institution)
-        )
+        if near is None:
+            near = self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude), active_since, institution)
+        near = dict(near)
         middles = self.engine.get_researchers(sorted(coauthors))
         works = {w.id: w for w in self.engine.get_works(sorted({wid for m in middles for wid in m.work_ids}))}
         adamic_adar: dict[str, float] = defaultdict(float)

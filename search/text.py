@@ -192,6 +192,34 @@ def name_forms(name: str) -> list[str]:
     return list(dict.fromkeys(forms))
 
 
+def name_keys(name: str) -> list[str]:
+    """Exact lookup keys a researcher's name is indexed under, so a correctly typed name is found by
+    equality before any fuzzy search: its tokens in any order ("liu ziyin"), the first and last
+    name without middle names ("jordan michael" for "Michael I. Jordan"), and initials plus family
+    name for each reading order ("z liu", "l ziyin"). `query_name_keys` gives a query's keys."""
+    return _keys(normalize_name(name).split(), typed=False)
+
+
+def query_name_keys(text: str) -> list[str]:
+    """The `name_keys` a typed name must share with a researcher's name to be an exact match. Initials
+    count only when the query is written with them ("Z. Liu", "Liu, Z."): "Michael Jordan" is not
+    an exact match for every "M. Jordan"."""
+    return _keys(normalize_name(comma_order(text)).split(), typed=True)
+
+
+def _keys(tokens: list[str], typed: bool) -> list[str]:
+    if not tokens:
+        return []
+    keys = [" ".join(sorted(tokens))]
+    if len(tokens) > 2:
+        keys.append(" ".join(sorted([tokens[0], tokens[-1]])))
+    for form in name_forms(" ".join(tokens)):
+        *given, family = form.split()
+        if given and len(family) > 1 and (not typed or all(len(t) == 1 for t in given)):
+            keys.append(" ".join([*(t[0] for t in given), family]))
+    return list(dict.fromkeys(keys))
+
+
 def _ratio(a: str, b: str) -> float:
     """Similarity in [0, 1] from the insertion/deletion distance (difflib's ratio, computed by rapidfuzz)."""
     return Indel.normalized_similarity(a, b)

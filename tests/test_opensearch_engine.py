@@ -162,7 +162,7 @@ def test_researcher_source():
     )
     source = O.researcher_source(doc, 2)
     assert source["names"] == ["Ziyin Liu", "Liu Ziyín", "ziyin liu", "liu ziyin"]
-    assert source["name_keys"] == ["liu ziyin"]  # one key for both orders
+    assert source["name_keys"] == ["liu ziyin", "z liu", "l ziyin"]  # one key for both orders, initials both ways
     assert source["identifiers"] == ["orcid:0000-0002-1825-009X"]  # canonical; unparseable dropped
     assert "vector" not in source
 
@@ -334,12 +334,14 @@ def test_topic_bodies():
 def test_name_body():
     body = O.name_researchers_body("z liu")
     assert body["query"]["bool"]["should"] == [
-        {"term": {"name_keys": {"value": "liu z", "boost": 10.0}}},
         {"match": {"names": {"query": "z liu", "fuzziness": "AUTO", "operator": "or", "boost": 2.0}}},
         {"match": {"names.tri": {"query": "z liu", "operator": "or"}}},
         {"prefix": {"names": {"value": "z"}}},  # an initial matches the names it starts
     ]
     assert body["size"] == O.NAME_CANDIDATES
+    exact = O.exact_name_body(["liu z", "z liu"], 30)
+    assert exact["query"] == {"bool": {"filter": [{"terms": {"name_keys": ["liu z", "z liu"]}}]}}
+    assert exact["sort"][0] == {"works_count": {"order": "desc"}} and exact["size"] == 30
 
 
 def test_identifier_body_prefers_the_researcher_with_more_works():

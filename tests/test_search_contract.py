@@ -278,6 +278,20 @@ def test_people_by_surname_alone(discovery):
     assert results.by == "name" and results.hits[0].researcher.name == "Ruslan Salakhutdinov"
 
 
+def test_people_by_exact_name_keys_before_fuzzy_candidates(engine, corpus, seed):
+    """A name typed right (any order, initials written as initials, middle names left out) is found
+    by exact keys alone: every candidate is an exact match, no fuzzy neighbour is looked up."""
+    for query in ["Liu Ziyin", "ziyin LIU", "Z. Liu", "Liu, Z."]:
+        found = engine.name_researchers(query, 30)
+        assert (seed.id, 1.0) in found, query
+        assert {score for _, score in found} == {1.0}, query
+    middle = next(r for r in corpus.researchers() if len(r.name.split()) == 3 and "." not in r.name)
+    first_last = f"{middle.name.split()[0]} {middle.name.split()[-1]}"
+    assert (middle.id, 1.0) in engine.name_researchers(first_last, 30)
+    typo = engine.name_researchers("Liu Ziyn", 30)  # no key knows it: fuzzy candidates, ranked by similarity
+    assert seed.id in dict(typo) and max(score for _, score in typo) < 1.0
+
+
 def _researcher_with(corpus, kind):
     return next(r for r in corpus.researchers() if kind in r.identifiers)
 
@@ -391,6 +405,20 @@ def test_new_collaborators_blend_the_coauthor_graph_and_name_the_shared_coauthor
         assert all(m.id in coauthors and m.id in theirs for m in s.via)
     signals = discovery.collaborator_signals(seed, works, discovery.engine.researcher_vectors([seed.id])[seed.id])
     assert {s.researcher.id for s in through} <= {rid for rid, found in signals.items() if found.adamic_adar > 0}
+
+
+def test_profile_suggestions_search_the_researcher_vectors_once(discovery, seed, monkeypatch):
+    """A profile shows both suggestion lists from one nearest-researcher search, equal to asking
+    for each list on its own (which searches twice)."""
+    searches = []
+    search = discovery.engine.vector_researchers
+    monkeypatch.setattr(discovery.engine, "vector_researchers", lambda *a, **k: searches.append(a) or search(*a, **k))
+    similar, collaborators = discovery.profile_suggestions(seed.id, 6)
+    assert len(searches) == 1
+    assert similar and [(s.researcher.id, s.similarity) for s in similar] == [
+        (s.researcher.id, s.similarity) for s in discovery.similar_researchers(seed.id, mode="similar", limit=6)]
+    assert [s.researcher.id for s in collaborators] == [
+        s.researcher.id for s in discovery.similar_researchers(seed.id, mode="collaborators", limit=6)]
 
 
 def test_similar_researchers_filters(discovery, seed):
@@ -800,10 +828,19 @@ def test_embedded_close_closes_every_thread_connection(embedded_dir, corpus):
     assert engine._connections == set()
 
 
+def stems(work):
+    """Every indexed term of a work, as the engines analyse it."""
+    from search.text import analyze
+
+    texts = [work.title, work.abstract or "", work.venue or "", *work.keywords, *(t.label for t in work.topics)]
+    return set(analyze(" ".join([*texts, *(a.name for a in work.authors)])))
+
+
 def test_embedded_prunes_common_terms(embedded_dir, corpus, monkeypatch):
-    """Frequent terms are dropped when rarer ones exist; a query of only common terms ANDs them."""
+    """Frequent terms are dropped when rarer ones exist; a query of only common terms ANDs them, then
+    adds the works missing one of them when few hold them all."""
     import search.embedded as embedded
-    from search.text import analyze, stem
+    from search.text import stem
 
     monkeypatch.setattr(embedded, "COMMON_MIN_DOCS", 10)
     monkeypatch.setattr(embedded, "TERM_DOCS_FLOOR", 0)
@@ -812,16 +849,39 @@ def test_embedded_prunes_common_terms(embedded_dir, corpus, monkeypatch):
     engine = open_engine()
     engine.build(small(corpus, 300))
 
-    def stems(work):
-        texts = [work.title, work.abstract or "", work.venue or "", *work.keywords, *(t.label for t in work.topics)]
-        return set(analyze(" ".join([*texts, *(a.name for a in work.authors)])))
-
     hits = engine.get_works([i for i, _ in engine.keyword_works("learning noisy labels", WorkFilters(), 100)])
     assert hits and all({stem("noisy"), stem("labels")} & stems(w) for w in hits)
-    both = engine.get_works([i for i, _ in engine.keyword_works("learning neural", WorkFilters(), 100)])
-    assert both and all({stem("learning"), stem("neural")} <= stems(w) for w in both)
+    hits = engine.get_works([i for i, _ in engine.keyword_works("learning neural", WorkFilters(), 300)])
+    held = [{stem("learning"), stem("neural")} <= stems(w) for w in hits]
+    together = sum(held)
+    assert 0 < together < embedded.RELAX_BELOW  # few works hold both, so those missing one follow them
+    assert held == [True] * together + [False] * (len(hits) - together)
+    assert all({stem("learning"), stem("neural")} & stems(w) for w in hits)
     total, _ = engine.work_facets("learning neural", [], WorkFilters())
-    assert total == len(both) < 100
+    assert total == len(hits) > together
+
+
+def test_common_word_queries_find_works_missing_one_word(new_engine, corpus, monkeypatch):
+    """A query of only common words has no recall cliff: a work holding all but one of them is found."""
+    import search.embedded as embedded
+    from search.text import stem
+
+    monkeypatch.setattr(embedded, "COMMON_MIN_DOCS", 2)  # at 300 works every word is common, as at 1M
+    monkeypatch.setattr(embedded, "COMMON_RATIO", 0.0)
+    monkeypatch.setattr(embedded, "TERM_DOCS_FLOOR", 0)
+    engine = new_engine()
+    engine.build(small(corpus, 300))
+    words = {stem(w) for w in ("learning", "neural", "networks")}
+    hits = engine.get_works([i for i, _ in engine.keyword_works("learning neural networks", WorkFilters(), 300)])
+    held = [len(words & stems(w)) for w in hits]
+    assert 3 in held and 2 in held
+
+
+def test_all_but_one_term_expression():
+    from search.embedded import all_but_one
+
+    assert all_but_one(["a", "b", "c"]) == '("b" AND "c") OR ("a" AND "c") OR ("a" AND "b")'
+    assert all_but_one(["a", "b"]) == '"a" OR "b"'
 
 
 def test_embedded_refuses_a_version_of_another_format(embedded_dir, corpus):

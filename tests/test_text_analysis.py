@@ -80,3 +80,15 @@ def test_analyze_equals_the_opensearch_analyzer():
             assert [t["token"] for t in answer["tokens"]] == T.analyze(text), text
     finally:
         client.close()
+
+
+def test_name_keys_meet_a_query_typed_right_and_only_then():
+    """A name and a correctly typed query share a key: any order, comma order, initials typed as
+    initials, middle names left out; a full given name never matches by its initial."""
+    ziyin, jordan = set(T.name_keys("Ziyin Liu")), set(T.name_keys("Michael I. Jordan"))
+    for query in ["Liu Ziyin", "LIU, Ziyin", "Z. Liu", "Liu, Z."]:
+        assert ziyin & set(T.query_name_keys(query)), query
+    assert jordan & set(T.query_name_keys("Michael Jordan"))
+    assert jordan & set(T.query_name_keys("M. I. Jordan"))
+    assert not set(T.name_keys("Mary Jordan")) & set(T.query_name_keys("Michael Jordan"))
+    assert not ziyin & set(T.query_name_keys("Ziyn Liu"))  # a typo is left to the fuzzy candidates

@@ -163,10 +163,9 @@ def search_page(request: Request, data: SearchData):
 
 def _profile(service: Discovery, researcher_id: str, facts: shapes.AccountFacts | None = None) -> dict:
     data = shapes.profile(service.researcher_profile(researcher_id), facts)
-    data["similar_researchers"] = shapes.suggestions(
-        service.similar_researchers(researcher_id, mode="similar", limit=SIMILAR_ON_PROFILE))["hits"]
-    data["new_collaborators"] = shapes.suggestions(
-        service.similar_researchers(researcher_id, mode="collaborators", limit=SIMILAR_ON_PROFILE))["hits"]
+    similar, collaborators = service.profile_suggestions(researcher_id, SIMILAR_ON_PROFILE)
+    data["similar_researchers"] = shapes.suggestions(similar)["hits"]
+    data["new_collaborators"] = shapes.suggestions(collaborators)["hits"]
     return data
 
 
