@@ -601,11 +601,14 @@ def test_a_red_index_is_unavailable_not_an_error_page(fresh, corpus):
     fresh.client.indices.update_aliases(
         body={"actions": [{"remove": {"index": f"{fresh.prefix}-works-v1", "alias": f"{fresh.prefix}-works"}}, {"add": {"index": red, "alias": f"{fresh.prefix}-works"}}]}
     )
-    assert fresh.client.cluster.health(index=red)["status"] == "red"
-    with pytest.raises(EngineUnavailable):
-        fresh.keyword_works("noise", WorkFilters(), 5)
-    with pytest.raises(EngineUnavailable):
-        fresh.work_facets("noise", [], WorkFilters())
+    try:
+        assert fresh.client.cluster.health(index=red)["status"] == "red"
+        with pytest.raises(EngineUnavailable):
+            fresh.keyword_works("noise", WorkFilters(), 5)
+        with pytest.raises(EngineUnavailable):
+            fresh.work_facets("noise", [], WorkFilters())
+    finally:  # a red index left behind turns the whole node red for every later test and script
+        fresh.client.indices.delete(index=red)
 
 
 @pytest.mark.opensearch
