@@ -196,7 +196,7 @@ def test_keyword_works_body():
                         "combined_fields": {
                             "query": "minibatch noise",
                             "fields": [
-                                "title^10", "abstract^4", "authors^2", "venue.text^2", "keywords^2", "topic_labels^2"
+                                "title^2", "abstract^1", "authors^1", "venue.text^1", "keywords^1", "topic_labels^1"
                             ],
                             "operator": "or",
                         }
