@@ -36,3 +36,14 @@ def test_a_short_text_is_one_passage_and_the_cache_key_says_how_texts_are_read()
     assert embedder.split(ENDING) == [(ENDING, embedder.split(ENDING)[0][1])]
     assert np.allclose(embedder.embed([ENDING]), single.embed([ENDING]), atol=1e-5)
     assert embedder.cache_key != single.cache_key
+
+
+def test_the_configured_window_is_the_models_own_so_an_abstract_is_one_passage():
+    """DISCOVERY_EMBEDDING_MAX_TOKENS defaults to all-MiniLM-L6-v2's max_seq_length (256): a typical
+    abstract is read in one window, as the plain reference reads it; only longer texts become passages."""
+    from models.settings import Settings
+
+    configured = Settings().embedder()
+    assert 128 < len(configured._load().tokenizer(OPENING, add_special_tokens=False)["input_ids"]) < 254
+    assert len(configured.split(OPENING)) == 1 and len(configured.split(OPENING * 2)) == 2
+    assert configured._load().max_seq_length == 256
