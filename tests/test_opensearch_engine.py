@@ -214,7 +214,7 @@ def test_all_stopword_queries_use_the_standard_fields():
     match = O.work_match(query_terms("the OR not"))["combined_fields"]
     assert match["query"] == "the or not"
     assert match["fields"] == [
-        "title.std^10", "abstract.std^4", "authors.std^2", "venue.std^2", "keywords.std^2", "topic_labels.std^2"
+        "title.std^2", "abstract.std^1", "authors.std^1", "venue.std^1", "keywords.std^1", "topic_labels.std^1"
     ]
 
 
