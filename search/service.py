@@ -434,6 +434,11 @@ class Discovery:
             text = re.sub(rf"(?i)(?<![^\W_]){re.escape(word)}(?![^\W_])", better, text)
         return text if found else None
 
+    def work_ranking(self, text: str, mode: str = "hybrid", fusion: str = "rrf") -> list[tuple[str, float]]:
+        """The whole ranking a mode makes (the first MAX_RESULT_WINDOW), before `search_works` keeps only
+        keyword matches as hits and vector neighbours above the similarity floor: what `discovery eval` scores."""
+        return self._ranked_works(T.check_text(text), mode, fusion, WorkFilters(), MAX_RESULT_WINDOW)[2]
+
     def _ranked_works(
         self, text: str, mode: str, fusion: str, filters: WorkFilters, depth: int
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], list[tuple[str, float]]]:

@@ -66,3 +66,12 @@ def test_one_embedder_shared_by_many_threads_answers_every_call():
         thread.join(timeout=300)
     assert not any(t.is_alive() for t in threads)
     assert not failures, repr(failures[:3])
+def test_the_configured_window_is_the_models_own_so_an_abstract_is_one_passage():
+    """DISCOVERY_EMBEDDING_MAX_TOKENS defaults to all-MiniLM-L6-v2's max_seq_length (256): a typical
+    abstract is read in one window, as the plain reference reads it; only longer texts become passages."""
+    from models.settings import Settings
+
+    configured = Settings().embedder()
+    assert 128 < len(configured._load().tokenizer(OPENING, add_special_tokens=False)["input_ids"]) < 254
+    assert len(configured.split(OPENING)) == 1 and len(configured.split(OPENING * 2)) == 2
+    assert configured._load().max_seq_length == 256

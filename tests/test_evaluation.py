@@ -175,7 +175,8 @@ def test_eval_cacm_subset_through_the_cli(tmp_path, monkeypatch, capsys, vector_
     assert data["queries"] >= 5
     labels = [run["label"] for run in data["runs"]]
     assert labels == [
-        "keyword", "semantic", "hybrid+rrf", "hybrid+weighted", "reference keyword", "reference semantic", "reference hybrid"
+        "keyword", "semantic", "hybrid+rrf", "hybrid+weighted", "semantic shown", "hybrid shown",
+        "reference keyword", "reference semantic", "reference hybrid",
     ]
     assert set(data["fusions"]) == set(FUSION_CANDIDATES) and isinstance(data["below_reference"], list)
     for run in data["runs"]:

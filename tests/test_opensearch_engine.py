@@ -196,7 +196,7 @@ def test_keyword_works_body():
                         "combined_fields": {
                             "query": "minibatch noise",
                             "fields": [
-                                "title^10", "abstract^4", "authors^2", "venue.text^2", "keywords^2", "topic_labels^2"
+                                "title^2", "abstract^1", "authors^1", "venue.text^1", "keywords^1", "topic_labels^1"
                             ],
                             "operator": "or",
                         }
@@ -214,7 +214,7 @@ def test_all_stopword_queries_use_the_standard_fields():
     match = O.work_match(query_terms("the OR not"))["combined_fields"]
     assert match["query"] == "the or not"
     assert match["fields"] == [
-        "title.std^10", "abstract.std^4", "authors.std^2", "venue.std^2", "keywords.std^2", "topic_labels.std^2"
+        "title.std^2", "abstract.std^1", "authors.std^1", "venue.std^1", "keywords.std^1", "topic_labels.std^1"
     ]
 
 

@@ -607,6 +607,21 @@ def test_semantic_only_neighbours_are_related_not_hits(discovery):
     assert discovery.search_works(query, page=2).related == []
 
 
+def test_work_ranking_is_the_whole_ranking_the_page_cuts(discovery):
+    """What `discovery eval` scores: each mode's ranking before the floor and the hits/related split;
+    the page's hits are that ranking with the cut works left out, in the same order."""
+    query = "shrinking coefficients toward zero during optimisation"
+    for mode in ("semantic", "hybrid"):
+        ranking = [doc for doc, _ in discovery.work_ranking(query, mode)]
+        page = discovery.search_works(query, mode=mode, per_page=MAX_PAGE_SIZE)
+        shown = [h.work.id for h in page.hits]
+        assert len(ranking) > len(shown) and set(shown) <= set(ranking)
+        assert [doc for doc in ranking if doc in set(shown)] == shown
+        assert {h.work.id for h in page.related} <= set(ranking)
+    with pytest.raises(BadQuery):
+        discovery.work_ranking("x" * (MAX_QUERY_CHARS + 1))
+
+
 def test_did_you_mean_comes_from_the_index_vocabulary(discovery):
     misspelt = discovery.search_works("stochstic gradeint desent")
     assert misspelt.suggestion == "stochastic gradient descent"
