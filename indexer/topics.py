@@ -214,12 +214,16 @@ def _phrase_matrix(texts: list[str]) -> tuple[sparse.csr_matrix, np.ndarray] | N
         return None
 
 
-def _cluster_labels(phrases: tuple[sparse.csr_matrix, np.ndarray] | None, groups: np.ndarray, n_groups: int) -> dict[int, str]:
-    """c-TF-IDF: each group's best candidate phrase found in at least MIN_LABEL_SHARE of its works."""
+def _cluster_labels(
+    phrases: tuple[sparse.csr_matrix, np.ndarray] | None, groups: np.ndarray, n_groups: int, rows: np.ndarray | None = None
+) -> dict[int, str]:
+    """c-TF-IDF: each group's best candidate phrase found in at least MIN_LABEL_SHARE of its works
+    (of its `rows` only, when given: the works that will carry the label)."""
     if phrases is None:
         return {}
     docs, vocabulary = phrases
-    member = sparse.csr_matrix((np.ones(len(groups)), (groups, np.arange(len(groups)))), shape=(n_groups, len(groups)))
+    rows = np.arange(len(groups)) if rows is None else rows
+    member = sparse.csr_matrix((np.ones(len(rows)), (groups[rows], rows)), shape=(n_groups, len(groups)))
     in_group = (member @ docs).tocsr()  # group x phrase: works of the group containing the phrase
     sizes = np.asarray(member.sum(axis=1)).ravel()
     idf = np.log(docs.shape[0] / np.asarray(docs.sum(axis=0)).ravel())
@@ -294,7 +298,9 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
         clusters = _cluster(matrix)
         texts = [f"{w.title}. {w.abstract or ''}" for w in embedded]
         phrases = _phrase_matrix(texts)
-        fine_labels = {c: canonical(k) for c, k in _cluster_labels(phrases, clusters.fine, len(clusters.centroids)).items()}
+        unlabelled = np.array([i for i, w in enumerate(embedded) if len(topics[w.id]) < MIN_SOURCE_TOPICS], dtype=int)
+        fine = _cluster_labels(phrases, clusters.fine, len(clusters.centroids), unlabelled)
+        fine_labels = {c: canonical(k) for c, k in fine.items()}
         coarse = clusters.coarse_of[clusters.fine]
         coarse_labels = {c: canonical(k) for c, k in _cluster_labels(phrases, coarse, int(coarse.max()) + 1).items()}
         coarse_fields = _coarse_fields(embedded, coarse, fields, coarse_labels)
