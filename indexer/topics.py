@@ -5,18 +5,19 @@
    sources by `label_key` (case, diacritics, plural, hyphen, "&"/"and") and by acronyms the corpus
    itself spells out ("stochastic gradient descent (SGD)" makes "SGD" and the long form one topic).
 2. Derived topics for works with fewer than MIN_SOURCE_TOPICS source topics: the embedding space is
-   clustered twice (k-means into fine clusters, then their centroids into coarse ones, so each fine
-   cluster has one parent). A cluster is labelled with the candidate phrase (a run of one to three
-   content words, RAKE-style, from titles and abstracts) scoring best by c-TF-IDF (share of the
-   cluster's works containing it x log inverse corpus frequency, after Grootendorst, "BERTopic",
-   2022, with a penalty for phrases eligible in many clusters) among phrases found in at least
-   MIN_LABEL_SHARE of its works; a cluster with no such phrase is too mixed to name. A work
-   receives its own cluster's label and every topic whose centroid is at least as close to it as
-   most of that topic's own works are (FLOOR_PERCENTILE): named clusters and source topics with
-   MIN_TOPIC_WORKS works alike, at most MAX_DERIVED, weighted by similarity relative to the closest.
+   clustered twice (mini-batch k-means into fine clusters, then their centroids into coarse ones,
+   so each fine cluster has one parent). A cluster is labelled with the candidate phrase (a run of
+   one to three content words, RAKE-style, from titles and abstracts) scoring best by c-TF-IDF
+   (share of the cluster's works containing it x log inverse corpus frequency, after Grootendorst,
+   "BERTopic", 2022, with a penalty for phrases eligible in many clusters) among phrases found in
+   at least MIN_LABEL_SHARE of its works that lack source topics; a cluster with no such phrase is
+   too mixed to name. A work receives its own cluster's label and every topic whose centroid is at
+   least as close to it as most of that topic's own works are (FLOOR_PERCENTILE): named clusters
+   and source topics with MIN_TOPIC_WORKS works alike, at most MAX_DERIVED, weighted by similarity
+   relative to the closest.
 3. Fields: a work's source fields, else its coarse cluster's field (the field most of that
-   cluster's labelled works share, else the coarse cluster's own label). Every topic's parent is
-   the field most of its works carry.
+   cluster's labelled works share if they are a fair part of it, else the coarse cluster's own
+   label). Every topic's parent is the field most of its works carry.
 """
 
 from __future__ import annotations
@@ -377,7 +378,8 @@ def _topic_centroids(
 def _coarse_fields(
     works: list[Work], coarse: np.ndarray, fields: dict[str, dict[str, float]], labels: dict[int, str]
 ) -> dict[int, str]:
-    """Coarse cluster -> field key: the source field most of its labelled works share, else its own label."""
+    """Coarse cluster -> field key: the source field most of its labelled works share (when they cover
+    enough of it), else its own label."""
     votes: dict[int, Counter] = defaultdict(Counter)
     labelled: Counter = Counter()
     sizes = np.bincount(coarse)
@@ -388,6 +390,7 @@ def _coarse_fields(
     result = dict(labels)
     for group, counter in votes.items():
         field, count = counter.most_common(1)[0]
-        if count >= max(MIN_FIELD_VOTES, MIN_FIELD_SHARE * labelled[group]) and labelled[group] >= MIN_FIELD_COVERAGE * sizes[group]:
+        covered = labelled[group] >= MIN_FIELD_COVERAGE * sizes[group]
+        if covered and count >= max(MIN_FIELD_VOTES, MIN_FIELD_SHARE * labelled[group]):
             result[group] = field
     return result
