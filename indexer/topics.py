@@ -269,6 +269,7 @@ def _display(key: str, texts: list[str]) -> str:
 
 def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
     """Work id -> its weighted fields and topics; topic id -> origin ("source" or "derived")."""
+    works = sorted(works, key=lambda w: w.id)  # ties (display spellings, parents, clusters) never follow input order
     long_forms = acronyms(works)
 
     def canonical(label: str) -> str:
@@ -293,7 +294,7 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
                     display[canonical(field)][field] += 1
                     origin.setdefault(canonical(field), "source")
 
-    embedded = sorted((w for w in works if w.id in vectors), key=lambda w: w.id)  # clusters independent of input order
+    embedded = [w for w in works if w.id in vectors]
     if embedded:
         matrix = np.stack([vectors[w.id] for w in embedded]).astype(np.float32)
         clusters = _cluster(matrix)
