@@ -5,22 +5,24 @@
    sources by `label_key` (case, diacritics, plural, hyphen, "&"/"and") and by acronyms the corpus
    itself spells out ("stochastic gradient descent (SGD)" makes "SGD" and the long form one topic).
 2. Derived topics for works with fewer than MIN_SOURCE_TOPICS source topics: the embedding space is
-   clustered twice (k-means into fine clusters, then their centroids into coarse ones, so each fine
-   cluster has one parent). A cluster is labelled with the candidate phrase (a run of one to three
-   content words, RAKE-style, from titles and abstracts) scoring best by c-TF-IDF (share of the
-   cluster's works containing it x log inverse corpus frequency, after Grootendorst, "BERTopic",
-   2022, with a penalty for phrases eligible in many clusters) among phrases found in at least
-   MIN_LABEL_SHARE of its works; a cluster with no such phrase is too mixed to name. A work
-   receives its own cluster's label and every topic whose centroid is at least as close to it as
-   most of that topic's own works are (FLOOR_PERCENTILE): named clusters and source topics with
-   MIN_TOPIC_WORKS works alike, at most MAX_DERIVED, weighted by similarity relative to the closest.
+   clustered twice (mini-batch k-means into fine clusters, then their centroids into coarse ones,
+   so each fine cluster has one parent). A cluster is labelled with the candidate phrase (a run of
+   one to three content words, RAKE-style, from titles and abstracts) scoring best by c-TF-IDF
+   (share of the cluster's works containing it x log inverse corpus frequency, after Grootendorst,
+   "BERTopic", 2022, with a penalty for phrases eligible in many clusters) among phrases found in
+   at least MIN_LABEL_SHARE of its works that lack source topics; a cluster with no such phrase is
+   too mixed to name. A work receives its own cluster's label and every topic whose centroid is at
+   least as close to it as most of that topic's own works are (FLOOR_PERCENTILE): named clusters
+   and source topics with MIN_TOPIC_WORKS works alike, at most MAX_DERIVED, weighted by similarity
+   relative to the closest.
 3. Fields: a work's source fields, else its coarse cluster's field (the field most of that
-   cluster's labelled works share, else the coarse cluster's own label). Every topic's parent is
-   the field most of its works carry.
+   cluster's labelled works share if they are a fair part of it, else the coarse cluster's own
+   label). Every topic's parent is the field most of its works carry.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter, defaultdict
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.feature_extraction.text import CountVectorizer
 from unidecode import unidecode
 
@@ -46,13 +48,19 @@ own works at this percentile."""
 WORKS_PER_TOPIC = 25
 """Fine clusters hold about this many works: specific enough to name ("Federated Learning"), large
 enough that a label shared by a third of them is a pattern, not a coincidence."""
+MIN_NARROWING_SHARE = 0.15
+"""A single-word label gives way to the best phrase containing it found in this share of the works
+("Language" -> "Language Model"): one word alone is usually broader than its cluster."""
+BATCH_SIZE = 4096
+"""Works per mini-batch of the fine k-means (scikit-learn's advice: above 256 x the cores)."""
 MIN_LABEL_SHARE = 0.3
 """A derived label must occur in at least this share of its cluster's works (else the cluster is unnamed)."""
 PHRASE_PREFERENCE = 0.3
 """A phrase of several words beats a better-scoring single word unless it scores below this share of it."""
-MIN_FIELD_SHARE, MIN_FIELD_VOTES = 0.5, 3
+MIN_FIELD_SHARE, MIN_FIELD_VOTES, MIN_FIELD_COVERAGE = 0.5, 3, 0.2
 """A coarse cluster takes a source field when at least this share of its labelled works (and at
-least this many) carry it."""
+least this many) carry it, and its labelled works are at least MIN_FIELD_COVERAGE of its works: a
+few arXiv q-bio works do not make a cluster of clinical papers "Quantitative Biology"."""
 GENERIC = frozenset(
     """approach approaches method methods model models study studies analysis paper results result problem
     problems new novel propose proposed show shows present presents work framework task tasks performance
@@ -79,10 +87,14 @@ _MODIFIER_ENDINGS = ("ed", "ly", "ing", "ive", "ous", "al", "ar", "ent", "ant", 
 """A single-word label ending like an adjective or a verb form ("stellar", "improving") names no subject."""
 _INVARIANT = frozenset("series species news bias gas lens chaos cosmos atlas alias canvas physics ethics".split())
 _KEEP_S = ("ss", "us", "is", "ics", "ous", "sis")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _SEGMENT = re.compile(r"[.,;:!?()\[\]{}\"“”]|\s[-–—]\s")
-_ACRONYM = re.compile(r"((?:[A-Za-z][\w-]*\s+){1,6})\(([A-Z][A-Za-z]{1,7}?)s?\)")
+_ACRONYM = re.compile(r"\(([A-Z][A-Za-z]{1,7}?)s?\)")
+_LONG_FORM = re.compile(r"(?:[A-Za-z][\w-]*\s+){1,6}$")
+"""The words right before an acronym's parenthesis (searched only there: scanning every position is slow)."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _singular(word: str) -> str:
     """English plural -> singular for the words topic labels use; invariants ("series", "bias")
     and Latin/Greek endings ("analysis", "physics", "corpus") stay as they are."""
@@ -101,7 +113,16 @@ def _singular(word: str) -> str:
 
 def _words(text: str) -> list[str]:
     # search.text's term rule (runs of letters/digits), so topics and search split text alike.
-    return T.words(unidecode(text).lower().replace("&", " and "))
+    return _ascii_words(_ascii(text))
+
+
+def _ascii(text: str) -> str:
+    """unidecode of the non-ASCII runs only: unidecode goes character by character in Python."""
+    return text if text.isascii() else _NON_ASCII.sub(lambda m: unidecode(m.group(0)), text)
+
+
+def _ascii_words(text: str) -> list[str]:
+    return T.words(text.lower().replace("&", " and "))
 
 
 def label_key(label: str) -> str:
@@ -127,9 +148,11 @@ def acronyms(works: list[Work]) -> dict[str, str]:
     initials at least twice and always (mostly) for the same long form."""
     seen: dict[str, Counter] = defaultdict(Counter)
     for work in works:
-        for match in _ACRONYM.finditer(f"{work.title}. {work.abstract or ''}"):
-            letters = match.group(2).lower()
-            long_form = _words(match.group(1))[-len(letters):]
+        text = f"{work.title}. {work.abstract or ''}"
+        for match in _ACRONYM.finditer(text):
+            before = _LONG_FORM.search(text, max(0, match.start() - 100), match.start())
+            letters = match.group(1).lower()
+            long_form = _words(before.group(0))[-len(letters):] if before else []
             if len(long_form) == len(letters) and all(w[0] == c for w, c in zip(long_form, letters)):
                 seen[letters][" ".join(_singular(w) for w in long_form)] += 1
     result = {}
@@ -143,9 +166,9 @@ def acronyms(works: list[Work]) -> dict[str, str]:
 def candidate_phrases(text: str) -> list[str]:
     """Runs of one to three content words inside a clause, singularised: what a topic label may be."""
     phrases = []
-    for segment in _SEGMENT.split(unidecode(text)):
+    for segment in _SEGMENT.split(_ascii(text)):
         run: list[str] = []
-        for word in [*_words(segment), ""]:
+        for word in [*_ascii_words(segment), ""]:
             if word and word not in T.STOPWORDS and not word.isdigit() and len(word) > 1:
                 run.append(_singular(word))
                 continue
@@ -166,29 +189,45 @@ class _Clusters:
 
 
 def _cluster(matrix: np.ndarray) -> _Clusters:
-    """Fine k-means on the works (about WORKS_PER_TOPIC works each), coarse k-means on the fine centroids."""
+    """Fine k-means on the works (about WORKS_PER_TOPIC works each), coarse k-means on the fine centroids.
+
+    Mini-batch k-means (Sculley, "Web-scale k-means clustering", 2010) from random works as seeds:
+    full k-means with k-means++ seeding and some thousand clusters took minutes on 30k works (the
+    seeding alone most of it); this takes seconds. A fixed seed and rows in
+    a fixed order (the caller's) make a rebuild of the same catalog give the same clusters."""
     n = len(matrix)
     k = max(1, min(n, round(n / WORKS_PER_TOPIC)))
-    fine = KMeans(n_clusters=k, n_init=1, random_state=0).fit(matrix)
+    fine = MiniBatchKMeans(n_clusters=k, init="random", batch_size=BATCH_SIZE, n_init=1, random_state=0).fit(matrix)
+    labels = fine.predict(matrix)
     centroids = fine.cluster_centers_ / np.maximum(np.linalg.norm(fine.cluster_centers_, axis=1, keepdims=True), 1e-9)
-    sizes = np.bincount(fine.labels_, minlength=k)
+    sizes = np.bincount(labels, minlength=k)
     k_coarse = max(1, min(k, round(math.sqrt(k))))
     coarse = KMeans(n_clusters=k_coarse, n_init=1, random_state=0).fit(centroids, sample_weight=np.maximum(sizes, 1))
-    return _Clusters(fine.labels_, coarse.labels_, centroids)
+    return _Clusters(labels, coarse.labels_, centroids)
 
 
-def _cluster_labels(texts: list[str], groups: np.ndarray, n_groups: int) -> dict[int, str]:
-    """c-TF-IDF: each group's best candidate phrase found in at least MIN_LABEL_SHARE of its works."""
+def _phrase_matrix(texts: list[str]) -> tuple[sparse.csr_matrix, np.ndarray] | None:
+    """Work x candidate phrase (binary) and the phrases, for phrases found in two works or more."""
     vectorizer = CountVectorizer(analyzer=candidate_phrases, binary=True, min_df=2)
     try:
-        docs = vectorizer.fit_transform(texts)
+        return vectorizer.fit_transform(texts).tocsr(), vectorizer.get_feature_names_out()
     except ValueError:  # no phrase occurs twice in the whole corpus
+        return None
+
+
+def _cluster_labels(
+    phrases: tuple[sparse.csr_matrix, np.ndarray] | None, groups: np.ndarray, n_groups: int, rows: np.ndarray | None = None
+) -> dict[int, str]:
+    """c-TF-IDF: each group's best candidate phrase found in at least MIN_LABEL_SHARE of its works
+    (of its `rows` only, when given: the works that will carry the label)."""
+    if phrases is None:
         return {}
-    vocabulary = vectorizer.get_feature_names_out()
-    member = sparse.csr_matrix((np.ones(len(groups)), (groups, np.arange(len(groups)))), shape=(n_groups, len(groups)))
+    docs, vocabulary = phrases
+    rows = np.arange(len(groups)) if rows is None else rows
+    member = sparse.csr_matrix((np.ones(len(rows)), (groups[rows], rows)), shape=(n_groups, len(groups)))
     in_group = (member @ docs).tocsr()  # group x phrase: works of the group containing the phrase
     sizes = np.asarray(member.sum(axis=1)).ravel()
-    idf = np.log(len(texts) / np.asarray(docs.sum(axis=0)).ravel())
+    idf = np.log(docs.shape[0] / np.asarray(docs.sum(axis=0)).ravel())
     nameable = np.array([" " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)) for p in vocabulary])
     rows = np.repeat(np.arange(n_groups), np.diff(in_group.indptr))
     share = in_group.data / np.maximum(sizes[rows], 1)
@@ -210,6 +249,11 @@ def _cluster_labels(texts: list[str], groups: np.ndarray, n_groups: int) -> dict
         best_phrase = max(narrower or phrases, key=score.get, default=None)
         if best_phrase is not None and score[best_phrase] >= PHRASE_PREFERENCE * score[best]:
             best = best_phrase
+        if " " not in vocabulary[best]:  # a lone word ("Language") narrows to a phrase of a fair share
+            all_terms, counts = in_group.indices[span], in_group.data[span]
+            fair = (share[span] >= MIN_NARROWING_SHARE) & (counts >= 2)
+            narrower = [t for t in all_terms[fair].tolist() if vocabulary[best] in vocabulary[t].split() and t != best]
+            best = max(narrower, key=lambda t: in_group[g, t] * idf[t], default=best)
         labels[g] = vocabulary[best]
     return labels
 
@@ -218,13 +262,14 @@ def _display(key: str, texts: list[str]) -> str:
     """The label as its works spell it most often ("SARS-CoV", "SGD"), lower-case words capitalised."""
     words = [re.escape(w[:-1]) + "(?:y|ies)" if w.endswith("y") else re.escape(w) + "(?:e?s)?" for w in key.split()]
     pattern = re.compile(r"\b" + r"[\s-]+".join(words) + r"\b", re.I)
-    forms = Counter(m.group(0) for text in texts for m in pattern.finditer(unidecode(text)))
+    forms = Counter(m.group(0) for text in texts for m in pattern.finditer(_ascii(text)))
     surface = forms.most_common(1)[0][0] if forms else key
     return " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in re.split(r"\s+", surface))
 
 
 def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
     """Work id -> its weighted fields and topics; topic id -> origin ("source" or "derived")."""
+    works = sorted(works, key=lambda w: w.id)  # ties (display spellings, parents, clusters) never follow input order
     long_forms = acronyms(works)
 
     def canonical(label: str) -> str:
@@ -249,19 +294,22 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
                     display[canonical(field)][field] += 1
                     origin.setdefault(canonical(field), "source")
 
-    embedded = sorted((w for w in works if w.id in vectors), key=lambda w: w.id)  # clusters independent of input order
+    embedded = [w for w in works if w.id in vectors]
     if embedded:
         matrix = np.stack([vectors[w.id] for w in embedded]).astype(np.float32)
         clusters = _cluster(matrix)
         texts = [f"{w.title}. {w.abstract or ''}" for w in embedded]
-        fine_labels = {c: canonical(k) for c, k in _cluster_labels(texts, clusters.fine, len(clusters.centroids)).items()}
+        phrases = _phrase_matrix(texts)
+        unlabelled = np.array([i for i, w in enumerate(embedded) if len(topics[w.id]) < MIN_SOURCE_TOPICS], dtype=int)
+        fine = _cluster_labels(phrases, clusters.fine, len(clusters.centroids), unlabelled)
+        fine_labels = {c: canonical(k) for c, k in fine.items()}
         coarse = clusters.coarse_of[clusters.fine]
-        coarse_labels = {c: canonical(k) for c, k in _cluster_labels(texts, coarse, int(coarse.max()) + 1).items()}
+        coarse_labels = {c: canonical(k) for c, k in _cluster_labels(phrases, coarse, int(coarse.max()) + 1).items()}
         coarse_fields = _coarse_fields(embedded, coarse, fields, coarse_labels)
         for group, key, labels in [*((c, k, clusters.fine) for c, k in fine_labels.items()),
                                    *((c, k, coarse) for c, k in coarse_fields.items())]:
             if key not in display:
-                display[key][_display(key, [t for t, g in zip(texts, labels) if g == group])] += 1
+                display[key][_display(key, [texts[i] for i in np.flatnonzero(labels == group)])] += 1
                 origin.setdefault(key, "derived")
         keys, centroids, floors = _topic_centroids(embedded, matrix, topics, clusters, fine_labels)
         sims = matrix @ centroids.T
@@ -331,9 +379,11 @@ def _topic_centroids(
 def _coarse_fields(
     works: list[Work], coarse: np.ndarray, fields: dict[str, dict[str, float]], labels: dict[int, str]
 ) -> dict[int, str]:
-    """Coarse cluster -> field key: the source field most of its labelled works share, else its own label."""
+    """Coarse cluster -> field key: the source field most of its labelled works share (when they cover
+    enough of it), else its own label."""
     votes: dict[int, Counter] = defaultdict(Counter)
     labelled: Counter = Counter()
+    sizes = np.bincount(coarse)
     for work, group in zip(works, coarse):
         if fields[work.id]:
             labelled[int(group)] += 1
@@ -341,6 +391,7 @@ def _coarse_fields(
     result = dict(labels)
     for group, counter in votes.items():
         field, count = counter.most_common(1)[0]
-        if count >= max(MIN_FIELD_VOTES, MIN_FIELD_SHARE * labelled[group]):
+        covered = labelled[group] >= MIN_FIELD_COVERAGE * sizes[group]
+        if covered and count >= max(MIN_FIELD_VOTES, MIN_FIELD_SHARE * labelled[group]):
             result[group] = field
     return result

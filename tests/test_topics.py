@@ -1,10 +1,12 @@
 """Topics: source labels with their fields, merged across spellings and acronyms; derived topics
 for the rest; several weighted topics per work in a field -> topic hierarchy."""
 
+import numpy as np
 import pytest
 
+from evaluation.topics import in_split
 from indexer.sources import read_records
-from indexer.topics import GENERIC, NOT_ALONE, acronyms, assign_topics, label_key
+from indexer.topics import GENERIC, NOT_ALONE, _cluster_labels, _coarse_fields, _phrase_matrix, acronyms, assign_topics, label_key
 from tests.support import FIXTURES
 
 
@@ -104,3 +106,39 @@ def test_fields_list_their_topics_and_topics_name_their_field(corpus):
     for field in fields:
         for sub in field.subtopics:
             assert docs[sub.id].parent == field.id and docs[sub.id].parent_label == field.label
+
+
+def test_topics_do_not_depend_on_the_order_works_arrive(assigned, corpus):
+    works = assigned[0]
+    vectors = {d.id: np.array(d.vector, dtype=np.float32) for d in corpus.works() if d.vector}
+    assert assign_topics(works, vectors) == assign_topics(list(reversed(works)), vectors)
+
+
+def test_a_few_labelled_works_do_not_give_a_cluster_their_field():
+    works = _works("seed-researcher.openalex.jsonl", "arxiv.slice.jsonl")[:20]
+    fields = {w.id: {} for w in works}
+    for w in works[:3]:  # 3 of 20 carry a field: too few to speak for the cluster
+        fields[w.id] = {"quantitative biology": 1.0}
+    coarse = np.zeros(len(works), dtype=int)
+    assert _coarse_fields(works, coarse, fields, {0: "clinical trial"}) == {0: "clinical trial"}
+    for w in works[:12]:
+        fields[w.id] = {"quantitative biology": 1.0}
+    assert _coarse_fields(works, coarse, fields, {0: "clinical trial"}) == {0: "quantitative biology"}
+
+
+def test_a_lone_word_label_narrows_to_the_phrase_its_works_use():
+    language = ["Language acquisition of adults.", "Word order across language families.", "Spoken language corpora.",
+                "Language acquisition in toddlers.", "Sign language grammar.", "Language change over centuries.",
+                "Endangered language documentation.", "Language contact in borders.", "Second language teaching.",
+                "Language policy in schools."]
+    proteins = [f"Protein folding dynamics of {name}." for name in "abcdefghij"]
+    labels = _cluster_labels(_phrase_matrix(language + proteins), np.repeat([0, 1], 10), 2)
+    assert labels[0] == "language acquisition"  # 2 of 10 works: under MIN_LABEL_SHARE, a fair share to narrow "language"
+
+
+def test_evaluation_split_halves_the_works_by_id():
+    ids = [w.id for w in _works("ml-venues.slice.jsonl.gz")]
+    dev = [i for i in ids if in_split(i, "dev")]
+    test = [i for i in ids if in_split(i, "test")]
+    assert sorted(dev + test) == sorted(ids) and not set(dev) & set(test)
+    assert 0.3 < len(dev) / len(ids) < 0.7

@@ -360,7 +360,8 @@ def cmd_eval(args, settings: Settings) -> int:
             from evaluation.topics import ARXIV_SAMPLE, ML_VENUES, OPENALEX_SAMPLE, SEED, evaluate_topics
 
             result = evaluate_topics([Path(c) for c in args.corpus or [OPENALEX_SAMPLE, ML_VENUES]], settings,
-                                     context=[ARXIV_SAMPLE, SEED], vector_cache=cache, progress=progress)
+                                     context=[ARXIV_SAMPLE, SEED], vector_cache=cache, progress=progress,
+                                     split=args.split)
         elif target == "names":
             from evaluation.collaborators import ML_VENUES
             from evaluation.names import evaluate_names
@@ -451,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="collaborators: blend weights are chosen on history up to V, pairs formed up to T")
     p.add_argument("--sample", type=int, metavar="N", help="collaborators/names: researchers evaluated")
     p.add_argument("--split", default="test", choices=["test", "dev", "all"],
-                   help="identity: score held-out test names (default), the dev names the rules were tuned on, or all")
+                   help="identity/topics: score held-out test names or works (default), the dev ones the rules "
+                        "were tuned on, or all")
     p.add_argument("--vector-cache", metavar="FILE", help="vector cache (default: DATA_DIR/vector-cache.sqlite)")
     p.add_argument("--scratch", metavar="DIR", help="keep the scratch catalog and index here")
 
