@@ -308,3 +308,13 @@ def test_identity_evaluation_hides_ids_drops_inconsistent_ones_and_scores_by_han
     assert result.scored_mentions == sum(b.mentions for b in result.bands) > 100
     assert 0.9 <= result.overall.pairwise_precision <= 1.0 and result.overall.pairwise_recall >= 0.9
     assert result.largest and "largest resolved records" in result.table()
+
+
+def test_a_rare_name_joins_its_works_in_another_field_on_the_closest_works(corpus):
+    """Liu Ziyin's two physics papers (no co-authors listed) sit far from the centroid of his
+    machine-learning record in the fixture corpus, but close to some of its works: a rare name
+    joins on them, so the seed researcher holds every seed work."""
+    seed_works = {p.work.id for p in read_records(FIXTURES / "seed-researcher.openalex.jsonl") if p.work is not None}
+    holding = [r for r in corpus.researchers() if seed_works & set(r.work_ids) and any("Ziyin" in n for n in r.name_variants)]
+    assert len(holding) == 1 and seed_works <= set(holding[0].work_ids)
+    assert {"Liu Ziyin", "Ziyin Liu"} <= set(holding[0].name_variants)
