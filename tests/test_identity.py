@@ -318,3 +318,32 @@ def test_a_rare_name_joins_its_works_in_another_field_on_the_closest_works(corpu
     holding = [r for r in corpus.researchers() if seed_works & set(r.work_ids) and any("Ziyin" in n for n in r.name_variants)]
     assert len(holding) == 1 and seed_works <= set(holding[0].work_ids)
     assert {"Liu Ziyin", "Ziyin Liu"} <= set(holding[0].name_variants)
+
+
+def test_people_search_finds_the_right_person_first_on_the_real_slice(real, tmp_path):
+    """Issue 16's done-when check on the ml-venues slice (embedded engine, real model): each name
+    answers by name, with the record holding that person's source id (or most of their mentions) first."""
+    from evaluation.scratch import scratch_index
+    from indexer.catalog import Catalog, text_hash
+    from models.settings import Settings
+
+    works, vectors = real
+    embedder = real_embedder()
+    with Catalog(tmp_path / "vectors.sqlite") as cache:
+        cache.store_vectors(embedder.cache_key, {text_hash(w.embedding_text()): vectors[w.id] for w in works})
+    person = {  # name searched -> (source id kind, value) of that person in the slice
+        "Yang Liu": ("orcid", "0000-0002-3087-242X"),
+        "Anima Anandkumar": ("openreview", "~anima_anandkumar1"),
+    }
+    with scratch_index(works, Settings(data_dir=tmp_path), embedder, tmp_path / "vectors.sqlite") as s:
+        for name in ("Yang Liu", "Michael I. Jordan", "Kaiming He", "Anima Anandkumar"):
+            found = s.discovery.search_people(name, limit=3)
+            assert found.by == "name" and found.hits, name
+            top = found.hits[0].researcher
+            assert names_agree(name_tokens(top.name), name_tokens(name)), (name, top.name)
+            if name in person:  # several people share the name: the one with the id, not a shifted-id record
+                kind, value = person[name]
+                assert top.identifiers.get(kind, "").lower() == value.lower(), (name, top.identifiers)
+            else:  # one person: the record holding most of the name's mentions
+                mentions = [a for w in works for a in w.authorships if names_agree(name_tokens(a.name), name_tokens(name))]
+                assert top.works_count >= 0.5 * len(mentions), (name, top.works_count, len(mentions))
