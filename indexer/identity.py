@@ -20,8 +20,7 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
 4. Otherwise all names of both clusters must agree and the evidence must agree too (a matching
    name alone never merges), strongest first:
    * `name+coauthor` (0.95): a shared co-author; for a common name (rule 5) two shared
-     co-authors, or one with an uncommon name on related topics (centroid cosine >=
-     AFFILIATION_TOPIC_THRESHOLD);
+     co-authors, or one with a rare name (few people share a rare co-author by chance);
    * `name+affiliation` (0.9): a shared affiliation; for a common name the works must also be
      on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD);
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
@@ -329,11 +328,10 @@ class _Evidence:
         full = [n for n in names if not is_abbreviated(n)]
         rare_full = bool(full) and all(self.frequency.is_rare(n) for n in full)  # "M. Ueda" beside a rare full name
         rare = rare_full and not abbreviated
-        related = similarity >= AFFILIATION_TOPIC_THRESHOLD
         shared = c.coauthors[a] & c.coauthors[b]
-        if shared and (rare_full or len(shared) >= 2 or (related and any(not self.common_name(k) for k in shared))):
+        if shared and (rare_full or len(shared) >= 2 or any(not self.common_name(k) for k in shared)):
             return "name+coauthor", 0.95
-        if c.institutions[a] & c.institutions[b] and (rare_full or related):
+        if c.institutions[a] & c.institutions[b] and (rare_full or similarity >= AFFILIATION_TOPIC_THRESHOLD):
             return "name+affiliation", 0.9
         threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
         if similarity >= threshold:

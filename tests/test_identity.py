@@ -124,6 +124,27 @@ def test_a_common_name_needs_strong_topical_agreement():
     assert researcher_of(resolution, "w1") != researcher_of(resolution, "w2")
 
 
+def test_a_common_name_merges_on_one_shared_rare_coauthor_but_not_on_a_common_one():
+    """Few people write with a Masahito Ueda, many with a Yang Liu: the rare co-author is enough
+    for two "Wei Wang"s even on unrelated topics, a Yang Liu is not for two "Jun Li"s (dev names of ml-venues split this way)."""
+    from indexer.identity import AFFILIATION_TOPIC_THRESHOLD
+
+    thermo = "We derive a universal thermodynamic uncertainty relation for an arbitrary observable in a Markovian system."
+    rheuma = "Synovial biopsies of patients with rheumatoid arthritis were stained for cytokines."
+    works = [
+        work("w1", "Universal Thermodynamic Uncertainty Relation", "Wei Wang", "Masahito Ueda", abstract=thermo),
+        work("w2", "Tumour necrosis factor in rheumatoid arthritis synovium", "Wei Wang", "Masahito Ueda", abstract=rheuma),
+        work("w3", "Universal Thermodynamic Uncertainty Relation", "Jun Li", "Yang Liu", abstract=thermo),
+        work("w4", "Tumour necrosis factor in rheumatoid arthritis synovium", "Jun Li", "Yang Liu", abstract=rheuma),
+    ]
+    vectors = vectors_for(works)
+    assert float(vectors["w1"] @ vectors["w2"]) < AFFILIATION_TOPIC_THRESHOLD
+    resolution = resolve(works, vectors)
+    assert researcher_of(resolution, "w1") == researcher_of(resolution, "w2")
+    assert resolution.links["w2#0"].method == "name+coauthor"
+    assert researcher_of(resolution, "w3") != researcher_of(resolution, "w4")
+
+
 def test_same_name_without_agreeing_evidence_does_not_merge():
     """Two plausible different people: no shared co-author, affiliation or topic. Name alone is not enough."""
     works = [
