@@ -20,14 +20,15 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
 4. Otherwise all names of both clusters must agree and the evidence must agree too (a matching
    name alone never merges), strongest first:
    * `name+coauthor` (0.95): a shared co-author; for a common name (rule 5) two shared
-     co-authors, or one with an uncommon name on related topics (centroid cosine >=
-     AFFILIATION_TOPIC_THRESHOLD);
+     co-authors, or one with a rare name (few people share a rare co-author by chance);
    * `name+affiliation` (0.9): a shared affiliation; for a common name the works must also be
      on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD);
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
      when one name is initials only);
-   * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare.
+   * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare, between the
+     centroids or between the closest two works (someone who changed fields keeps a rare name,
+     while the centroid of their earlier record sits far from the new field).
 5. A name is rare when fewer than RARE_NAME_EXPECTED_PEOPLE people would carry it by chance
    (given and family names independent, corpus counts, never below MIN_POPULATION mentions),
    and never when made only of COMMON_NAME_PARTS; otherwise it is common.
@@ -35,7 +36,7 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
 At scale: mentions are blocked by (family name, first given initial) in both readings; inside a
 block, candidate pairs come from sub-blocks (shared co-author, shared affiliation) and from one
 centroid per cluster (a block's centroids compared in one matrix product, each cluster's
-TOPIC_NEIGHBOURS nearest kept), never from re-stacking every work vector. Passes repeat until no merge happens (a few passes; each is near-linear in the
+TOPIC_NEIGHBOURS nearest kept; clusters of one rare name are always paired), never from re-stacking every work vector. Passes repeat until no merge happens (a few passes; each is near-linear in the
 block's mentions apart from the centroid product).
 Researcher ids are remembered per mention, so rebuilding keeps every id a user may have linked to.
 """
@@ -258,6 +259,7 @@ class _Clusters:
         self.institutions: list[set[str]] = [set(m.institutions) for m in mentions]
         self.names: list[set[tuple[str, ...]]] = [{tuple(m.tokens)} for m in mentions]
         self.sums: list[np.ndarray | None] = [vectors.get(m.work_id) for m in mentions]
+        self.vectors = vectors
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -300,6 +302,12 @@ class _Clusters:
         norm = float(np.linalg.norm(s))
         return s / norm if norm else None
 
+    def closest_works(self, a: int, b: int) -> float:
+        """Highest cosine between a work of `a` and a work of `b` (used for rare names only: few clusters)."""
+        va = [self.vectors[w] for w in self.works[a] if w in self.vectors]
+        vb = [self.vectors[w] for w in self.works[b] if w in self.vectors]
+        return float((np.stack(va) @ np.stack(vb).T).max()) if va and vb else 0.0
+
     def all_names_agree(self, a: int, b: int) -> bool:
         return all(_names_agree(x, y) for x in self.names[a] for y in self.names[b])
 
@@ -320,15 +328,16 @@ class _Evidence:
         full = [n for n in names if not is_abbreviated(n)]
         rare_full = bool(full) and all(self.frequency.is_rare(n) for n in full)  # "M. Ueda" beside a rare full name
         rare = rare_full and not abbreviated
-        related = similarity >= AFFILIATION_TOPIC_THRESHOLD
         shared = c.coauthors[a] & c.coauthors[b]
-        if shared and (rare_full or len(shared) >= 2 or (related and any(not self.common_name(k) for k in shared))):
+        if shared and (rare_full or len(shared) >= 2 or any(not self.common_name(k) for k in shared)):
             return "name+coauthor", 0.95
-        if c.institutions[a] & c.institutions[b] and (rare_full or related):
+        if c.institutions[a] & c.institutions[b] and (rare_full or similarity >= AFFILIATION_TOPIC_THRESHOLD):
             return "name+affiliation", 0.9
         threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
         if similarity >= threshold:
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
+        if rare and similarity < RARE_NAME_TOPIC_THRESHOLD:
+            similarity = c.closest_works(a, b)
         if rare and similarity >= RARE_NAME_TOPIC_THRESHOLD:
             return "rare-name+topic", round(0.4 + similarity / 2, 3)
         return None
@@ -371,11 +380,12 @@ def _link_by_identifiers(mentions: list[Mention], clusters: _Clusters, reasons: 
     return conflicts
 
 
-def _candidate_pairs(clusters: _Clusters, roots: list[int]) -> dict[tuple[int, int], float]:
-    """Pairs of clusters worth testing, with their centroid cosine: sharing a co-author or an
-    affiliation (inverted indexes), or topically close (one matrix product over the centroids)."""
+def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency) -> dict[tuple[int, int], float]:
+    """Pairs of clusters worth testing, with their centroid cosine: sharing a co-author, an
+    affiliation or a rare name (inverted indexes), or topically close (one matrix product over the centroids)."""
     pairs: dict[tuple[int, int], float] = {}
-    for attribute in (clusters.coauthors, clusters.institutions):
+    rare_names = {r: {" ".join(sorted(n)) for n in clusters.names[r] if rare.is_rare(list(n))} for r in roots}
+    for attribute in (clusters.coauthors, clusters.institutions, rare_names):
         index: dict[str, list[int]] = defaultdict(list)
         for r in roots:
             for value in attribute[r]:
@@ -413,7 +423,8 @@ def resolve(
 ) -> Resolution:
     mentions = mentions_of(works)
     clusters = _Clusters(mentions, vectors)
-    evidence = _Evidence(clusters, NameFrequency(mentions))
+    frequency = NameFrequency(mentions)
+    evidence = _Evidence(clusters, frequency)
     reasons: dict[int, tuple[str, float]] = {}
     conflicts = _link_by_identifiers(mentions, clusters, reasons)
 
@@ -421,7 +432,7 @@ def resolve(
     for block in _name_blocks(mentions):
         while True:
             roots = sorted({clusters.find(i) for i in block})
-            candidates = _candidate_pairs(clusters, roots)
+            candidates = _candidate_pairs(clusters, roots, frequency)
             found = []
             for (a, b), similarity in candidates.items():
                 if clusters.conflict(a, b) or not clusters.all_names_agree(a, b):
