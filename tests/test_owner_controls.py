@@ -82,11 +82,12 @@ def test_excluded_works_leave_the_researcher_vector_and_survive_a_full_rebuild(b
 
     before = similar(owner, rid)
     assert len(before) >= 3, before
-    top = before[0][0]
     data = profile(owner, rid)
     topics_before = {t["id"]: t["count"] for t in data["topics"]}
-    # Exclude every work written with the most similar researcher: the rest must still say who they are.
-    shared = [w["id"] for w in data["works"] if any(a["id"] == top for a in w["authors"])]
+    # Exclude every work written with the closest collaborator (similar researchers are never
+    # co-authors, so the vector is what moves them): the rest must still say who they are.
+    partner = data["close_collaborators"][0]["id"]
+    shared = [w["id"] for w in data["works"] if any(a["id"] == partner for a in w["authors"])]
     kept = [w["id"] for w in data["works"] if w["id"] not in shared]
     assert shared and kept, (shared, kept)
     for wid in shared:
@@ -99,8 +100,6 @@ def test_excluded_works_leave_the_researcher_vector_and_survive_a_full_rebuild(b
     assert report["excluded_works"] == len(shared) and report["embedded"] == 0
     after = similar(owner, rid)
     assert after != before
-    sims_after = dict(after)
-    assert top not in sims_after or sims_after[top] < dict(before)[top], (before, after)
     data = profile(owner, rid)
     assert data["counts"]["works"] == len(shared) + len(kept)  # excluded works stay on the record
     assert {w["id"] for w in data["works"] if w["excluded_from_expertise"]} == set(shared)
