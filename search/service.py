@@ -34,6 +34,7 @@ from search.interface import (
     MAX_RESULT_WINDOW,
     MODES,
     BadQuery,
+    EngineUnavailable,
     FacetValue,
     NotFound,
     Scores,
@@ -414,16 +415,27 @@ class Discovery:
         text = T.check_text(text)
         if not text:
             return SearchPanels([], [])
+        # The panels only accompany the works: an index that cannot answer now (a red researchers or
+        # topics index while OpenSearch recovers) leaves its panel empty instead of failing the search.
+        try:
+            people = self._named_people(text)
+        except EngineUnavailable:
+            people = []
+        try:
+            ranked = self.engine.keyword_topics(text, PANEL_TOPICS)
+            docs = {t.id: t for t in self.engine.get_topics([tid for tid, _ in ranked])}
+            topics = [TopicHit(docs[tid], round(score, 4)) for tid, score in ranked if tid in docs]
+        except EngineUnavailable:
+            topics = []
+        return SearchPanels(people, topics)
+
+    def _named_people(self, text: str) -> list[ResearcherHit]:
         found = self._by_identifier(text)
         if found is not None:
-            people = [ResearcherHit(found, 1.0, "identifier", self._latest_works(found))]
-        elif T.looks_like_name(text):
-            people = [h for h in self._by_name(text, PANEL_PEOPLE) if h.score >= STRONG_NAME]
-        else:
-            people = []
-        ranked = self.engine.keyword_topics(text, PANEL_TOPICS)
-        docs = {t.id: t for t in self.engine.get_topics([tid for tid, _ in ranked])}
-        return SearchPanels(people, [TopicHit(docs[tid], round(score, 4)) for tid, score in ranked if tid in docs])
+            return [ResearcherHit(found, 1.0, "identifier", self._latest_works(found))]
+        if T.looks_like_name(text):
+            return [h for h in self._by_name(text, PANEL_PEOPLE) if h.score >= STRONG_NAME]
+        return []
 
     def _did_you_mean(self, text: str) -> str | None:
         """The query with each word the index rarely uses replaced by a close, common word of its own

@@ -155,7 +155,12 @@ def test_what_the_indexer_reads(database_url):
     db = AccountsDB(database_url)
     try:
         db.migrate()
-        assert expertise_exclusions(database_url) == {}
+        ours = ("r-1", "r-2")  # the module's database also holds the other tests' choices for the seed
+
+        def only_ours(found: dict) -> dict:
+            return {rid: works for rid, works in found.items() if rid in ours}
+
+        assert only_ours(expertise_exclusions(database_url)) == {}
         with db.session() as s:
             user = User(public_id="u-000000000001", email="a@example.org", display_name="A", password_hash="x")
             s.add(user)
@@ -168,8 +173,8 @@ def test_what_the_indexer_reads(database_url):
                 WorkFlag(researcher_id="r-2", work_id="W5", user_id=user.id, reason="", status="dismissed"),
             ])
             s.commit()
-        assert expertise_exclusions(database_url) == {"r-1": frozenset({"W1", "W3"}), "r-2": frozenset({"W4"})}
-        assert pinned_works(database_url) == {"r-1": frozenset({"W2"})}
+        assert only_ours(expertise_exclusions(database_url)) == {"r-1": frozenset({"W1", "W3"}), "r-2": frozenset({"W4"})}
+        assert only_ours(pinned_works(database_url)) == {"r-1": frozenset({"W2"})}
     finally:
         db.close()
 
