@@ -107,6 +107,25 @@ def test_ingest_and_reindex_read_like_a_report(admin_page):
     shot(page, "desktop-admin-reindex-job")
 
 
+def test_upload_from_the_admin_page_ingests_the_file(admin_page):
+    """The upload form (issue 11, point 7: it answered 400) sends a file picked in the browser and the
+    job reports its records, the malformed ones with their line."""
+    page = admin_page(PHONE)
+    page.set_input_files("#ingest input[type=file]", str(FIXTURES / "malformed.openalex.jsonl"))
+    page.click("#ingest button[type=submit]")
+    page.wait_for_url("**/admin/jobs/*")
+    follow_job(page, "phone-admin-upload-running")
+    assert page.locator(".job-status").first.inner_text().split()[0] == "succeeded", page.locator("main").inner_text()
+    rows = dict(zip(page.locator("table.result th").all_inner_texts(), page.locator("table.result td").all_inner_texts()))
+    assert int(rows["records read"]) > 0 and int(rows["rejected"]) > 0, rows
+    assert rows["files"] == "malformed.openalex.jsonl" and rows["time taken"].endswith(" s"), rows
+    assert page.locator(".upload-name").inner_text() == "malformed.openalex.jsonl"
+    rejected = page.locator("table.rejections tbody tr").first.locator("td").all_inner_texts()
+    assert rejected[0] == "malformed.openalex.jsonl" and rejected[1].isdigit() and rejected[2], rejected
+    shot(page, "phone-admin-upload-job")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
 def test_rollback_asks_first(admin_page):
     page = admin_page(PHONE)
     jobs_before = page.locator("#recent tbody tr").count()

@@ -6,9 +6,12 @@ Jinja filters only; the admin routes (`web.admin`) hand the templates the job re
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime, timezone
 
 from markupsafe import Markup, escape
+
+from indexer.jobs import Job
 
 # What each stage of a job does, as the indexer and the engines name them (`progress(stage, ...)`).
 STAGES = {
@@ -72,10 +75,21 @@ def plain_value(value: object) -> str:
     return "–" if value is None else str(value)
 
 
-def result_rows(result: dict | None) -> list[tuple[str, str]]:
-    """A job's result as (what, value) rows, rejected records left to their own table."""
-    return [(LABELS.get(key, key.replace("_", " ")), plain_value(value))
-            for key, value in (result or {}).items() if key != "rejections"]
+def result_rows(job: Job | dict) -> list[tuple[str, str]]:
+    """A job's result as (what, value) rows, rejected records left to their own table. An upload
+    is named as the admin picked it, not by the server's stored copy."""
+    job = job if isinstance(job, dict) else asdict(job)
+    upload = job["args"].get("upload")
+    rows = []
+    for key, value in (job["result"] or {}).items():
+        if key == "rejections":
+            continue
+        if key == "files" and upload:
+            value = [upload]
+        elif key == "seconds" and isinstance(value, float):
+            value = f"{value} s"
+        rows.append((LABELS.get(key, key.replace("_", " ")), plain_value(value)))
+    return rows
 
 
 FILTERS = {"moment": moment, "stage_name": stage_name, "stage_step": stage_step, "result_rows": result_rows,
