@@ -80,7 +80,7 @@ GENERIC = frozenset(
     state art demonstrate demonstrated experiments experimental general improve improved improving
     efficient effective simple able many way ways number set use application applications technique
     techniques system systems process order may thus often introduce introduced obtained known given
-    term terms level levels type types range key best better data related make makes found find
+    term terms level levels type types range key best better data related make makes found find exact non
     respectively compared significantly including within without across among while since thereby
     might must shall whether either neither upon per
     abstract article review background objective conclusion conclusions methods purpose introduction""".split()
@@ -198,6 +198,19 @@ def synonyms(works: list[Work]) -> dict[str, str]:
         if same:
             result[key] = same[0]
     return result
+
+
+def _shortened(carriers: Counter, derived: set[str]) -> dict[str, str]:
+    """Source key -> derived key, where a derived label ends exactly one source label of
+    MIN_TOPIC_WORKS works and no source says it shorter: OpenAlex's "artificial neural network" and a
+    cluster whose works say "neural network" are one topic (the rule of `synonyms`)."""
+    tails: dict[str, list[str]] = defaultdict(list)
+    for key, count in carriers.items():
+        words = key.split()
+        if count >= MIN_TOPIC_WORKS and "and" not in words:
+            for i in range(1, len(words) - 1):
+                tails[" ".join(words[i:])].append(key)
+    return {tails[key][0]: key for key in sorted(derived) if len(tails.get(key, ())) == 1 and key not in carriers}
 
 
 def candidate_phrases(text: str) -> list[str]:
@@ -359,6 +372,12 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
             clusters.fine = _halve_unnamed(matrix, clusters.fine, set(clusters.fine[unlabelled].tolist()) - set(fine))
             fine = _cluster_labels(phrases, clusters.fine, int(clusters.fine.max()) + 1, unlabelled)
         fine_labels = {c: canonical(k) for c, k in fine.items()}
+        for longer, key in _shortened(Counter(k for own in topics.values() for k in own), set(fine_labels.values())).items():
+            for work_id, own in topics.items():
+                if longer in own:
+                    topics[work_id] = {key if k == longer else k: w for k, w in own.items()}
+            del display[longer]  # the works' own spelling of the shorter form names the topic
+            origin[key] = origin.pop(longer)
         n_coarse = int(coarse.max()) + 1  # every field is named: by a phrase of a fair share if it has one
         coarse_labels = {c: canonical(k) for c, k in {**_cluster_labels(phrases, coarse, n_coarse, min_share=0),
                                                       **_cluster_labels(phrases, coarse, n_coarse, min_share=MIN_FIELD_LABEL_SHARE)}.items()}

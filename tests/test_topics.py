@@ -1,13 +1,16 @@
 """Topics: source labels with their fields, merged across spellings and acronyms; derived topics
 for the rest; several weighted topics per work in a field -> topic hierarchy."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
-from evaluation.topics import ML_VENUES, OPENALEX_SAMPLE, in_split
+from evaluation.topics import ML_VENUES, OPENALEX_SAMPLE, in_split, score_topics
 from indexer.sources import read_records
 from indexer.topics import (GENERIC, NOT_ALONE, _cluster_labels, _coarse_fields, _fields_of, _halve_unnamed, _phrase_matrix,
-                            acronyms, assign_topics, label_key, synonyms)
+                            _shortened, acronyms, assign_topics, label_key, synonyms)
+from models.records import TopicRef
 from tests.support import FIXTURES
 
 
@@ -98,6 +101,7 @@ def test_seed_researcher_shows_several_topics_weighted_by_works(corpus):
     assert [t.weight for t in seed.topics] == sorted((t.weight for t in seed.topics), reverse=True)
     assert all(1 <= t.count <= seed.works_count and 0 < t.weight <= t.count for t in seed.topics)
     assert not {label.lower() for label in labels} & {"power law", "model", "learning"}
+    assert not {label_key(label) for label in labels} & (GENERIC | NOT_ALONE)  # "Exact" was one
 
 
 def test_fields_list_their_topics_and_topics_name_their_field(corpus):
@@ -160,6 +164,15 @@ def test_one_concept_in_two_vocabularies_is_one_topic():
     assert ann & nn
 
 
+def test_a_derived_label_the_sources_only_say_longer_names_their_topic():
+    """OpenAlex says "Artificial neural network" (10 works of its sample), a cluster's works say
+    "neural network": one topic. A conjunction, or a source label on too few works, stays apart."""
+    carriers = Counter({"artificial neural network": 10, "disordered system and neural network": 20,
+                        "deep reinforcement learning": 3, "convex optimization": 12})
+    derived = {"neural network", "reinforcement learning", "optimization"}
+    assert _shortened(carriers, derived) == {"artificial neural network": "neural network"}
+
+
 def test_no_two_topics_name_the_same_thing(corpus):
     """A derived label equal to a source label, or two spellings of one label, is one topic."""
     keys = [label_key(t.label) for t in corpus.topics()]
@@ -200,3 +213,13 @@ def test_fields_are_bounded_by_distance_not_by_count(embedder):
     fields = _fields_of(vectors, np.ones(len(vectors), dtype=int))
     assert len(set(fields[:30])) == 1
     assert len(set(fields[30:])) == 4 and not set(fields[30:]) & set(fields[:30])
+
+
+def test_grounding_is_reported_per_level():
+    """A field's label is broad by nature: its grounding is reported apart from the topics'."""
+    works = _works("seed-researcher.openalex.jsonl")[:2]
+    refs = [TopicRef("t-field", "Quantum Chromodynamics", 1.0, "field"), TopicRef("t-topic", works[0].title, 1.0, "topic")]
+    truth = {w.id: ("seed", None, []) for w in works}
+    result = score_topics(truth, works, {w.id: refs for w in works}, {"t-field": "derived", "t-topic": "derived"}, "all")
+    assert result.grounding_by_level == {"topic": (0.5, 0.5), "field": (0.0, 0.0)}
+    assert (result.grounding_macro, result.grounding_micro) == (0.25, 0.25)
