@@ -18,7 +18,8 @@ Protocol:
    label words found among the hidden ones (mean over works).
 5. Grounding (derived topics): share of a topic's works whose title + abstract contains its label
    (each comma-separated part, as a run of normalised words); macro over topics and micro over
-   (topic, work) pairs.
+   (topic, work) pairs, for all derived topics and per level (a field's label is broad by nature:
+   once every work has a field, the field pairs weigh on the micro figure).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class TopicEvaluation:
     grounding_macro: float
     grounding_micro: float
     seconds: float
+    grounding_by_level: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Level ("topic", "field") -> (macro, micro) grounding: a field's label is broad by nature."""
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -93,6 +96,8 @@ class TopicEvaluation:
             f"derived topics: {self.derived_topics}; label grounding: {self.grounding_macro:.3f} (macro over topics), "
             f"{self.grounding_micro:.3f} (micro over topic-work pairs); {self.seconds:.0f} s to derive"
         )
+        lines.append("grounding by level (macro/micro): " + ", ".join(
+            f"{level} {macro:.3f}/{micro:.3f}" for level, (macro, micro) in self.grounding_by_level.items()))
         return "\n".join(lines + self.notes)
 
 
@@ -130,7 +135,21 @@ def evaluate_topics(
     clock = time.perf_counter()
     work_topics, origin = assign_topics(works, vectors)
     seconds = time.perf_counter() - clock
+    result = score_topics(truth, works, work_topics, origin, split)
+    result.seconds = seconds
+    result.notes = [f"split: {split}; hidden: {', '.join(Path(p).name for p in hidden)}; context (labels kept): "
+                    f"{', '.join(Path(p).name for p in context) or 'none'}"]
+    return result
 
+
+def score_topics(
+    truth: dict[str, tuple[str, str | None, list[str]]],
+    works: Sequence[Work],
+    work_topics: dict[str, list[TopicRef]],
+    origin: dict[str, str],
+    split: str = "test",
+) -> TopicEvaluation:
+    """Scores of derived topics against the hidden labels in `truth` (work id -> corpus, field, topic labels)."""
     by_corpus: dict[str, list[str]] = defaultdict(list)
     for wid, (corpus, _, _) in truth.items():
         if in_split(wid, split):
@@ -162,22 +181,27 @@ def evaluate_topics(
     texts = {w.id: " " + label_key(f"{w.title}. {w.abstract or ''}") + " " for w in works}
     members: dict[str, list[str]] = defaultdict(list)
     labels: dict[str, str] = {}
+    levels: dict[str, str] = {}
     for wid, refs in work_topics.items():
         for t in refs:
             if origin.get(t.id) == "derived":
                 members[t.id].append(wid)
-                labels[t.id] = t.label
-    shares = [sum(_grounded(labels[t], texts[w]) for w in ws) / len(ws) for t, ws in members.items()]
-    pairs = sum(len(ws) for ws in members.values())
-    grounded_pairs = sum(sum(_grounded(labels[t], texts[w]) for w in ws) for t, ws in members.items())
+                labels[t.id], levels[t.id] = t.label, t.level
+    grounded = {t: sum(_grounded(labels[t], texts[w]) for w in ws) for t, ws in members.items()}
+
+    def grounding(level: str | None) -> tuple[float, float]:
+        chosen = [t for t in members if level in (None, levels[t])]
+        pairs = sum(len(members[t]) for t in chosen)
+        return (sum(grounded[t] / len(members[t]) for t in chosen) / len(chosen) if chosen else 0.0,
+                sum(grounded[t] for t in chosen) / pairs if pairs else 0.0)
+
     return TopicEvaluation(
         corpora=scores,
         derived_topics=len(members),
-        grounding_macro=sum(shares) / len(shares) if shares else 0.0,
-        grounding_micro=grounded_pairs / pairs if pairs else 0.0,
-        seconds=seconds,
-        notes=[f"split: {split}; hidden: {', '.join(Path(p).name for p in hidden)}; context (labels kept): "
-               f"{', '.join(Path(p).name for p in context) or 'none'}"],
+        grounding_macro=grounding(None)[0],
+        grounding_micro=grounding(None)[1],
+        grounding_by_level={level: grounding(level) for level in ("topic", "field")},
+        seconds=0.0,
     )
 
 

@@ -3,21 +3,23 @@
 1. Source labels first: OpenAlex topics (with their field) or concepts (level >= 1 under the work's
    level-0 concept), arXiv categories (under their archive), ml-venues keywords. Labels merge across
    sources by `label_key` (case, diacritics, plural, hyphen, "&"/"and") and by acronyms the corpus
-   itself spells out ("stochastic gradient descent (SGD)" makes "SGD" and the long form one topic).
+   itself spells out ("stochastic gradient descent (SGD)" makes "SGD" and the long form one topic),
+   and across vocabularies that name one concept differently (`synonyms`: "Artificial neural
+   network" in OpenAlex, "Neural Networks" in ml-venues).
 2. Derived topics for works with fewer than MIN_SOURCE_TOPICS source topics: the embedding space is
-   clustered twice (mini-batch k-means into fine clusters, then their centroids into coarse ones,
-   so each fine cluster has one parent). A cluster is labelled with the candidate phrase (a run of
+   clustered twice (mini-batch k-means into fine clusters, then their centroids agglomerated into
+   coarse ones within FIELD_DISTANCE, so each fine cluster has one parent). A cluster is labelled with the candidate phrase (a run of
    one to three content words, RAKE-style, from titles and abstracts) scoring best by c-TF-IDF
    (share of the cluster's works containing it x log inverse corpus frequency, after Grootendorst,
    "BERTopic", 2022, with a penalty for phrases eligible in many clusters) among phrases found in
    at least MIN_LABEL_SHARE of its works that lack source topics; a cluster with no such phrase is
-   too mixed to name. A work receives its own cluster's label and every topic whose centroid is at
+   too mixed to name, and is halved (SPLIT_ROUNDS times) in search of parts that can be named. A work receives its own cluster's label and every topic whose centroid is at
    least as close to it as most of that topic's own works are (FLOOR_PERCENTILE): named clusters
    and source topics with MIN_TOPIC_WORKS works alike, at most MAX_DERIVED, weighted by similarity
    relative to the closest.
 3. Fields: a work's source fields, else its coarse cluster's field (the field most of that
    cluster's labelled works share if they are a fair part of it, else the coarse cluster's own
-   label). Every topic's parent is the field most of its works carry.
+   label, a phrase of MIN_FIELD_LABEL_SHARE of its works if it has one). Every topic's parent is the field most of its works carry.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.feature_extraction.text import CountVectorizer
 from unidecode import unidecode
 
@@ -42,7 +44,7 @@ MIN_SOURCE_TOPICS = 2
 MAX_DERIVED = 3
 MIN_TOPIC_WORKS = 5
 """A topic is given to works by closeness only once this many works carry it (a centroid to trust)."""
-FLOOR_PERCENTILE = 10
+FLOOR_PERCENTILE = 7
 """A work is close enough to a topic when it is at least as similar to its centroid as the topic's
 own works at this percentile."""
 WORKS_PER_TOPIC = 25
@@ -51,6 +53,15 @@ enough that a label shared by a third of them is a pattern, not a coincidence.""
 MIN_NARROWING_SHARE = 0.15
 """A single-word label gives way to the best phrase containing it found in this share of the works
 ("Language" -> "Language Model"): one word alone is usually broader than its cluster."""
+FIELD_DISTANCE = 0.7
+"""Fine clusters whose centroids are on average within this cosine distance form one field (chosen on
+the dev split of `discovery eval topics`)."""
+MAX_FIELD_SEEDS = 2000
+SPLIT_ROUNDS = 2
+"""Times an unnamed fine cluster may be halved in search of nameable parts (25 works -> 12 -> 6)."""
+MIN_FIELD_LABEL_SHARE = 0.1
+"""A field is named by a phrase in this share of its works if it has one (a field is broad), else by its
+best phrase: every work has a field."""
 BATCH_SIZE = 4096
 """Works per mini-batch of the fine k-means (scikit-learn's advice: above 256 x the cores)."""
 MIN_LABEL_SHARE = 0.3
@@ -69,7 +80,7 @@ GENERIC = frozenset(
     state art demonstrate demonstrated experiments experimental general improve improved improving
     efficient effective simple able many way ways number set use application applications technique
     techniques system systems process order may thus often introduce introduced obtained known given
-    term terms level levels type types range key best better data related make makes found find
+    term terms level levels type types range key best better data related make makes found find exact non
     respectively compared significantly including within without across among while since thereby
     might must shall whether either neither upon per
     abstract article review background objective conclusion conclusions methods purpose introduction""".split()
@@ -163,6 +174,45 @@ def acronyms(works: list[Work]) -> dict[str, str]:
     return result
 
 
+def synonyms(works: list[Work]) -> dict[str, str]:
+    """Longer label key -> shorter one where two label vocabularies (a source's topics, another's
+    keywords) name one concept differently: OpenAlex only says "artificial neural network", ml-venues
+    only "neural network". The shorter is a phrase of two words or more that ends the longer, each is
+    on MIN_TOPIC_WORKS works, and no vocabulary uses both forms: within one vocabulary "deep
+    reinforcement learning" beside "reinforcement learning" is a narrower topic, and a conjunction
+    ("disordered systems and neural networks") names more than its last part."""
+    vocabularies: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    counts: Counter = Counter()
+    for work in works:
+        for kind, labels in (("topic", work.source_topics), ("keyword", work.keywords)):
+            for label in labels:
+                vocabularies[label_key(label)].add((work.source, kind))
+                counts[label_key(label)] += 1
+    result = {}
+    for key, used in vocabularies.items():
+        words = key.split()
+        if "and" in words or counts[key] < MIN_TOPIC_WORKS:
+            continue
+        shorter = [" ".join(words[i:]) for i in range(1, len(words) - 1)]
+        same = [s for s in shorter if counts[s] >= MIN_TOPIC_WORKS and not used & vocabularies[s]]
+        if same:
+            result[key] = same[0]
+    return result
+
+
+def _shortened(carriers: Counter, derived: set[str]) -> dict[str, str]:
+    """Source key -> derived key, where a derived label ends exactly one source label of
+    MIN_TOPIC_WORKS works and no source says it shorter: OpenAlex's "artificial neural network" and a
+    cluster whose works say "neural network" are one topic (the rule of `synonyms`)."""
+    tails: dict[str, list[str]] = defaultdict(list)
+    for key, count in carriers.items():
+        words = key.split()
+        if count >= MIN_TOPIC_WORKS and "and" not in words:
+            for i in range(1, len(words) - 1):
+                tails[" ".join(words[i:])].append(key)
+    return {tails[key][0]: key for key in sorted(derived) if len(tails.get(key, ())) == 1 and key not in carriers}
+
+
 def candidate_phrases(text: str) -> list[str]:
     """Runs of one to three content words inside a clause, singularised: what a topic label may be."""
     phrases = []
@@ -200,10 +250,23 @@ def _cluster(matrix: np.ndarray) -> _Clusters:
     fine = MiniBatchKMeans(n_clusters=k, init="random", batch_size=BATCH_SIZE, n_init=1, random_state=0).fit(matrix)
     labels = fine.predict(matrix)
     centroids = fine.cluster_centers_ / np.maximum(np.linalg.norm(fine.cluster_centers_, axis=1, keepdims=True), 1e-9)
-    sizes = np.bincount(labels, minlength=k)
-    k_coarse = max(1, min(k, round(math.sqrt(k))))
-    coarse = KMeans(n_clusters=k_coarse, n_init=1, random_state=0).fit(centroids, sample_weight=np.maximum(sizes, 1))
-    return _Clusters(labels, coarse.labels_, centroids)
+    return _Clusters(labels, _fields_of(centroids, np.bincount(labels, minlength=k)), centroids)
+
+
+def _fields_of(centroids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Fine cluster -> coarse cluster (a field): average-linkage agglomeration of the fine centroids
+    cut at FIELD_DISTANCE (cosine). A distance, not a count, bounds a field, so a corpus of mostly
+    machine learning does not spend its fields on machine learning alone while a thousand medical,
+    chemical and economic papers share one. Past MAX_FIELD_SEEDS fine clusters, their centroids are
+    first reduced by k-means (the agglomeration holds all pairwise distances)."""
+    if len(centroids) < 2:
+        return np.zeros(len(centroids), dtype=int)
+    seeds, seed_of = centroids, np.arange(len(centroids))
+    if len(centroids) > MAX_FIELD_SEEDS:
+        reduced = KMeans(n_clusters=MAX_FIELD_SEEDS, n_init=1, random_state=0).fit(centroids, sample_weight=np.maximum(sizes, 1))
+        seeds, seed_of = reduced.cluster_centers_, reduced.labels_
+    tree = AgglomerativeClustering(n_clusters=None, distance_threshold=FIELD_DISTANCE, metric="cosine", linkage="average")
+    return tree.fit(seeds).labels_[seed_of]
 
 
 def _phrase_matrix(texts: list[str]) -> tuple[sparse.csr_matrix, np.ndarray] | None:
@@ -216,9 +279,10 @@ def _phrase_matrix(texts: list[str]) -> tuple[sparse.csr_matrix, np.ndarray] | N
 
 
 def _cluster_labels(
-    phrases: tuple[sparse.csr_matrix, np.ndarray] | None, groups: np.ndarray, n_groups: int, rows: np.ndarray | None = None
+    phrases: tuple[sparse.csr_matrix, np.ndarray] | None, groups: np.ndarray, n_groups: int, rows: np.ndarray | None = None,
+    min_share: float = MIN_LABEL_SHARE,
 ) -> dict[int, str]:
-    """c-TF-IDF: each group's best candidate phrase found in at least MIN_LABEL_SHARE of its works
+    """c-TF-IDF: each group's best candidate phrase found in at least `min_share` of its works
     (of its `rows` only, when given: the works that will carry the label)."""
     if phrases is None:
         return {}
@@ -231,7 +295,7 @@ def _cluster_labels(
     nameable = np.array([" " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)) for p in vocabulary])
     rows = np.repeat(np.arange(n_groups), np.diff(in_group.indptr))
     share = in_group.data / np.maximum(sizes[rows], 1)
-    eligible = (share >= MIN_LABEL_SHARE) & (in_group.data >= 2) & nameable[in_group.indices]
+    eligible = (share >= min_share) & (in_group.data >= 2) & nameable[in_group.indices]
     # A phrase eligible in many groups ("theory", "observation") names none of them.
     spread = np.log(1 + n_groups / np.maximum(np.bincount(in_group.indices[eligible], minlength=len(vocabulary)), 1))
     labels = {}
@@ -270,11 +334,12 @@ def _display(key: str, texts: list[str]) -> str:
 def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
     """Work id -> its weighted fields and topics; topic id -> origin ("source" or "derived")."""
     works = sorted(works, key=lambda w: w.id)  # ties (display spellings, parents, clusters) never follow input order
-    long_forms = acronyms(works)
+    long_forms, same = acronyms(works), synonyms(works)
 
     def canonical(label: str) -> str:
         key = label_key(label)
-        return long_forms.get(key, key)
+        key = long_forms.get(key, key)
+        return same.get(key, key)
 
     display: dict[str, Counter] = defaultdict(Counter)
     origin: dict[str, str] = {}
@@ -301,10 +366,21 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
         texts = [f"{w.title}. {w.abstract or ''}" for w in embedded]
         phrases = _phrase_matrix(texts)
         unlabelled = np.array([i for i, w in enumerate(embedded) if len(topics[w.id]) < MIN_SOURCE_TOPICS], dtype=int)
-        fine = _cluster_labels(phrases, clusters.fine, len(clusters.centroids), unlabelled)
-        fine_labels = {c: canonical(k) for c, k in fine.items()}
         coarse = clusters.coarse_of[clusters.fine]
-        coarse_labels = {c: canonical(k) for c, k in _cluster_labels(phrases, coarse, int(coarse.max()) + 1).items()}
+        fine = _cluster_labels(phrases, clusters.fine, len(clusters.centroids), unlabelled)
+        for _ in range(SPLIT_ROUNDS):
+            clusters.fine = _halve_unnamed(matrix, clusters.fine, set(clusters.fine[unlabelled].tolist()) - set(fine))
+            fine = _cluster_labels(phrases, clusters.fine, int(clusters.fine.max()) + 1, unlabelled)
+        fine_labels = {c: canonical(k) for c, k in fine.items()}
+        for longer, key in _shortened(Counter(k for own in topics.values() for k in own), set(fine_labels.values())).items():
+            for work_id, own in topics.items():
+                if longer in own:
+                    topics[work_id] = {key if k == longer else k: w for k, w in own.items()}
+            del display[longer]  # the works' own spelling of the shorter form names the topic
+            origin[key] = origin.pop(longer)
+        n_coarse = int(coarse.max()) + 1  # every field is named: by a phrase of a fair share if it has one
+        coarse_labels = {c: canonical(k) for c, k in {**_cluster_labels(phrases, coarse, n_coarse, min_share=0),
+                                                      **_cluster_labels(phrases, coarse, n_coarse, min_share=MIN_FIELD_LABEL_SHARE)}.items()}
         coarse_fields = _coarse_fields(embedded, coarse, fields, coarse_labels)
         for group, key, labels in [*((c, k, clusters.fine) for c, k in fine_labels.items()),
                                    *((c, k, coarse) for c, k in coarse_fields.items())]:
@@ -348,6 +424,24 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
             own.append(TopicRef(topic_id(key), refs[key]))
         result[work.id] = own
     return result, {topic_id(k): o for k, o in origin.items()}
+
+
+def _halve_unnamed(matrix: np.ndarray, groups: np.ndarray, unnamed: set[int]) -> np.ndarray:
+    """Each `unnamed` cluster (no phrase in MIN_LABEL_SHARE of its works) of at least 2 x MIN_TOPIC_WORKS
+    works splits in two by k-means, the second half under a new id: where works are sparse (a thousand
+    papers across medicine, chemistry and economics) a fine cluster is often two topics, each nameable."""
+    groups = groups.copy()
+    order = np.argsort(groups, kind="stable")
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    next_id = int(groups.max()) + 1
+    for rows in np.split(order, bounds):
+        if int(groups[rows[0]]) not in unnamed or len(rows) < 2 * MIN_TOPIC_WORKS:
+            continue
+        halves = KMeans(n_clusters=2, n_init=1, random_state=0).fit_predict(matrix[rows])
+        if min(np.bincount(halves, minlength=2)) >= MIN_TOPIC_WORKS:
+            groups[rows[halves == 1]] = next_id
+            next_id += 1
+    return groups
 
 
 def _topic_centroids(

@@ -860,6 +860,7 @@ def test_embedded_prunes_common_terms(embedded_dir, corpus, monkeypatch):
     monkeypatch.setattr(embedded, "COMMON_MIN_DOCS", 10)
     monkeypatch.setattr(embedded, "TERM_DOCS_FLOOR", 0)
     monkeypatch.setattr(embedded, "POSTINGS_BUDGET", 60)
+    monkeypatch.setattr(embedded, "RELAX_BELOW", 150)  # topic labels ("Neural Networks") count as text too
     _, open_engine = embedded_dir
     engine = open_engine()
     engine.build(small(corpus, 300))
@@ -884,6 +885,7 @@ def test_common_word_queries_find_works_missing_one_word(new_engine, corpus, mon
     monkeypatch.setattr(embedded, "COMMON_MIN_DOCS", 2)  # at 300 works every word is common, as at 1M
     monkeypatch.setattr(embedded, "COMMON_RATIO", 0.0)
     monkeypatch.setattr(embedded, "TERM_DOCS_FLOOR", 0)
+    monkeypatch.setattr(embedded, "RELAX_BELOW", 150)  # topic labels ("Neural Networks") count as text too
     engine = new_engine()
     engine.build(small(corpus, 300))
     words = {stem(w) for w in ("learning", "neural", "networks")}

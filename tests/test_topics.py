@@ -1,12 +1,16 @@
 """Topics: source labels with their fields, merged across spellings and acronyms; derived topics
 for the rest; several weighted topics per work in a field -> topic hierarchy."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
-from evaluation.topics import in_split
+from evaluation.topics import ML_VENUES, OPENALEX_SAMPLE, in_split, score_topics
 from indexer.sources import read_records
-from indexer.topics import GENERIC, NOT_ALONE, _cluster_labels, _coarse_fields, _phrase_matrix, acronyms, assign_topics, label_key
+from indexer.topics import (GENERIC, NOT_ALONE, _cluster_labels, _coarse_fields, _fields_of, _halve_unnamed, _phrase_matrix,
+                            _shortened, acronyms, assign_topics, label_key, synonyms)
+from models.records import TopicRef
 from tests.support import FIXTURES
 
 
@@ -97,6 +101,7 @@ def test_seed_researcher_shows_several_topics_weighted_by_works(corpus):
     assert [t.weight for t in seed.topics] == sorted((t.weight for t in seed.topics), reverse=True)
     assert all(1 <= t.count <= seed.works_count and 0 < t.weight <= t.count for t in seed.topics)
     assert not {label.lower() for label in labels} & {"power law", "model", "learning"}
+    assert not {label_key(label) for label in labels} & (GENERIC | NOT_ALONE)  # "Exact" was one
 
 
 def test_fields_list_their_topics_and_topics_name_their_field(corpus):
@@ -142,3 +147,79 @@ def test_evaluation_split_halves_the_works_by_id():
     test = [i for i in ids if in_split(i, "test")]
     assert sorted(dev + test) == sorted(ids) and not set(dev) & set(test)
     assert 0.3 < len(dev) / len(ids) < 0.7
+
+
+def test_one_concept_in_two_vocabularies_is_one_topic():
+    """OpenAlex's concept "Artificial neural network" and ml-venues' keyword "Neural Networks" (real
+    records): one topic. Narrower topics within one vocabulary stay apart."""
+    works = [p.work for path in (OPENALEX_SAMPLE, ML_VENUES) for p in read_records(path) if p.work]
+    same = synonyms(works)
+    assert same["artificial neural network"] == "neural network"
+    assert "deep reinforcement learning" not in same and "graph neural network" not in same
+    carriers = [w for w in works if {"artificial neural network", "neural network"} & {label_key(label) for label in
+                                                                                     w.source_topics + w.keywords}]
+    topics, _ = assign_topics(carriers, {})
+    ann = {t.id for w in carriers if "Artificial neural network" in w.source_topics for t in topics[w.id]}
+    nn = {t.id for w in carriers if "Neural Networks" in w.keywords for t in topics[w.id]}
+    assert ann & nn
+
+
+def test_a_derived_label_the_sources_only_say_longer_names_their_topic():
+    """OpenAlex says "Artificial neural network" (10 works of its sample), a cluster's works say
+    "neural network": one topic. A conjunction, or a source label on too few works, stays apart."""
+    carriers = Counter({"artificial neural network": 10, "disordered system and neural network": 20,
+                        "deep reinforcement learning": 3, "convex optimization": 12})
+    derived = {"neural network", "reinforcement learning", "optimization"}
+    assert _shortened(carriers, derived) == {"artificial neural network": "neural network"}
+
+
+def test_no_two_topics_name_the_same_thing(corpus):
+    """A derived label equal to a source label, or two spellings of one label, is one topic."""
+    keys = [label_key(t.label) for t in corpus.topics()]
+    assert len(keys) == len(set(keys))
+
+
+MIXED = ["Language acquisition of adults.", "Language acquisition in toddlers.", "Language acquisition and grammar.",
+         "Language acquisition by bilingual children.", "Language acquisition after migration.",
+         "Protein folding of enzymes.", "Protein folding in membranes.", "Protein folding kinetics.",
+         "Protein folding and chaperones.", "Protein folding simulations.",
+         "Black hole mergers.", "Black hole accretion disks.", "Black hole thermodynamics.",
+         "Black hole shadows.", "Black hole spin measurements.",
+         "Monetary policy and inflation.", "Monetary policy under uncertainty.", "Monetary policy rules.",
+         "Monetary policy transmission.", "Monetary policy in small economies."]
+
+
+def test_a_cluster_too_mixed_to_name_is_halved_into_nameable_parts(embedder):
+    """Twenty works on four subjects: no phrase covers MIN_LABEL_SHARE of them, so the cluster is
+    unnamed; halved (real embeddings), each part is named by a phrase its works use."""
+    matrix = np.array(embedder.embed(MIXED), dtype=np.float32)
+    phrases, one = _phrase_matrix(MIXED), np.zeros(len(MIXED), dtype=int)
+    assert _cluster_labels(phrases, one, 1) == {}
+    halves = _halve_unnamed(matrix, one, {0})
+    assert min(np.bincount(halves)) >= 5
+    labels = _cluster_labels(phrases, halves, 2)
+    assert len(labels) == 2
+    for group, label in labels.items():
+        assert sum(label in text.lower() for text in np.array(MIXED)[halves == group]) >= 3
+
+
+def test_fields_are_bounded_by_distance_not_by_count(embedder):
+    """Many fine clusters on one subject make one field; a few far apart make a field each (a count
+    of fields in proportion to the clusters would split the first and merge the second)."""
+    ml = [f"Stochastic gradient descent for training deep neural networks, variant {i}." for i in range(30)]
+    far = ["Black hole accretion disks.", "Monetary policy and inflation.", "Protein folding of enzymes.",
+           "Medieval church architecture in France."]
+    vectors = np.array(embedder.embed(ml + far), dtype=np.float32)
+    fields = _fields_of(vectors, np.ones(len(vectors), dtype=int))
+    assert len(set(fields[:30])) == 1
+    assert len(set(fields[30:])) == 4 and not set(fields[30:]) & set(fields[:30])
+
+
+def test_grounding_is_reported_per_level():
+    """A field's label is broad by nature: its grounding is reported apart from the topics'."""
+    works = _works("seed-researcher.openalex.jsonl")[:2]
+    refs = [TopicRef("t-field", "Quantum Chromodynamics", 1.0, "field"), TopicRef("t-topic", works[0].title, 1.0, "topic")]
+    truth = {w.id: ("seed", None, []) for w in works}
+    result = score_topics(truth, works, {w.id: refs for w in works}, {"t-field": "derived", "t-topic": "derived"}, "all")
+    assert result.grounding_by_level == {"topic": (0.5, 0.5), "field": (0.0, 0.0)}
+    assert (result.grounding_macro, result.grounding_micro) == (0.25, 0.25)
