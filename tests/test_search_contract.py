@@ -866,10 +866,10 @@ def test_embedded_close_closes_every_thread_connection(embedded_dir, corpus):
 
 
 def stems(work):
-    """Every indexed term of a work, as the engines analyse it."""
+    """Every term a query can match in a work, as the engines analyse it (topic labels are not matched)."""
     from search.text import analyze
 
-    texts = [work.title, work.abstract or "", work.venue or "", *work.keywords, *(t.label for t in work.topics)]
+    texts = [work.title, work.abstract or "", work.venue or "", *work.keywords]
     return set(analyze(" ".join([*texts, *(a.name for a in work.authors)])))
 
 
