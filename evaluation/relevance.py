@@ -339,10 +339,13 @@ def _reference_vectors(
     works: Sequence[Work], embedder: Embedder, reference: Embedder, cache: Path, progress: Callable | None
 ) -> dict[str, np.ndarray]:
     """The reference's vectors: a text the engines' embedder read whole in one window has the same
-    vector under the reference (same model, nothing cut), so only longer texts are embedded again."""
-    vectors = cached_vectors(works, embedder, cache, progress)
+    vector under the reference (same model and backend, nothing cut), so only longer texts are
+    embedded again; with another backend (ONNX, int8) every text is."""
     if reference.max_tokens < embedder.max_tokens:
         raise ValueError("the reference reads at least the engines' window")
+    if embedder.backend != reference.backend:
+        return cached_vectors(works, reference, cache, progress)
+    vectors = cached_vectors(works, embedder, cache, progress)
     longer = [w for w in works if len(embedder.split(w.embedding_text())) > 1 or not embedder.passages]
     return {**vectors, **(cached_vectors(longer, reference, cache, progress) if longer else {})}
 

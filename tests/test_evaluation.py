@@ -188,6 +188,24 @@ def test_eval_cacm_subset_through_the_cli(tmp_path, monkeypatch, capsys, vector_
     assert not (tmp_path / "data" / "index").exists()  # the scratch index is not the configured one
 
 
+@needs_cacm
+def test_the_reference_is_the_torch_model_whatever_backend_the_engines_use(tmp_path):
+    """An int8 engine is compared with the plain model, not with its own vectors for the short texts."""
+    import numpy as np
+
+    from evaluation.relevance import _reference_vectors, load_collection, reference_embedder
+    from models.embedding import Embedder
+    from models.settings import Settings
+
+    works = load_collection("cacm").load_works()[0][:3]  # short texts: one window each
+    int8 = Embedder(max_tokens=256, backend="onnx-int8", export_dir=tmp_path / "models")
+    reference = reference_embedder(Settings(data_dir=tmp_path))
+    vectors = _reference_vectors(works, int8, reference, tmp_path / "cache.sqlite", None)
+    expected = reference.embed([w.embedding_text() for w in works])
+    assert all(len(int8.split(w.embedding_text())) == 1 for w in works)
+    assert np.allclose(np.stack([vectors[w.id] for w in works]), expected, atol=1e-5)
+
+
 def test_relevance_table_names_every_run():
     from evaluation.relevance import METRICS, REFERENCE_RUNS, RUNS, QueryScores, RelevanceResult, RunScores
 
