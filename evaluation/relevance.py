@@ -339,10 +339,13 @@ def _reference_vectors(
     works: Sequence[Work], embedder: Embedder, reference: Embedder, cache: Path, progress: Callable | None
 ) -> dict[str, np.ndarray]:
     """The reference's vectors: a text the engines' embedder read whole in one window has the same
-    vector under the reference (same model, nothing cut), so only longer texts are embedded again."""
-    vectors = cached_vectors(works, embedder, cache, progress)
+    vector under the reference (same model and backend, nothing cut), so only longer texts are
+    embedded again; with another backend (ONNX, int8) every text is."""
     if reference.max_tokens < embedder.max_tokens:
         raise ValueError("the reference reads at least the engines' window")
+    if embedder.backend != reference.backend:
+        return cached_vectors(works, reference, cache, progress)
+    vectors = cached_vectors(works, embedder, cache, progress)
     longer = [w for w in works if len(embedder.split(w.embedding_text())) > 1 or not embedder.passages]
     return {**vectors, **(cached_vectors(longer, reference, cache, progress) if longer else {})}
 
@@ -478,13 +481,18 @@ class FoldScore:
     """The fusion with the best mean nDCG@10 on the other collections."""
     held_out_ndcg: float
     best_single_ndcg: float
+    default_ndcg: float
+    """The default hybrid's nDCG@10 on the held-out collection: what switching to `chosen` would replace."""
 
 
-def cross_validate(fusions: dict[str, dict[str, dict[str, float]]], best_single: dict[str, float]) -> list[FoldScore]:
+def cross_validate(
+    fusions: dict[str, dict[str, dict[str, float]]], best_single: dict[str, float], default: dict[str, float]
+) -> list[FoldScore]:
     """Leave one collection out: choose on the others by mean nDCG@10, score on the held-out one.
 
-    `fusions` is collection -> fusion -> metric -> value; `best_single` the better single mode's
-    nDCG@10 per collection, printed beside the held-out score. Needs two collections at least.
+    `fusions` is collection -> fusion -> metric -> value; `best_single` and `default` the better
+    single mode's and the default hybrid's nDCG@10 per collection, printed beside the held-out
+    score. Needs two collections at least.
     """
     if len(fusions) < 2:
         raise ValueError("cross-validation needs at least two collections")
@@ -494,13 +502,21 @@ def cross_validate(fusions: dict[str, dict[str, dict[str, float]]], best_single:
         chosen = max(
             sorted(fusions[held_out]), key=lambda name: M.mean(fusions[c][name]["ndcg@10"] for c in train)
         )
-        folds.append(FoldScore(held_out, chosen, fusions[held_out][chosen]["ndcg@10"], best_single[held_out]))
+        folds.append(
+            FoldScore(held_out, chosen, fusions[held_out][chosen]["ndcg@10"], best_single[held_out], default[held_out])
+        )
     return folds
 
 
 def cross_validation_table(folds: Sequence[FoldScore]) -> str:
-    lines = ["", f"{'held out':<16}{'fusion chosen on the others':<34}{'nDCG@10':>9}{'best single':>13}"]
-    lines += [f"{f.held_out:<16}{f.chosen:<34}{f.held_out_ndcg:>9.4f}{f.best_single_ndcg:>13.4f}" for f in folds]
+    """One row per held-out collection, and how often the chosen fusion beat the default there."""
+    lines = ["", f"{'held out':<16}{'fusion chosen on the others':<34}{'nDCG@10':>9}{'default':>9}{'best single':>13}"]
+    lines += [
+        f"{f.held_out:<16}{f.chosen:<34}{f.held_out_ndcg:>9.4f}{f.default_ndcg:>9.4f}{f.best_single_ndcg:>13.4f}"
+        for f in folds
+    ]
+    wins = sum(f.held_out_ndcg > f.default_ndcg for f in folds)
+    lines.append(f"the chosen fusion beats the default ({DEFAULT_FUSION}) on {wins} of {len(folds)} held-out collections")
     return "\n".join(lines)
 
 
@@ -553,6 +569,8 @@ def evaluate_collections(
         results += found
         if len(found) > 1:
             folds[engine] = cross_validate(
-                {r.collection: r.fusions for r in found}, {r.collection: r.best_single.scores["ndcg@10"] for r in found}
+                {r.collection: r.fusions for r in found},
+                {r.collection: r.best_single.scores["ndcg@10"] for r in found},
+                {r.collection: r.default_hybrid.scores["ndcg@10"] for r in found},
             )
     return RelevanceReport(results, folds)

@@ -17,7 +17,7 @@ reads a single version, never a mix. Connections are per thread (FastAPI runs bl
 thread pool) and all are closed by `close()`.
 
 Ranking: BM25 (FTS5 `bm25()`, k1=1.2, b=0.75 over the whole row) with column weights title 2 >
-abstract, authors, venue, keywords, topics 1 (`BM25_WEIGHTS`) over OR-ed, quoted terms, analysed as in `search.text`
+abstract, authors, venue, keywords 1 (`BM25_WEIGHTS`; topics not matched) over OR-ed, quoted terms, analysed as in `search.text`
 (Porter stems, accents folded); exact cosine (`matrix @ query`) with filters applied before the top-k is taken.
 
 Facets: SQL decides which works are counted (FTS5 match, filter clauses, ids); the counting is
@@ -65,9 +65,13 @@ from search.interface import (
 )
 from search.pin import pinned
 
-BM25_WEIGHTS = (2.0, 1.0, 1.0, 1.0, 1.0, 1.0)  # title, abstract, authors, venue, keywords, topics
+BM25_WEIGHTS = (2.0, 1.0, 1.0, 1.0, 1.0, 0.0)  # title, abstract, authors, venue, keywords, topics
 """Chosen with OpenSearch's `combined_fields` (the same BM25F) on CACM and CISI together: title 10 >
-abstract 4 > rest 2 scored 0.423/0.281 nDCG@10 there, title 2 > rest 1 0.467/0.330 (README, Relevance)."""
+abstract 4 > rest 2 scored 0.423/0.281 nDCG@10 there, title 2 > rest 1 0.467/0.330 (README, Relevance).
+Topics weigh 0 and are not matched (`MATCHED_COLUMNS`)."""
+MATCHED_COLUMNS = ("title", "abstract", "authors", "venue", "keywords")
+"""The columns a query's words must occur in. Not `topics`: a work's topic labels come from its
+neighbours, not its own words, and matching them cost nDCG@10 on CACM and CISI (README, Keyword ranking)."""
 # Query pruning. FTS5 computes BM25 for every document any OR-ed term matches, so one frequent term
 # can cost more than the rest of the query, and at 1M works a query of several of them takes
 # seconds. So the rarest terms are kept (they carry the BM25 weight anyway) while the documents they
@@ -723,9 +727,15 @@ def _matches(conn: sqlite3.Connection, version: _Version, text: str | None) -> l
         return []
     terms = T.query_terms(text or "")
     if len(terms) < 2 or match != T.fts5_query(terms, operator="AND"):
-        return [match]
+        return [_in_matched_columns(match)]
+    match = _in_matched_columns(match)
     (together,) = conn.execute("SELECT count(*) FROM works_fts WHERE works_fts MATCH ?", [match]).fetchone()
-    return [match, all_but_one(terms)] if together < RELAX_BELOW else [match]
+    return [match, _in_matched_columns(all_but_one(terms))] if together < RELAX_BELOW else [match]
+
+
+def _in_matched_columns(match: str) -> str:
+    """`match` limited to MATCHED_COLUMNS (an FTS5 column filter)."""
+    return f"{{{' '.join(MATCHED_COLUMNS)}}} : ({match})"
 
 
 def all_but_one(terms: list[str]) -> str:

@@ -188,6 +188,24 @@ def test_eval_cacm_subset_through_the_cli(tmp_path, monkeypatch, capsys, vector_
     assert not (tmp_path / "data" / "index").exists()  # the scratch index is not the configured one
 
 
+@needs_cacm
+def test_the_reference_is_the_torch_model_whatever_backend_the_engines_use(tmp_path):
+    """An int8 engine is compared with the plain model, not with its own vectors for the short texts."""
+    import numpy as np
+
+    from evaluation.relevance import _reference_vectors, load_collection, reference_embedder
+    from models.embedding import Embedder
+    from models.settings import Settings
+
+    works = load_collection("cacm").load_works()[0][:3]  # short texts: one window each
+    int8 = Embedder(max_tokens=256, backend="onnx-int8", export_dir=tmp_path / "models")
+    reference = reference_embedder(Settings(data_dir=tmp_path))
+    vectors = _reference_vectors(works, int8, reference, tmp_path / "cache.sqlite", None)
+    expected = reference.embed([w.embedding_text() for w in works])
+    assert all(len(int8.split(w.embedding_text())) == 1 for w in works)
+    assert np.allclose(np.stack([vectors[w.id] for w in works]), expected, atol=1e-5)
+
+
 def test_relevance_table_names_every_run():
     from evaluation.relevance import METRICS, REFERENCE_RUNS, RUNS, QueryScores, RelevanceResult, RunScores
 
@@ -208,19 +226,23 @@ def test_relevance_table_names_every_run():
 
 
 def test_cross_validation_chooses_on_the_other_collections():
-    from evaluation.relevance import cross_validate
+    from evaluation.relevance import cross_validate, cross_validation_table
 
     fusions = {
         "a": {"x": {"ndcg@10": 0.9}, "y": {"ndcg@10": 0.1}},
         "b": {"x": {"ndcg@10": 0.2}, "y": {"ndcg@10": 0.3}},
         "c": {"x": {"ndcg@10": 0.5}, "y": {"ndcg@10": 0.6}},
     }
-    folds = {f.held_out: f for f in cross_validate(fusions, {"a": 0.5, "b": 0.25, "c": 0.4})}
+    found = cross_validate(fusions, {"a": 0.5, "b": 0.25, "c": 0.4}, {"a": 0.9, "b": 0.3, "c": 0.45})
+    folds = {f.held_out: f for f in found}
     # held out "a": chosen on b and c, where y is better, although x is far better on a itself
     assert folds["a"].chosen == "y" and folds["a"].held_out_ndcg == 0.1 and folds["a"].best_single_ndcg == 0.5
     assert folds["b"].chosen == "x" and folds["c"].chosen == "x"
+    assert [f.default_ndcg for f in found] == [0.9, 0.3, 0.45]
+    # the chosen fusion beats the default only on "c" (0.5 > 0.45): "a" 0.1 < 0.9, "b" 0.2 < 0.3
+    assert f"beats the default ({DEFAULT_FUSION}) on 1 of 3 held-out collections" in cross_validation_table(found)
     with pytest.raises(ValueError):
-        cross_validate({"a": fusions["a"]}, {"a": 0.5})
+        cross_validate({"a": fusions["a"]}, {"a": 0.5}, {"a": 0.5})
 
 
 CISI = SHARED_DATA / "cisi"

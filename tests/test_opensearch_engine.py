@@ -196,7 +196,7 @@ def test_keyword_works_body():
                         "combined_fields": {
                             "query": "minibatch noise",
                             "fields": [
-                                "title^2", "abstract^1", "authors^1", "venue.text^1", "keywords^1", "topic_labels^1"
+                                "title^2", "abstract^1", "authors^1", "venue.text^1", "keywords^1"
                             ],
                             "operator": "or",
                         }
@@ -214,7 +214,7 @@ def test_all_stopword_queries_use_the_standard_fields():
     match = O.work_match(query_terms("the OR not"))["combined_fields"]
     assert match["query"] == "the or not"
     assert match["fields"] == [
-        "title.std^2", "abstract.std^1", "authors.std^1", "venue.std^1", "keywords.std^1", "topic_labels.std^1"
+        "title.std^2", "abstract.std^1", "authors.std^1", "venue.std^1", "keywords.std^1"
     ]
 
 
@@ -617,6 +617,16 @@ def test_bad_vectors_are_bad_queries(fresh, corpus):
     with pytest.raises(BadQuery, match="dimension"):
         fresh.vector_works([0.1] * (corpus.dimension + 1), WorkFilters(), 5)
     assert fresh.vector_works([0.0] * corpus.dimension, WorkFilters(), 5) == []
+
+
+@pytest.mark.opensearch
+def test_works_are_scored_with_the_chosen_bm25(fresh, corpus):
+    """The node scores works with WORK_BM25 (k1 1.6, chosen on CACM and CISI); topics keep Lucene's default."""
+    fresh.build(small(corpus, 20))
+    (works,) = fresh.client.indices.get_settings(index=f"{fresh.prefix}-works").values()
+    assert works["settings"]["index"]["similarity"]["default"] == {"type": "BM25", "k1": "1.6", "b": "0.75"}
+    (topics,) = fresh.client.indices.get_settings(index=f"{fresh.prefix}-topics").values()
+    assert "similarity" not in topics["settings"]["index"]
 
 
 @pytest.mark.opensearch

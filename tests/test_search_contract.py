@@ -591,6 +591,28 @@ def test_hybrid_counts_and_lists_only_works_with_the_words(discovery):
     assert titles(hybrid)[0] == SEED_PAPER  # the vector side still orders them
 
 
+def test_a_word_only_in_a_works_topic_labels_does_not_match_it(discovery, corpus):
+    """Topic labels come from a work's neighbours, not its own words: a query word found only there
+    neither makes the work a keyword hit nor counts it in `total` (README, Keyword ranking)."""
+    from search.text import STOPWORDS, analyze, stem, tokens
+
+    works = list(corpus.works())
+    own = {
+        w.id: set(analyze(" ".join([w.title or "", w.abstract or "", *(a.name for a in w.authors), w.venue or "", *w.keywords])))
+        for w in works
+    }
+    topic_only: dict[str, set[str]] = {}
+    for w in works:
+        for word in {t for topic in w.topics for t in tokens(topic.label) if t not in STOPWORDS}:
+            if stem(word) not in own[w.id]:
+                topic_only.setdefault(word, set()).add(w.id)
+    holders = {word: {w for w, terms in own.items() if stem(word) in terms} for word in topic_only}
+    word = max((w for w in topic_only if 0 < len(holders[w]) <= MAX_PAGE_SIZE), key=lambda w: (len(topic_only[w]), w))
+    results = discovery.search_works(word, mode="keyword", per_page=MAX_PAGE_SIZE)
+    assert results.total == len(holders[word])
+    assert {h.work.id for h in results.hits} == holders[word] and not holders[word] & topic_only[word]
+
+
 def test_semantic_only_neighbours_are_related_not_hits(discovery):
     """Works near in meaning that lack the words are related (above the floor, page 1), not hits."""
     from search.service import SIMILARITY_FLOOR, SIMILARITY_RATIO
@@ -844,10 +866,10 @@ def test_embedded_close_closes_every_thread_connection(embedded_dir, corpus):
 
 
 def stems(work):
-    """Every indexed term of a work, as the engines analyse it."""
+    """Every term a query can match in a work, as the engines analyse it (topic labels are not matched)."""
     from search.text import analyze
 
-    texts = [work.title, work.abstract or "", work.venue or "", *work.keywords, *(t.label for t in work.topics)]
+    texts = [work.title, work.abstract or "", work.venue or "", *work.keywords]
     return set(analyze(" ".join([*texts, *(a.name for a in work.authors)])))
 
 
