@@ -368,3 +368,32 @@ def test_people_search_finds_the_right_person_first_on_the_real_slice(real, tmp_
             else:  # one person: the record holding most of the name's mentions
                 mentions = [a for w in works for a in w.authorships if names_agree(name_tokens(a.name), name_tokens(name))]
                 assert top.works_count >= 0.5 * len(mentions), (name, top.works_count, len(mentions))
+
+
+def test_a_short_given_name_joins_the_long_one_on_shared_evidence(real):
+    """Issue 16: "Anima Anandkumar" and "Animashree Anandkumar" (one person, no shared source id
+    in ml-venues) become one record with the ids hidden, on shared co-authors and affiliations."""
+    works, vectors = real
+    resolution = resolve(hide_identifiers(works), vectors)
+    total = sum(1 for w in works for a in w.authorships if a.name in ("Anima Anandkumar", "Animashree Anandkumar"))
+    largest = records_of(resolution, "Animashree Anandkumar")[0]
+    assert largest["Anima Anandkumar"] and largest["Animashree Anandkumar"], largest
+    assert largest["Anima Anandkumar"] + largest["Animashree Anandkumar"] >= 0.8 * total, (largest, total)
+    assert not names_agree(name_tokens("Anima Anandkumar"), name_tokens("Animashree Anandkumar"))  # the short-form rule did it
+
+
+def test_a_short_form_never_merges_on_the_name_or_one_kind_of_evidence():
+    """Syllable prefixes are other people's names ("Jian Xie" / "Jianwen Xie"): a shared
+    co-author on the same topic is not enough, nor is a prefix of two letters or a re-split name."""
+    from indexer.identity import is_short_form
+
+    assert is_short_form(name_tokens("Anima Anandkumar"), name_tokens("Animashree Anandkumar"))
+    assert is_short_form(name_tokens("Dan Roth"), name_tokens("Daniel Roth"))
+    assert not is_short_form(name_tokens("Li Zhang"), name_tokens("Lin Zhang"))  # two letters: a fragment
+    assert not is_short_form(name_tokens("Jia Bin Huang"), name_tokens("Jiawei Huang"))  # "Jia-Bin", not "Jia"
+    assert not is_short_form(name_tokens("Anima Anandkumar"), name_tokens("Animashree Kumar"))
+    abstract = "We learn latent variable models with tensor decompositions and the method of moments."
+    works = [work("w1", "Tensor decompositions for latent variable models", "Jian Xie", "Ying Nian Wu", abstract=abstract),
+             work("w2", "Tensor methods for latent variable models", "Jianwen Xie", "Ying Nian Wu", abstract=abstract)]
+    resolution = resolve(works, vectors_for(works))
+    assert researcher_of(resolution, "w1") != researcher_of(resolution, "w2")
