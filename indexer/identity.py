@@ -34,7 +34,9 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
      names equal: only on SHORT_FORM_COAUTHORS shared co-authors and a shared affiliation or related
      topics (centroid cosine >= TOPIC_THRESHOLD), never on one kind of evidence. Chinese and Korean
      given names are often syllable prefixes of other people's ("Jian"/"Jianwen Xie"), so the name
-     is never enough.
+     is never enough, and no short form is one when the short name is a COMMON_NAME_PARTS syllable
+     ("Min"/"Mingming Zhang") or the rest of the long name is a name part of its own
+     ("Xian"+"gang Li", "Xiang"+"yang Li": in NAME_PART_MENTIONS names or more).
 5. A name is rare when fewer than RARE_NAME_EXPECTED_PEOPLE people would carry it by chance
    (given and family names independent, corpus counts, never below MIN_POPULATION mentions),
    and never when made only of COMMON_NAME_PARTS; otherwise it is common.
@@ -80,6 +82,7 @@ COMMON_NAME_PARTS = frozenset(
 )
 SHORT_FORM_MIN_LETTERS = 3  # "Dan"/"Daniel"; shorter prefixes are initials or fragments
 SHORT_FORM_COAUTHORS = 2  # shared co-authors a short-form pair needs (on top of affiliation or topic)
+NAME_PART_MENTIONS = 10  # a word in this many names is a name part: "Xian"+"gang" is a name, not a short form
 ID_KINDS = ("orcid", "openalex", "openreview", "dblp")
 
 
@@ -144,11 +147,12 @@ def _names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 def is_short_form(a: list[str], b: list[str]) -> bool:
     """Rule 4's short-form test: equal family names, one first given name a proper prefix of the
     other's ("Anima"/"Animashree"), any further given names initials that fit."""
-    return _short_form(tuple(a), tuple(b))
+    return _short_form(tuple(a), tuple(b)) is not None
 
 
 @lru_cache(maxsize=1 << 20)
-def _short_form(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+def _short_form(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str] | None:
+    """(short, long) first given names when `a` and `b` are short and long forms of one name."""
     for fa, ga in readings(list(a)):
         for fb, gb in readings(list(b)):
             if fa != fb or not ga or not gb or any(len(t) > 1 for t in ga[1:] + gb[1:]):
@@ -156,8 +160,8 @@ def _short_form(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
             short, long = sorted((ga[0], gb[0]), key=len)
             if SHORT_FORM_MIN_LETTERS <= len(short) < len(long) and long.startswith(short):
                 if not ga[1:] or not gb[1:] or ga[1:] == gb[1:]:
-                    return True
-    return False
+                    return short, long
+    return None
 
 
 def names_compatible(a: list[str], b: list[str]) -> bool:
@@ -342,7 +346,7 @@ class _Clusters:
         for x in self.names[a]:
             for y in self.names[b]:
                 if not _names_agree(x, y):
-                    if not _short_form(x, y):
+                    if _short_form(x, y) is None:
                         return None
                     fit = "short form"
         return fit
@@ -354,12 +358,26 @@ class _Evidence:
     def __init__(self, clusters: _Clusters, frequency: NameFrequency):
         self.clusters, self.frequency = clusters, frequency
 
+    def compound(self, a: int, b: int) -> bool:
+        """A short form that is really another given name (see rule 4's `short-form+coauthor`)."""
+        for x in self.clusters.names[a]:
+            for y in self.clusters.names[b]:
+                pair = None if _names_agree(x, y) else _short_form(x, y)
+                if pair:
+                    short, long = pair
+                    rest = long[len(short):]
+                    if short in COMMON_NAME_PARTS or (len(rest) > 1 and self.frequency.counts[rest] >= NAME_PART_MENTIONS):
+                        return True
+        return False
+
     def common_name(self, key: str) -> bool:
         return not self.frequency.is_rare(key.split())
 
     def __call__(self, a: int, b: int, similarity: float, fit: str = "agree") -> tuple[str, float] | None:
         c = self.clusters
         if fit == "short form":
+            if self.compound(a, b):
+                return None
             shared = len(c.coauthors[a] & c.coauthors[b])
             related = bool(c.institutions[a] & c.institutions[b]) or similarity >= TOPIC_THRESHOLD
             return ("short-form+coauthor", 0.9) if shared >= SHORT_FORM_COAUTHORS and related else None

@@ -383,9 +383,11 @@ def test_a_short_given_name_joins_the_long_one_on_shared_evidence(real):
 
 
 def test_a_short_form_never_merges_on_the_name_or_one_kind_of_evidence():
-    """Syllable prefixes are other people's names ("Jian Xie" / "Jianwen Xie"): a shared
-    co-author on the same topic is not enough, nor is a prefix of two letters or a re-split name."""
-    from indexer.identity import is_short_form
+    """Syllable prefixes are other people's names ("Jian Xie" / "Jianwen Xie"): a shared co-author
+    on the same topic is not enough, nor is a prefix of two letters or a re-split name; and with
+    the evidence that joins "Dan" and "Daniel Hsu", "Xiang" and "Xiangyang Li" stay apart
+    ("yang" is a name part of its own, in ten names here)."""
+    from indexer.identity import NAME_PART_MENTIONS, is_short_form
 
     assert is_short_form(name_tokens("Anima Anandkumar"), name_tokens("Animashree Anandkumar"))
     assert is_short_form(name_tokens("Dan Roth"), name_tokens("Daniel Roth"))
@@ -393,7 +395,15 @@ def test_a_short_form_never_merges_on_the_name_or_one_kind_of_evidence():
     assert not is_short_form(name_tokens("Jia Bin Huang"), name_tokens("Jiawei Huang"))  # "Jia-Bin", not "Jia"
     assert not is_short_form(name_tokens("Anima Anandkumar"), name_tokens("Animashree Kumar"))
     abstract = "We learn latent variable models with tensor decompositions and the method of moments."
+    shared = ("Sham M. Kakade", "Rong Ge")
     works = [work("w1", "Tensor decompositions for latent variable models", "Jian Xie", "Ying Nian Wu", abstract=abstract),
-             work("w2", "Tensor methods for latent variable models", "Jianwen Xie", "Ying Nian Wu", abstract=abstract)]
+             work("w2", "Tensor methods for latent variable models", "Jianwen Xie", "Ying Nian Wu", abstract=abstract),
+             work("w3", "Tensor decompositions for latent variable models", "Dan Hsu", *shared, abstract=abstract),
+             work("w4", "Tensor methods for latent variable models", "Daniel Hsu", *shared, abstract=abstract),
+             work("w5", "Tensor decompositions for latent variable models", "Xiang Li", *shared, abstract=abstract),
+             work("w6", "Tensor methods for latent variable models", "Xiangyang Li", *shared, abstract=abstract)]
+    works += [work(f"y{i}", "Graph neural networks", "Yang Liu", "Yang Gao") for i in range(NAME_PART_MENTIONS // 2)]
     resolution = resolve(works, vectors_for(works))
     assert researcher_of(resolution, "w1") != researcher_of(resolution, "w2")
+    assert researcher_of(resolution, "w3") == researcher_of(resolution, "w4")
+    assert researcher_of(resolution, "w5") != researcher_of(resolution, "w6")
