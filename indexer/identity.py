@@ -17,8 +17,8 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
    (shown on both researchers' records and lowering their trust score).
 2. Mentions carrying *different* identifiers of one kind are never merged.
 3. Two mentions on the same work are never one researcher.
-4. Otherwise all names of both clusters must agree and the evidence must agree too (a matching
-   name alone never merges), strongest first:
+4. Otherwise all names of both clusters must agree (or be short forms, last item) and the evidence
+   must agree too (a matching name alone never merges), strongest first:
    * `name+coauthor` (0.95): a shared co-author; for a common name (rule 5) two shared
      co-authors, or one with a rare name (few people share a rare co-author by chance);
    * `name+affiliation` (0.9): a shared affiliation; for a common name the works must also be
