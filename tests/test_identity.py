@@ -346,6 +346,7 @@ def test_people_search_finds_the_right_person_first_on_the_real_slice(real, tmp_
     answers by name, with the record holding that person's source id (or most of their mentions) first."""
     from evaluation.scratch import scratch_index
     from indexer.catalog import Catalog, text_hash
+    from indexer.identity import is_short_form
     from models.settings import Settings
 
     works, vectors = real
@@ -361,7 +362,8 @@ def test_people_search_finds_the_right_person_first_on_the_real_slice(real, tmp_
             found = s.discovery.search_people(name, limit=3)
             assert found.by == "name" and found.hits, name
             top = found.hits[0].researcher
-            assert names_agree(name_tokens(top.name), name_tokens(name)), (name, top.name)
+            # the record shows its most used name: "Animashree Anandkumar" holds "Anima Anandkumar" too
+            assert names_agree(name_tokens(top.name), name_tokens(name)) or is_short_form(name_tokens(top.name), name_tokens(name)), (name, top.name)
             if name in person:  # several people share the name: the one with the id, not a shifted-id record
                 kind, value = person[name]
                 assert top.identifiers.get(kind, "").lower() == value.lower(), (name, top.identifiers)
