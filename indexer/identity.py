@@ -17,8 +17,8 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
    (shown on both researchers' records and lowering their trust score).
 2. Mentions carrying *different* identifiers of one kind are never merged.
 3. Two mentions on the same work are never one researcher.
-4. Otherwise all names of both clusters must agree and the evidence must agree too (a matching
-   name alone never merges), strongest first:
+4. Otherwise all names of both clusters must agree (or be short forms, last item) and the evidence
+   must agree too (a matching name alone never merges), strongest first:
    * `name+coauthor` (0.95): a shared co-author; for a common name (rule 5) two shared
      co-authors, or one with a rare name (few people share a rare co-author by chance);
    * `name+affiliation` (0.9): a shared affiliation; for a common name the works must also be
@@ -29,6 +29,14 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
    * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare, between the
      centroids or between the closest two works (someone who changed fields keeps a rare name,
      while the centroid of their earlier record sits far from the new field).
+   * `short-form+coauthor` (0.9): one name's first given name is a short form (a prefix of at least
+     SHORT_FORM_MIN_LETTERS letters) of the other's, "Anima"/"Animashree Anandkumar", the family
+     names equal: only on SHORT_FORM_COAUTHORS shared co-authors and a shared affiliation or related
+     topics (centroid cosine >= TOPIC_THRESHOLD), never on one kind of evidence. Chinese and Korean
+     given names are often syllable prefixes of other people's ("Jian"/"Jianwen Xie"), so the name
+     is never enough, and no short form is one when the short name is a COMMON_NAME_PARTS syllable
+     ("Min"/"Mingming Zhang") or the rest of the long name is a name part of its own
+     ("Xian"+"gang Li", "Xiang"+"yang Li": in NAME_PART_MENTIONS names or more).
 5. A name is rare when fewer than RARE_NAME_EXPECTED_PEOPLE people would carry it by chance
    (given and family names independent, corpus counts, never below MIN_POPULATION mentions),
    and never when made only of COMMON_NAME_PARTS; otherwise it is common.
@@ -72,6 +80,9 @@ COMMON_NAME_PARTS = frozenset(
     brown jones miller davis garcia rodriguez martinez hernandez lopez gonzalez david john michael
     james robert maria daniel thomas""".split()
 )
+SHORT_FORM_MIN_LETTERS = 3  # "Dan"/"Daniel"; shorter prefixes are initials or fragments
+SHORT_FORM_COAUTHORS = 2  # shared co-authors a short-form pair needs (on top of affiliation or topic)
+NAME_PART_MENTIONS = 10  # a word in this many names is a name part: "Xian"+"gang" is a name, not a short form
 ID_KINDS = ("orcid", "openalex", "openreview", "dblp")
 
 
@@ -131,6 +142,26 @@ def _names_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     if a == b:
         return True
     return any(fa == fb and ga and gb and givens_agree(ga, gb) for fa, ga in readings(list(a)) for fb, gb in readings(list(b)))
+
+
+def is_short_form(a: list[str], b: list[str]) -> bool:
+    """Rule 4's short-form test: equal family names, one first given name a proper prefix of the
+    other's ("Anima"/"Animashree"), any further given names initials that fit."""
+    return _short_form(tuple(a), tuple(b)) is not None
+
+
+@lru_cache(maxsize=1 << 20)
+def _short_form(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str] | None:
+    """(short, long) first given names when `a` and `b` are short and long forms of one name."""
+    for fa, ga in readings(list(a)):
+        for fb, gb in readings(list(b)):
+            if fa != fb or not ga or not gb or any(len(t) > 1 for t in ga[1:] + gb[1:]):
+                continue
+            short, long = sorted((ga[0], gb[0]), key=len)
+            if SHORT_FORM_MIN_LETTERS <= len(short) < len(long) and long.startswith(short):
+                if not ga[1:] or not gb[1:] or ga[1:] == gb[1:]:
+                    return short, long
+    return None
 
 
 def names_compatible(a: list[str], b: list[str]) -> bool:
@@ -308,8 +339,17 @@ class _Clusters:
         vb = [self.vectors[w] for w in self.works[b] if w in self.vectors]
         return float((np.stack(va) @ np.stack(vb).T).max()) if va and vb else 0.0
 
-    def all_names_agree(self, a: int, b: int) -> bool:
-        return all(_names_agree(x, y) for x in self.names[a] for y in self.names[b])
+    def names_fit(self, a: int, b: int) -> str | None:
+        """"agree" when every name of `a` agrees with every name of `b`, "short form" when some
+        pairs fit only as short forms, None when a pair does neither."""
+        fit = "agree"
+        for x in self.names[a]:
+            for y in self.names[b]:
+                if not _names_agree(x, y):
+                    if _short_form(x, y) is None:
+                        return None
+                    fit = "short form"
+        return fit
 
 
 class _Evidence:
@@ -318,11 +358,29 @@ class _Evidence:
     def __init__(self, clusters: _Clusters, frequency: NameFrequency):
         self.clusters, self.frequency = clusters, frequency
 
+    def compound(self, a: int, b: int) -> bool:
+        """A short form that is really another given name (see rule 4's `short-form+coauthor`)."""
+        for x in self.clusters.names[a]:
+            for y in self.clusters.names[b]:
+                pair = None if _names_agree(x, y) else _short_form(x, y)
+                if pair:
+                    short, long = pair
+                    rest = long[len(short):]
+                    if short in COMMON_NAME_PARTS or (len(rest) > 1 and self.frequency.counts[rest] >= NAME_PART_MENTIONS):
+                        return True
+        return False
+
     def common_name(self, key: str) -> bool:
         return not self.frequency.is_rare(key.split())
 
-    def __call__(self, a: int, b: int, similarity: float) -> tuple[str, float] | None:
+    def __call__(self, a: int, b: int, similarity: float, fit: str = "agree") -> tuple[str, float] | None:
         c = self.clusters
+        if fit == "short form":
+            if self.compound(a, b):
+                return None
+            shared = len(c.coauthors[a] & c.coauthors[b])
+            related = bool(c.institutions[a] & c.institutions[b]) or similarity >= TOPIC_THRESHOLD
+            return ("short-form+coauthor", 0.9) if shared >= SHORT_FORM_COAUTHORS and related else None
         names = [list(n) for n in c.names[a] | c.names[b]]
         abbreviated = any(is_abbreviated(n) for n in names)
         full = [n for n in names if not is_abbreviated(n)]
@@ -435,19 +493,19 @@ def resolve(
             candidates = _candidate_pairs(clusters, roots, frequency)
             found = []
             for (a, b), similarity in candidates.items():
-                if clusters.conflict(a, b) or not clusters.all_names_agree(a, b):
-                    continue
-                reason = evidence(a, b, similarity)
+                fit = None if clusters.conflict(a, b) else clusters.names_fit(a, b)
+                reason = evidence(a, b, similarity, fit) if fit else None
                 if reason:
                     found.append((-reason[1], -similarity, a, b, reason))
             merged = False
             for _, _, a, b, reason in sorted(found):
                 ra, rb = clusters.find(a), clusters.find(b)
-                if ra == rb or clusters.conflict(ra, rb) or not clusters.all_names_agree(ra, rb):
+                fit = None if ra == rb or clusters.conflict(ra, rb) else clusters.names_fit(ra, rb)
+                if not fit:
                     continue
                 if {ra, rb} != {a, b}:  # one side grew this pass: test the grown clusters again
                     ca, cb = clusters.centroid(ra), clusters.centroid(rb)
-                    reason = evidence(ra, rb, float(ca @ cb) if ca is not None and cb is not None else 0.0)
+                    reason = evidence(ra, rb, float(ca @ cb) if ca is not None and cb is not None else 0.0, fit)
                     if not reason:
                         continue
                 clusters.union(ra, rb)
