@@ -143,6 +143,71 @@ class Catalog:
             return self.count_works()
         return self.db.execute("SELECT COUNT(*) FROM works WHERE updated_at > ?", (stamp,)).fetchone()[0]
 
+    def remove_works(self, ids: Iterable[str]) -> int:
+        """Take works out of the catalog; each removal is stamped, so the next incremental reindex
+        removes them from the index too."""
+        ids = sorted(set(ids))
+        stamp = now()
+        with self.db:
+            removed = 0
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                removed += self.db.execute(f"DELETE FROM works WHERE id IN ({marks})", chunk).rowcount
+            self.db.executemany(
+                "INSERT OR REPLACE INTO work_removals (id, removed_at) VALUES (?, ?)", [(i, stamp) for i in ids]
+            )
+        return removed
+
+    def changes_since(self, stamp: str) -> tuple[set[str], set[str]]:
+        """(ids of works added or changed after `stamp`, ids of works removed after it and not back)."""
+        changed = {r[0] for r in self.db.execute("SELECT id FROM works WHERE updated_at > ?", (stamp,))}
+        removed = {r[0] for r in self.db.execute(
+            "SELECT id FROM work_removals WHERE removed_at > ? AND id NOT IN (SELECT id FROM works)", (stamp,)
+        )}
+        return changed, removed
+
+    # -- the last build, for the next incremental one ------------------------------------------
+    def work_topics(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
+        """The last build's topic assignment: work id -> its topic refs (as dicts), topic id -> origin."""
+        refs = {wid: json.loads(text) for wid, text in self.db.execute("SELECT work_id, refs FROM work_topic_refs")}
+        return refs, dict(self.db.execute("SELECT topic_id, origin FROM topic_origins"))
+
+    def store_work_topics(self, refs: dict[str, list[dict]], origins: dict[str, str], removed: Iterable[str] = (),
+                          replace: bool = False) -> None:
+        """Write the topic refs of `refs`' works (all of them when `replace`) and drop `removed` works'."""
+        with self.db:
+            if replace:
+                self.db.execute("DELETE FROM work_topic_refs")
+                self.db.execute("DELETE FROM topic_origins")
+            self.db.executemany("DELETE FROM work_topic_refs WHERE work_id = ?", [(w,) for w in removed])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO work_topic_refs (work_id, refs) VALUES (?, ?)",
+                [(wid, json.dumps(r, ensure_ascii=False, sort_keys=True)) for wid, r in refs.items()],
+            )
+            self.db.executemany("INSERT OR REPLACE INTO topic_origins VALUES (?, ?)", list(origins.items()))
+
+    def doc_hashes(self, engine: str) -> tuple[int | None, dict[str, dict[str, str]]]:
+        """(the version `engine` last built from this catalog, kind -> doc id -> hash of that version's docs)."""
+        row = self.db.execute("SELECT version FROM indexed_versions WHERE engine = ?", (engine,)).fetchone()
+        hashes: dict[str, dict[str, str]] = {}
+        for kind, doc_id, value in self.db.execute("SELECT kind, id, hash FROM doc_hashes WHERE engine = ?", (engine,)):
+            hashes.setdefault(kind, {})[doc_id] = value
+        return (row[0] if row else None), hashes
+
+    def store_doc_hashes(self, engine: str, version: int, changed: dict[str, dict[str, str]],
+                         removed: dict[str, Iterable[str]], replace: bool = False) -> None:
+        with self.db:
+            if replace:
+                self.db.execute("DELETE FROM doc_hashes WHERE engine = ?", (engine,))
+            for kind, ids in removed.items():
+                self.db.executemany("DELETE FROM doc_hashes WHERE engine = ? AND kind = ? AND id = ?",
+                                    [(engine, kind, i) for i in ids])
+            for kind, hashes in changed.items():
+                self.db.executemany("INSERT OR REPLACE INTO doc_hashes VALUES (?, ?, ?, ?)",
+                                    [(engine, kind, i, h) for i, h in hashes.items()])
+            self.db.execute("INSERT OR REPLACE INTO indexed_versions VALUES (?, ?)", (engine, version))
+
     # -- ingest runs ---------------------------------------------------------------------
     def start_ingest(self, files: list[str]) -> int:
         with self.db:
