@@ -230,16 +230,18 @@ class Catalog:
 
     # -- vector cache --------------------------------------------------------------------
     def cached_vectors(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        return dict(self.each_cached_vector(model, hashes))
+
+    def each_cached_vector(self, model: str, hashes: Iterable[str]) -> Iterator[tuple[str, np.ndarray]]:
+        """(text hash, vector) for each of `hashes` the cache holds, one at a time."""
         hashes = list(hashes)
-        found: dict[str, np.ndarray] = {}
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for h, blob in self.db.execute(
                 f"SELECT content_hash, vector FROM vectors WHERE model = ? AND content_hash IN ({marks})", [model, *chunk]
             ):
-                found[h] = np.frombuffer(blob, dtype=np.float32)
-        return found
+                yield h, np.frombuffer(blob, dtype=np.float32)
 
     def store_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
         with self.db:

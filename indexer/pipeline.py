@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Collection, Mapping
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from indexer import aggregates, identity, topics
 from indexer.catalog import CATALOG_STAMP, Catalog, text_hash
 from indexer.topic_model import TopicModel
+from indexer.vectors import VectorMatrix
 from models.embedding import Embedder
 from search.interface import Changes, Corpus, IndexInfo, Progress, SearchEngine, doc_to_dict
 
@@ -50,14 +52,26 @@ class _Plan:
 
 
 def embed_works(
-    catalog: Catalog, works, embedder: Embedder, progress: Progress | None = None, full: bool = False
-) -> tuple[dict[str, np.ndarray], int]:
-    """Vectors for every work, embedding only texts the cache (model, text hash) does not hold;
-    `full` embeds everything again and refreshes the cache."""
-    texts = {w.id: w.embedding_text() for w in works}
-    hashes = {wid: text_hash(text) for wid, text in texts.items()}
-    cached = {} if full else catalog.cached_vectors(embedder.cache_key, set(hashes.values()))
-    missing = sorted({h: wid for wid, h in hashes.items() if h not in cached}.items())
+    catalog: Catalog, works, embedder: Embedder, progress: Progress | None = None, full: bool = False,
+    directory: Path | None = None,
+) -> tuple[VectorMatrix, int]:
+    """Vectors for every work in one matrix (memory-mapped in `directory` when large), embedding
+    only texts the cache (model, text hash) does not hold; `full` embeds everything again and
+    refreshes the cache."""
+    rows_of: dict[str, list[int]] = {}
+    for row, work in enumerate(works):
+        rows_of.setdefault(text_hash(work.embedding_text()), []).append(row)
+    vectors: VectorMatrix | None = None
+    seen: set[str] = set()
+    if not full:
+        for h, vector in catalog.each_cached_vector(embedder.cache_key, rows_of):
+            if vectors is None:
+                vectors = VectorMatrix([w.id for w in works], vector.shape[0], directory)
+            vectors.matrix[rows_of[h]] = vector
+            seen.add(h)
+    if vectors is None:
+        vectors = VectorMatrix([w.id for w in works], embedder.dimension, directory)
+    missing = sorted(h for h in rows_of if h not in seen)
     if progress:  # said at once, even when every vector comes from the cache
         progress("embed", 0, len(missing))
     if missing:
@@ -72,11 +86,12 @@ def embed_works(
         chunk = 2048  # store as we go, so an interrupted run keeps what it embedded
         for start in range(0, len(missing), chunk):
             part = missing[start : start + chunk]
-            vectors = embedder.embed([texts[wid] for _, wid in part], progress=tick)
-            new = {h: v for (h, _), v in zip(part, vectors)}
+            embedded = embedder.embed([works[rows_of[h][0]].embedding_text() for h in part], progress=tick)
+            new = dict(zip(part, embedded))
             catalog.store_vectors(embedder.cache_key, new)
-            cached.update(new)
-    return {wid: cached[h] for wid, h in hashes.items()}, len(missing)
+            for h, vector in new.items():
+                vectors.matrix[rows_of[h]] = vector
+    return vectors, len(missing)
 
 
 def build_corpus(
@@ -97,7 +112,7 @@ def build_corpus(
         progress("read", 0, catalog.count_works())
     works = list(catalog.works(report.skipped))
     report.works = len(works)
-    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full)
+    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full, catalog.path.parent)
     report.reused_vectors = report.works - report.embedded
     report.seconds["embed"] = time.perf_counter() - clock
 

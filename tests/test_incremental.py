@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from indexer.catalog import Catalog, content_hash
+from indexer.catalog import Catalog, content_hash, text_hash
 from indexer.ingest import ingest
 from indexer.pipeline import INCREMENTAL_MAX_SHARE, index
 from search.service import Discovery
@@ -111,3 +111,33 @@ def test_a_reindex_rebuilds_everything_when_it_cannot_start_from_the_live_versio
         assert not after_rollback.incremental and "was not the last one built" in after_rollback.why_full
     finally:
         catalog.close()
+
+
+def test_a_build_keeps_work_vectors_in_one_float32_matrix(embedder, tmp_path, monkeypatch):
+    """No per-work Python lists: one matrix (above MEMMAP_ROWS a file mapping that leaves nothing
+    behind in the data directory), and documents carry its float32 rows."""
+    import numpy as np
+
+    from indexer import vectors as vector_module
+    from indexer.pipeline import build_corpus, embed_works
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        monkeypatch.setattr(vector_module, "MEMMAP_ROWS", len(works) - 1)
+        matrix, _ = embed_works(catalog, works, embedder, directory=tmp_path)
+        assert isinstance(matrix.matrix, np.memmap) and matrix.matrix.dtype == np.float32
+        assert matrix.matrix.shape == (len(works), embedder.dimension)
+        hashes = {w.id: text_hash(w.embedding_text()) for w in works}
+        cached = catalog.cached_vectors(embedder.cache_key, set(hashes.values()))
+        assert all(np.array_equal(matrix[w.id], cached[hashes[w.id]]) for w in works)
+
+        corpus, _ = build_corpus(catalog, embedder)
+        docs = list(corpus.works())
+        assert all(isinstance(d.vector, np.ndarray) and d.vector.dtype == np.float32 for d in docs)
+        assert all(isinstance(r.vector, np.ndarray) for r in corpus.researchers() if r.vector is not None)
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("build-vectors-")) == []
+    finally:
+        catalog.close()
+
