@@ -187,13 +187,25 @@ class Catalog:
             )
             self.db.executemany("INSERT OR REPLACE INTO topic_origins VALUES (?, ?)", list(origins.items()))
 
-    def doc_hashes(self, engine: str) -> tuple[int | None, dict[str, dict[str, str]]]:
-        """(the version `engine` last built from this catalog, kind -> doc id -> hash of that version's docs)."""
+    def indexed_version(self, engine: str) -> int | None:
+        """The version `engine` last built from this catalog (the one `doc_hashes` describes)."""
         row = self.db.execute("SELECT version FROM indexed_versions WHERE engine = ?", (engine,)).fetchone()
-        hashes: dict[str, dict[str, str]] = {}
-        for kind, doc_id, value in self.db.execute("SELECT kind, id, hash FROM doc_hashes WHERE engine = ?", (engine,)):
-            hashes.setdefault(kind, {})[doc_id] = value
-        return (row[0] if row else None), hashes
+        return row[0] if row else None
+
+    def doc_hashes(self, engine: str, kind: str, ids: list[str]) -> dict[str, str]:
+        """Doc id -> hash in the version `engine` last built, for those of `ids` it held."""
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(
+                f"SELECT id, hash FROM doc_hashes WHERE engine = ? AND kind = ? AND id IN ({marks})", [engine, kind, *chunk]
+            ))
+        return found
+
+    def hashed_doc_ids(self, engine: str, kind: str) -> Iterator[str]:
+        for (doc_id,) in self.db.execute("SELECT id FROM doc_hashes WHERE engine = ? AND kind = ?", (engine, kind)):
+            yield doc_id
 
     def store_doc_hashes(self, engine: str, version: int, changed: dict[str, dict[str, str]],
                          removed: dict[str, Iterable[str]], replace: bool = False) -> None:

@@ -16,13 +16,12 @@ from indexer.catalog import CATALOG_STAMP, Catalog, text_hash
 from indexer.topic_model import TopicModel
 from indexer.vectors import VectorMatrix
 from models.embedding import Embedder
-from search.interface import Changes, Corpus, IndexInfo, Progress, SearchEngine, doc_to_dict
+from models.records import TopicRef
+from search.interface import DOC_KINDS, Changes, Corpus, IndexInfo, Progress, SearchEngine, doc_to_dict
 
 INCREMENTAL_MAX_SHARE = 0.2
 """A reindex is incremental while the works added, changed or removed since the live version are at
 most this share of the catalog; beyond it a full rebuild costs about as much and clusters topics again."""
-
-KINDS = ("works", "researchers", "topics")
 
 
 @dataclass
@@ -48,7 +47,6 @@ class _Plan:
     base: int
     changed: set[str]
     removed: set[str]
-    hashes: dict[str, dict[str, str]]
 
 
 def embed_works(
@@ -158,8 +156,6 @@ def _refs_as_dicts(work_topics: Mapping[str, list]) -> dict[str, list[dict]]:
 
 def _topics_from_model(catalog: Catalog, works, vectors: Mapping[str, np.ndarray], plan: _Plan):
     """Stored topics for unchanged works, the stored model's for the rest; the store follows."""
-    from models.records import TopicRef
-
     stored, origin = catalog.work_topics()
     model = TopicModel({w: r for w, r in stored.items() if w not in plan.changed}, vectors)
     work_topics, new_refs = {}, {}
@@ -193,8 +189,7 @@ def _plan(catalog: Catalog, engine: SearchEngine, embedder: Embedder, full: bool
         return None, "no index version yet"
     if live.model != embedder.model_name:
         return None, f"model changed ({live.model} -> {embedder.model_name})"
-    built, hashes = catalog.doc_hashes(engine.name)
-    if built != live.version or CATALOG_STAMP not in live.meta:
+    if catalog.indexed_version(engine.name) != live.version or CATALOG_STAMP not in live.meta:
         return None, f"the live version {live.version} was not the last one built from this catalog"
     if not catalog.work_topics()[1]:
         return None, "no stored topic model"
@@ -205,26 +200,34 @@ def _plan(catalog: Catalog, engine: SearchEngine, embedder: Embedder, full: bool
         return None, "the live version was built from an empty catalog"
     if len(changed) + len(removed) > INCREMENTAL_MAX_SHARE * max(total, 1):
         return None, f"{len(changed) + len(removed)} of {total} works changed (over {INCREMENTAL_MAX_SHARE:.0%})"
-    return _Plan(live.version, changed, removed, hashes), None
+    return _Plan(live.version, changed, removed), None
 
 
-def _changes(corpus: Corpus, previous: dict[str, dict[str, str]]) -> tuple[Changes, dict[str, dict[str, str]]]:
-    """Which documents differ from the previous version's, and the new hashes of those."""
+def _changes(catalog: Catalog, engine: str, corpus: Corpus, incremental: bool) -> tuple[Changes, dict[str, dict[str, str]]]:
+    """Which documents differ from those of the version `engine` last built (all of them when not
+    `incremental`), and the new hashes of those; stored hashes are read a batch at a time."""
     sources = {"works": corpus.works, "researchers": corpus.researchers, "topics": corpus.topics}
     changed: dict[str, set[str]] = {}
     removed: dict[str, set[str]] = {}
     new_hashes: dict[str, dict[str, str]] = {}
-    for kind in KINDS:
-        before = previous.get(kind, {})
-        seen = set()
+    for kind in DOC_KINDS:
+        seen: set[str] = set()
         new_hashes[kind] = {}
+        batch: dict[str, str] = {}
+
+        def compare() -> None:
+            before = catalog.doc_hashes(engine, kind, list(batch)) if incremental else {}
+            new_hashes[kind].update((i, h) for i, h in batch.items() if before.get(i) != h)
+            batch.clear()
+
         for doc in sources[kind]():
             seen.add(doc.id)
-            value = doc_hash(doc)
-            if before.get(doc.id) != value:
-                new_hashes[kind][doc.id] = value
+            batch[doc.id] = doc_hash(doc)
+            if len(batch) >= 5000:
+                compare()
+        compare()
         changed[kind] = set(new_hashes[kind])
-        removed[kind] = set(before) - seen
+        removed[kind] = {i for i in catalog.hashed_doc_ids(engine, kind) if i not in seen} if incremental else set()
     return Changes(changed, removed), new_hashes
 
 
@@ -253,8 +256,8 @@ def index(
     report.incremental, report.why_full = plan is not None, why_full
     corpus.meta[CATALOG_STAMP] = stamp  # the version remembers what it saw: index lag survives a rollback
     clock = time.perf_counter()
-    changes, hashes = _changes(corpus, plan.hashes if plan else {})
-    report.written = {kind: len(changes.changed[kind]) + len(changes.removed[kind]) for kind in KINDS}
+    changes, hashes = _changes(catalog, engine.name, corpus, plan is not None)
+    report.written = {kind: len(changes.changed[kind]) + len(changes.removed[kind]) for kind in DOC_KINDS}
     if plan is None:
         report.info = engine.build(corpus, progress)
     else:

@@ -137,6 +137,10 @@ class Corpus:
     meta: dict[str, object] = field(default_factory=dict)
 
 
+DOC_KINDS: tuple[str, ...] = ("works", "researchers", "topics")
+"""The three kinds of document every index version holds."""
+
+
 @dataclass(frozen=True)
 class Changes:
     """Which documents of a corpus differ from the version an incremental build starts from."""

@@ -40,6 +40,7 @@ import numpy as np
 from models.records import ResearcherDoc, TopicDoc, WorkDoc
 from search import text as T
 from search.interface import (
+    DOC_KINDS,
     Changes,
     FACET_LIMIT,
     BadQuery,
@@ -61,7 +62,7 @@ from search.interface import (
 )
 from search.pin import pinned
 
-KINDS: tuple[str, ...] = ("works", "researchers", "topics")
+KINDS = DOC_KINDS
 FORMAT = 1
 DEFAULT_TIMEOUT = 10.0
 RETRIES = 2
