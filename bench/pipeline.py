@@ -161,6 +161,9 @@ def run_engine(args: argparse.Namespace) -> dict:
         "incremental_index_s": round(incremental_s, 1),
         **{key: round(latencies[label]["p95"], 1) for key, label in LATENCIES.items()},
         "added_works": added,
+        "incremental": incremental.incremental,  # False: the reindex fell back to a full build, and says why
+        "incremental_why_full": incremental.why_full,
+        "incremental_written": incremental.written,
         "incremental_embedded": incremental.embedded,
         "full_seconds": {k: round(v, 1) for k, v in full.seconds.items()},
         "incremental_seconds": {k: round(v, 1) for k, v in incremental.seconds.items()},

@@ -32,7 +32,7 @@ def h_index(citations: list[int]) -> int:
     return sum(1 for i, c in enumerate(ranked, start=1) if c >= i)
 
 
-def researcher_vector(works: list[Work], vectors: dict[str, np.ndarray]) -> list[float] | None:
+def researcher_vector(works: list[Work], vectors: Mapping[str, np.ndarray]) -> np.ndarray | None:
     """Recency-weighted mean of work vectors (half-life five years), L2-normalised."""
     rows = [(w, vectors[w.id]) for w in works if w.id in vectors]
     if not rows:
@@ -41,7 +41,7 @@ def researcher_vector(works: list[Work], vectors: dict[str, np.ndarray]) -> list
     weights = np.array([0.5 ** ((latest - (w.year or latest)) / RECENCY_HALF_LIFE_YEARS) for w, _ in rows])
     mean = (np.stack([v for _, v in rows]) * weights[:, None]).sum(axis=0)
     norm = np.linalg.norm(mean)
-    return (mean / norm).astype(np.float32).tolist() if norm else None
+    return (mean / norm).astype(np.float32) if norm else None
 
 
 def display_name(names: list[str]) -> str:
@@ -56,12 +56,15 @@ def build_docs(
     resolution: Resolution,
     work_topics: dict[str, list[TopicRef]],
     topic_origin: dict[str, str],
-    vectors: dict[str, np.ndarray],
+    vectors: Mapping[str, np.ndarray],
     exclusions: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[list[WorkDoc], list[ResearcherDoc], list[TopicDoc]]:
     """`exclusions`: researcher id -> work ids its owner excluded from their expertise
     (`models.accounts.expertise_exclusions`). Those works stay on the record (`work_ids`, counts,
-    collaborators) but count neither in the researcher's vector nor in their topics."""
+    collaborators) but count neither in the researcher's vector nor in their topics.
+
+    Vectors stay float32 arrays (a work's is its row of the build's matrix, not a copy): a list of
+    Python floats would cost about 12 KB per document."""
     exclusions = exclusions or {}
     by_id = {w.id: w for w in works}
     names = {rid: display_name([m.name for m in members]) for rid, members in resolution.members.items()}
@@ -74,7 +77,6 @@ def build_docs(
             link = resolution.links.get(f"{work.id}#{a.position}")
             if link:
                 authors.append(AuthorRef(link.researcher_id, a.name, a.position, link.method, link.confidence))
-        vector = vectors.get(work.id)
         work_docs.append(
             WorkDoc(
                 id=work.id,
@@ -92,7 +94,7 @@ def build_docs(
                 institutions=sorted({i.name for a in work.authorships for i in a.institutions}),
                 authors_truncated=work.authors_truncated,
                 links=dict(work.links),
-                vector=vector.tolist() if vector is not None else None,
+                vector=vectors.get(work.id),
             )
         )
     docs_by_id = {d.id: d for d in work_docs}
@@ -172,7 +174,7 @@ def topic_docs(
     work_topics: dict[str, list[TopicRef]],
     topic_origin: dict[str, str],
     topic_researchers: dict[str, set[str]],
-    vectors: dict[str, np.ndarray],
+    vectors: Mapping[str, np.ndarray],
 ) -> list[TopicDoc]:
     """One doc per field and topic: a topic names its field, a field lists its largest topics."""
     topic_works: dict[str, list[str]] = defaultdict(list)
@@ -202,7 +204,7 @@ def topic_docs(
                 parent=parent.id if parent else None,
                 parent_label=parent.label if parent else None,
                 subtopics=[TopicCount(c, first[c].label, len(topic_works[c])) for c in subtopics],
-                vector=(mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32).tolist() if mean is not None else None,
+                vector=(mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32) if mean is not None else None,
             )
         )
     return docs

@@ -143,6 +143,83 @@ class Catalog:
             return self.count_works()
         return self.db.execute("SELECT COUNT(*) FROM works WHERE updated_at > ?", (stamp,)).fetchone()[0]
 
+    def remove_works(self, ids: Iterable[str]) -> int:
+        """Take works out of the catalog; each removal is stamped, so the next incremental reindex
+        removes them from the index too."""
+        ids = sorted(set(ids))
+        stamp = now()
+        with self.db:
+            removed = 0
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                removed += self.db.execute(f"DELETE FROM works WHERE id IN ({marks})", chunk).rowcount
+            self.db.executemany(
+                "INSERT OR REPLACE INTO work_removals (id, removed_at) VALUES (?, ?)", [(i, stamp) for i in ids]
+            )
+        return removed
+
+    def changes_since(self, stamp: str) -> tuple[set[str], set[str]]:
+        """(ids of works added or changed after `stamp`, ids of works removed after it and not back)."""
+        changed = {r[0] for r in self.db.execute("SELECT id FROM works WHERE updated_at > ?", (stamp,))}
+        removed = {r[0] for r in self.db.execute(
+            "SELECT id FROM work_removals WHERE removed_at > ? AND id NOT IN (SELECT id FROM works)", (stamp,)
+        )}
+        return changed, removed
+
+    # -- the last build, for the next incremental one ------------------------------------------
+    def work_topics(self) -> tuple[dict[str, list[dict]], dict[str, str]]:
+        """The last build's topic assignment: work id -> its topic refs (as dicts), topic id -> origin."""
+        refs = {wid: json.loads(text) for wid, text in self.db.execute("SELECT work_id, refs FROM work_topic_refs")}
+        return refs, dict(self.db.execute("SELECT topic_id, origin FROM topic_origins"))
+
+    def store_work_topics(self, refs: dict[str, list[dict]], origins: dict[str, str], removed: Iterable[str] = (),
+                          replace: bool = False) -> None:
+        """Write the topic refs of `refs`' works (all of them when `replace`) and drop `removed` works'."""
+        with self.db:
+            if replace:
+                self.db.execute("DELETE FROM work_topic_refs")
+                self.db.execute("DELETE FROM topic_origins")
+            self.db.executemany("DELETE FROM work_topic_refs WHERE work_id = ?", [(w,) for w in removed])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO work_topic_refs (work_id, refs) VALUES (?, ?)",
+                [(wid, json.dumps(r, ensure_ascii=False, sort_keys=True)) for wid, r in refs.items()],
+            )
+            self.db.executemany("INSERT OR REPLACE INTO topic_origins VALUES (?, ?)", list(origins.items()))
+
+    def indexed_version(self, engine: str) -> int | None:
+        """The version `engine` last built from this catalog (the one `doc_hashes` describes)."""
+        row = self.db.execute("SELECT version FROM indexed_versions WHERE engine = ?", (engine,)).fetchone()
+        return row[0] if row else None
+
+    def doc_hashes(self, engine: str, kind: str, ids: list[str]) -> dict[str, str]:
+        """Doc id -> hash in the version `engine` last built, for those of `ids` it held."""
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(
+                f"SELECT id, hash FROM doc_hashes WHERE engine = ? AND kind = ? AND id IN ({marks})", [engine, kind, *chunk]
+            ))
+        return found
+
+    def hashed_doc_ids(self, engine: str, kind: str) -> Iterator[str]:
+        for (doc_id,) in self.db.execute("SELECT id FROM doc_hashes WHERE engine = ? AND kind = ?", (engine, kind)):
+            yield doc_id
+
+    def store_doc_hashes(self, engine: str, version: int, changed: dict[str, dict[str, str]],
+                         removed: dict[str, Iterable[str]], replace: bool = False) -> None:
+        with self.db:
+            if replace:
+                self.db.execute("DELETE FROM doc_hashes WHERE engine = ?", (engine,))
+            for kind, ids in removed.items():
+                self.db.executemany("DELETE FROM doc_hashes WHERE engine = ? AND kind = ? AND id = ?",
+                                    [(engine, kind, i) for i in ids])
+            for kind, hashes in changed.items():
+                self.db.executemany("INSERT OR REPLACE INTO doc_hashes VALUES (?, ?, ?, ?)",
+                                    [(engine, kind, i, h) for i, h in hashes.items()])
+            self.db.execute("INSERT OR REPLACE INTO indexed_versions VALUES (?, ?)", (engine, version))
+
     # -- ingest runs ---------------------------------------------------------------------
     def start_ingest(self, files: list[str]) -> int:
         with self.db:
@@ -165,16 +242,18 @@ class Catalog:
 
     # -- vector cache --------------------------------------------------------------------
     def cached_vectors(self, model: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        return dict(self.each_cached_vector(model, hashes))
+
+    def each_cached_vector(self, model: str, hashes: Iterable[str]) -> Iterator[tuple[str, np.ndarray]]:
+        """(text hash, vector) for each of `hashes` the cache holds, one at a time."""
         hashes = list(hashes)
-        found: dict[str, np.ndarray] = {}
         for start in range(0, len(hashes), 500):
             chunk = hashes[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for h, blob in self.db.execute(
                 f"SELECT content_hash, vector FROM vectors WHERE model = ? AND content_hash IN ({marks})", [model, *chunk]
             ):
-                found[h] = np.frombuffer(blob, dtype=np.float32)
-        return found
+                yield h, np.frombuffer(blob, dtype=np.float32)
 
     def store_vectors(self, model: str, vectors: dict[str, np.ndarray]) -> None:
         with self.db:

@@ -46,6 +46,7 @@ import numpy as np
 from models.records import ResearcherDoc, TopicDoc, WorkDoc
 from search import text as T
 from search.interface import (
+    Changes,
     FACET_LIMIT,
     BadQuery,
     Corpus,
@@ -423,6 +424,14 @@ class EmbeddedEngine:
         info = self.info()
         assert info is not None
         return info
+
+    def update(self, base: int, corpus: Corpus, changes: Changes, progress: Progress | None = None) -> IndexInfo:
+        """A version here is whole files in row order (FTS5 tables with their BM25 statistics, facet
+        columns, the spelling vocabulary, vector matrices), so the next one is written from
+        `corpus` as `build` writes it: rows, ties and statistics equal a full build's by construction.
+        What an incremental reindex saves on this engine is the indexer's side (no re-embedding,
+        no re-clustering); `changes` is what a remote engine writes instead of everything."""
+        return self.build(corpus, progress)
 
     def rollback(self) -> IndexInfo:
         """Make the newest complete version older than the live one live again."""

@@ -137,6 +137,18 @@ class Corpus:
     meta: dict[str, object] = field(default_factory=dict)
 
 
+DOC_KINDS: tuple[str, ...] = ("works", "researchers", "topics")
+"""The three kinds of document every index version holds."""
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Which documents of a corpus differ from the version an incremental build starts from."""
+
+    changed: dict[str, set[str]]  # kind ("works", "researchers", "topics") -> ids of new or changed docs
+    removed: dict[str, set[str]]  # kind -> ids the base version holds and the corpus does not
+
+
 class SearchEngine(Protocol):
     """Retrieval primitives. Ids in, ids and docs out; scores are higher-is-better."""
 
@@ -145,6 +157,11 @@ class SearchEngine(Protocol):
     # -- index versions ---------------------------------------------------------------------
     def build(self, corpus: Corpus, progress: Progress | None = None) -> IndexInfo:
         """Build a new version beside the live one, then switch to it atomically."""
+
+    def update(self, base: int, corpus: Corpus, changes: Changes, progress: Progress | None = None) -> IndexInfo:
+        """Build a new version from version `base` by applying `changes` (the docs they name are
+        read from `corpus`, which holds the whole new version), then switch to it as `build` does.
+        When `base` is no longer live, build from `corpus` instead."""
 
     def rollback(self) -> IndexInfo:
         """Make the previous version live again."""

@@ -40,6 +40,8 @@ import numpy as np
 from models.records import ResearcherDoc, TopicDoc, WorkDoc
 from search import text as T
 from search.interface import (
+    DOC_KINDS,
+    Changes,
     FACET_LIMIT,
     BadQuery,
     Corpus,
@@ -60,7 +62,7 @@ from search.interface import (
 )
 from search.pin import pinned
 
-KINDS: tuple[str, ...] = ("works", "researchers", "topics")
+KINDS = DOC_KINDS
 FORMAT = 1
 DEFAULT_TIMEOUT = 10.0
 RETRIES = 2
@@ -612,6 +614,15 @@ def _server_escaped(fragment: str) -> str:
     return fragment.replace("&#x2F;", "/")
 
 
+def _sources(corpus: Corpus) -> tuple[tuple[str, Callable[[], Iterable], Callable], ...]:
+    """Each kind with its documents in `corpus` and how they become an index's `_source`."""
+    return (
+        ("works", corpus.works, work_source),
+        ("researchers", corpus.researchers, researcher_source),
+        ("topics", corpus.topics, topic_source),
+    )
+
+
 # == the engine ===================================================================================
 
 
@@ -874,6 +885,27 @@ class OpenSearchEngine:
         Half-built versions left by a killed build are deleted first; if this build fails, its
         indices are deleted and the aliases still point at the version that was serving.
         """
+        return self._new_version(
+            corpus, lambda number, names, versions, live, heartbeat: self._write_version(number, names, corpus, progress, heartbeat)
+        )
+
+    def update(self, base: int, corpus: Corpus, changes: Changes, progress: Progress | None = None) -> IndexInfo:
+        """Build `v{n+1}` as a `_clone` of version `base` (made read-only first; it keeps serving),
+        write only the changed and removed documents into it, then refresh, force-merge (which also
+        drops the replaced documents from BM25's statistics) and switch exactly as `build` does.
+        When `base` is no longer the live, complete version, every document is written instead."""
+
+        def write(number: int, names: dict[str, str], versions: dict[int, _Version], live: int | None,
+                  heartbeat: Callable[[], None]) -> dict[str, int]:
+            if live != base or base not in versions or not versions[base].complete:
+                return self._write_version(number, names, corpus, progress, heartbeat)
+            return self._apply_changes(versions[base], number, names, corpus, changes, progress, heartbeat)
+
+        return self._new_version(corpus, write)
+
+    def _new_version(self, corpus: Corpus, write: Callable[..., dict[str, int]]) -> IndexInfo:
+        """Under the build lock: clear half-built versions, `write` the next one, record it complete,
+        move the aliases, prune all but it and the previous one."""
         with self._build_lock() as heartbeat:
             versions, live, aliases = self._versions()
             for number, version in sorted(versions.items()):
@@ -882,7 +914,7 @@ class OpenSearchEngine:
             number = max([*versions, live or 0], default=0) + 1
             names = {kind: f"{self.prefix}-{kind}-v{number}" for kind in KINDS}
             try:
-                counts = self._write_version(number, names, corpus, progress, heartbeat)
+                counts = write(number, names, versions, live, heartbeat)
                 record = {
                     "format": FORMAT,
                     "version": number,
@@ -961,8 +993,6 @@ class OpenSearchEngine:
     def _write_version(
         self, number: int, names: dict[str, str], corpus: Corpus, progress: Progress | None, heartbeat: Callable[[], None]
     ) -> dict[str, int]:
-        from opensearchpy.helpers import BulkIndexError, streaming_bulk
-
         dimension = int(corpus.dimension)
         for kind, index in names.items():
             body = index_body(kind, dimension, {"version": number, "kind": kind, "complete": False})
@@ -978,45 +1008,83 @@ class OpenSearchEngine:
                 seen.add(doc.id)
                 yield {"_index": names[kind], "_id": doc.id, "_source": to_source(doc, dimension)}
 
-        counts: dict[str, int] = {}
-        sources = (
-            ("works", corpus.works, work_source),
-            ("researchers", corpus.researchers, researcher_source),
-            ("topics", corpus.topics, topic_source),
-        )
-        for kind, docs, to_source in sources:
-            total = corpus.counts.get(kind, 0)
-            done = 0
-            try:
-                # Documents a busy cluster rejects with 429 are sent again after a growing pause.
-                for ok, item in streaming_bulk(
-                    self.client,
-                    actions(kind, docs(), to_source),
-                    chunk_size=BULK_CHUNK,
-                    max_chunk_bytes=20 * 1024 * 1024,
-                    raise_on_error=True,
-                    max_retries=BULK_RETRIES,
-                    initial_backoff=1,
-                    max_backoff=30,
-                    request_timeout=BUILD_TIMEOUT,
-                ):
-                    done += 1
-                    if done % BULK_CHUNK == 0:
-                        heartbeat()
-                        if progress:
-                            progress(f"index {kind}", done, max(total, done))
-            except BulkIndexError as exc:
-                first = exc.errors[0] if exc.errors else {}
-                detail = next(iter(first.values()), {}) if isinstance(first, dict) else {}
-                raise RuntimeError(f"OpenSearch refused {len(exc.errors)} {kind}: {json.dumps(detail)[:500]}") from exc
-            except Exception as exc:
-                translated = self._translate(exc)
-                if translated is exc:
-                    raise
-                raise translated from exc
-            counts[kind] = done
-            if progress:
-                progress(f"index {kind}", done, done)
+        counts = {
+            kind: self._bulk(kind, actions(kind, docs(), to_source), corpus.counts.get(kind, 0), progress, heartbeat)
+            for kind, docs, to_source in _sources(corpus)
+        }
+        self._finish_version(names, progress, heartbeat)
+        return counts
+
+    def _apply_changes(
+        self, base: _Version, number: int, names: dict[str, str], corpus: Corpus, changes: Changes,
+        progress: Progress | None, heartbeat: Callable[[], None],
+    ) -> dict[str, int]:
+        """The new version's indices as clones of `base`'s, with `changes` written into them."""
+        dimension = int(corpus.dimension)
+        for kind, index in names.items():
+            source = base.indices[kind]
+            self._call(self.client.indices.put_settings, index=source, body={"index": {"blocks.write": True}},
+                       request_timeout=BUILD_TIMEOUT)
+            self._call(
+                self.client.indices.clone, index=source, target=index, request_timeout=BUILD_TIMEOUT,
+                body={"settings": {"index": {"blocks.write": None, "number_of_replicas": 0, "refresh_interval": "-1"}}},
+            )
+            # The clone carries `base`'s record: mark it unfinished at once, so a crash leaves it to be cleared.
+            self._call(self.client.indices.put_mapping, index=index,
+                       body={"_meta": {"version": number, "kind": kind, "complete": False}})
+
+        def actions(kind: str, docs: Iterable, to_source: Callable) -> Iterator[dict]:
+            wanted = changes.changed.get(kind, set())
+            for doc in docs:
+                if doc.id in wanted:
+                    yield {"_index": names[kind], "_id": doc.id, "_source": to_source(doc, dimension)}
+            for doc_id in sorted(changes.removed.get(kind, ())):
+                yield {"_op_type": "delete", "_index": names[kind], "_id": doc_id}
+
+        for kind, docs, to_source in _sources(corpus):
+            total = len(changes.changed.get(kind, ())) + len(changes.removed.get(kind, ()))
+            self._bulk(kind, actions(kind, docs(), to_source), total, progress, heartbeat)
+        self._finish_version(names, progress, heartbeat)
+        return dict(corpus.counts)
+
+    def _bulk(self, kind: str, actions: Iterator[dict], total: int, progress: Progress | None,
+              heartbeat: Callable[[], None]) -> int:
+        """Send `actions` in chunks; documents a busy cluster rejects with 429 are sent again after a growing pause."""
+        from opensearchpy.helpers import BulkIndexError, streaming_bulk
+
+        done = 0
+        try:
+            for ok, item in streaming_bulk(
+                self.client,
+                actions,
+                chunk_size=BULK_CHUNK,
+                max_chunk_bytes=20 * 1024 * 1024,
+                raise_on_error=True,
+                max_retries=BULK_RETRIES,
+                initial_backoff=1,
+                max_backoff=30,
+                request_timeout=BUILD_TIMEOUT,
+            ):
+                done += 1
+                if done % BULK_CHUNK == 0:
+                    heartbeat()
+                    if progress:
+                        progress(f"index {kind}", done, max(total, done))
+        except BulkIndexError as exc:
+            first = exc.errors[0] if exc.errors else {}
+            detail = next(iter(first.values()), {}) if isinstance(first, dict) else {}
+            raise RuntimeError(f"OpenSearch refused {len(exc.errors)} {kind}: {json.dumps(detail)[:500]}") from exc
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+        if progress:
+            progress(f"index {kind}", done, done)
+        return done
+
+    def _finish_version(self, names: dict[str, str], progress: Progress | None, heartbeat: Callable[[], None]) -> None:
+        """Refresh, force-merge, add replicas and wait until the new indices are green."""
         if progress:
             progress("index text", 0, 1)
         indices = ",".join(names.values())
@@ -1039,7 +1107,6 @@ class OpenSearchEngine:
             raise EngineUnavailable(f"new indices did not become available (cluster status {health.get('status')})")
         if progress:
             progress("index text", 1, 1)
-        return counts
 
     def _force_merge(self, indices: str, heartbeat: Callable[[], None]) -> None:
         """Merge a finished version down to one segment per shard, so every search (BM25 and each HNSW

@@ -163,6 +163,7 @@ def cmd_reindex(args, settings: Settings) -> int:
             engine.close()
         data = {"works": report.works, "embedded": report.embedded, "reused_vectors": report.reused_vectors,
                 "researchers": report.researchers, "topics": report.topics, "full": args.full,
+                "incremental": report.incremental, "why_full": report.why_full, "written": report.written,
                 "excluded_works": sum(len(w) for w in exclusions.values()),
                 "seconds": {k: round(v, 2) for k, v in report.seconds.items()},
                 "version": report.info.version if report.info else None, "engine": settings.engine,
@@ -172,6 +173,8 @@ def cmd_reindex(args, settings: Settings) -> int:
          f"indexed {report.works} works ({report.embedded} embedded, {report.reused_vectors} from cache), "
          f"{report.researchers} researchers, {report.topics} topics -> {settings.engine} version "
          f"{data['version']} in {report.seconds.get('total', 0):.1f}s"
+         + (f" (incremental: {report.changed_works} works changed, documents written {report.written})"
+            if report.incremental else f" (full: {report.why_full})")
          + "".join(f"\n  skipped {work_id}: {reason}" for work_id, reason in report.skipped))
     return 0
 

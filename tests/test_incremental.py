@@ -1,0 +1,143 @@
+"""Incremental reindex (indexer.pipeline.index without `full`): after works are added, changed and
+removed, only the documents that differ are written into a version made from the live one, and
+search answers exactly as after a full rebuild of the same catalog, on both engines.
+
+The corpus is the OpenAlex fixture slice: every work there carries at least two source topics with
+their fields, so a full rebuild's clustering cannot move a topic and both paths must agree exactly.
+Real records, the real model, real SQLite and the real OpenSearch node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+import pytest
+
+from indexer.catalog import Catalog, content_hash, text_hash
+from indexer.ingest import ingest
+from indexer.pipeline import INCREMENTAL_MAX_SHARE, index
+from search.service import Discovery
+from tests.support import FIXTURES
+
+SLICE = FIXTURES / "openalex-old.slice.jsonl.gz"
+ENGINES = ("embedded", pytest.param("opensearch", marks=pytest.mark.opensearch))
+
+
+@pytest.fixture(params=ENGINES)
+def kind(request):
+    return request.param
+
+
+def snapshot(discovery: Discovery, queries: list[str], names: list[str]) -> dict:
+    """What a user sees: works by each mode, people by name, and each found researcher's profile."""
+    seen: dict = {}
+    for query in queries:
+        for mode in ("keyword", "semantic", "hybrid"):
+            results = discovery.search_works(query, mode=mode, per_page=20)
+            seen[(query, mode)] = (
+                results.total,
+                [(h.work.id, asdict(h.work), round(h.scores.fused, 5)) for h in results.hits],
+            )
+    for name in names:
+        hits = discovery.search_people(name, limit=10, by="name").hits
+        seen[("people", name)] = [asdict(h.researcher) for h in hits]
+        if hits:
+            profile = discovery.researcher_profile(hits[0].researcher.id)
+            seen[("profile", name)] = asdict(profile)
+    return seen
+
+
+def test_incremental_reindex_answers_like_a_full_one(kind, engine_factory, embedder, tmp_path):
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        held_out = [w for w in works[::10]][:4]  # added by the second ingest
+        catalog.remove_works(w.id for w in held_out)
+        first = index(catalog, live := engine_factory(kind)(), embedder)
+        assert not first.incremental and first.why_full == "no index version yet"
+
+        ingest(catalog, [SLICE])  # the held-out works come back; the others are unchanged
+        kept = [w for w in works if w not in held_out]
+        changed = replace(kept[3], title="Luminescent lanthanide frameworks for oxygen sensing")
+        catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
+        removed = kept[7]
+        catalog.remove_works([removed.id])
+
+        second = index(catalog, live, embedder)
+        assert second.incremental, second.why_full
+        assert second.changed_works == len(held_out) + 2
+        assert 0 < second.written["works"] <= len(held_out) + 2  # only the works that changed
+        assert second.written["researchers"] < second.researchers
+
+        if kind == "opensearch":  # the new version is the live one's clone, not a rewrite
+            settings = live.client.indices.get_settings(index=live.alias("works"))
+            assert next(iter(settings.values()))["settings"]["index"]["resize"]["source"]["name"] == live.alias("works") + f"-v{first.info.version}"
+
+        queries = [held_out[0].title, changed.title, removed.title, "crystal structure of copper complexes"]
+        names = [held_out[0].authorships[0].name, changed.authorships[0].name, kept[0].authorships[0].name]
+        incremental = snapshot(Discovery(live, embedder), queries, names)
+
+        full = index(catalog, rebuilt := engine_factory(kind)(), embedder, full=True)
+        assert not full.incremental and full.why_full == "--full"
+        assert snapshot(Discovery(rebuilt, embedder), queries, names) == incremental
+
+        keyword = [hit[0] for hit in incremental[(changed.title, "keyword")][1]]
+        assert keyword[0] == changed.id  # the changed title is what the index holds
+        found = {hit[0] for query in queries for mode in ("keyword", "semantic", "hybrid") for hit in incremental[(query, mode)][1]}
+        assert removed.id not in found
+        assert held_out[0].id in [hit[0] for hit in incremental[(held_out[0].title, "hybrid")][1]][:3]
+    finally:
+        catalog.close()
+
+
+def test_a_reindex_rebuilds_everything_when_it_cannot_start_from_the_live_version(engine_factory, embedder, tmp_path):
+    engine = engine_factory("embedded")()
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        ingest(catalog, [SLICE])
+        index(catalog, engine, embedder)
+        unchanged = index(catalog, engine, embedder)
+        assert unchanged.incremental and unchanged.written == {"works": 0, "researchers": 0, "topics": 0}
+
+        works = list(catalog.works())
+        many = works[: int(len(works) * INCREMENTAL_MAX_SHARE) + 1]
+        catalog.remove_works(w.id for w in many)
+        large = index(catalog, engine, embedder)
+        assert not large.incremental and "changed (over 20%)" in large.why_full
+
+        engine.rollback()  # the live version is no longer the one the catalog's hashes describe
+        after_rollback = index(catalog, engine, embedder)
+        assert not after_rollback.incremental and "was not the last one built" in after_rollback.why_full
+    finally:
+        catalog.close()
+
+
+def test_a_build_keeps_work_vectors_in_one_float32_matrix(embedder, tmp_path, monkeypatch):
+    """No per-work Python lists: one matrix (above MEMMAP_ROWS a file mapping that leaves nothing
+    behind in the data directory), and documents carry its float32 rows."""
+    import numpy as np
+
+    from indexer import vectors as vector_module
+    from indexer.pipeline import build_corpus, embed_works
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        monkeypatch.setattr(vector_module, "MEMMAP_ROWS", len(works) - 1)
+        matrix, _ = embed_works(catalog, works, embedder, directory=tmp_path)
+        assert isinstance(matrix.matrix, np.memmap) and matrix.matrix.dtype == np.float32
+        assert matrix.matrix.shape == (len(works), embedder.dimension)
+        hashes = {w.id: text_hash(w.embedding_text()) for w in works}
+        cached = catalog.cached_vectors(embedder.cache_key, set(hashes.values()))
+        assert all(np.array_equal(matrix[w.id], cached[hashes[w.id]]) for w in works)
+
+        corpus, _ = build_corpus(catalog, embedder)
+        docs = list(corpus.works())
+        assert all(isinstance(d.vector, np.ndarray) and d.vector.dtype == np.float32 for d in docs)
+        assert all(isinstance(r.vector, np.ndarray) for r in corpus.researchers() if r.vector is not None)
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("build-vectors-")) == []
+    finally:
+        catalog.close()
+
