@@ -409,8 +409,8 @@ def test_new_collaborators_blend_the_coauthor_graph_and_name_the_shared_coauthor
 
 def test_new_collaborators_put_strong_graph_evidence_above_content_alone(discovery, seed):
     """The product's order is `blend_collaborators` with COLLABORATOR_BLEND over its signals (what
-    `discovery eval collaborators` scores); a friend of a friend who writes as close to you as a
-    stranger does ranks above the stranger."""
+    `discovery eval collaborators` scores); a friend of a friend ranks above a stranger who writes as
+    close to you, or up to twice as close."""
     from search.service import COLLABORATOR_BLEND, blend_collaborators
 
     works = discovery.researcher_profile(seed.id).works
@@ -426,14 +426,12 @@ def test_new_collaborators_put_strong_graph_evidence_above_content_alone(discove
         for stranger in strangers:
             if signals[friend].content >= signals[stranger].content > 0:
                 assert rank[friend] < rank[stranger]
-    checked = [(f, s) for f in friends for s in strangers if signals[f].content >= signals[s].content > 0]
-    assert checked, "the fixture should have a friend of a friend at least as close as some stranger"
-    # the graph alone does not decide: the friend of a friend who writes closest to the seed outranks the
-    # one with the strongest shared co-authors who writes farthest (a sum of max-scaled signals did not)
-    closest = max(friends, key=lambda rid: (signals[rid].content, rid))
-    farthest_strongest = min(friends, key=lambda rid: (-signals[rid].adamic_adar, signals[rid].content, rid))
-    assert signals[farthest_strongest].adamic_adar > signals[closest].adamic_adar
-    assert rank[closest] < rank[farthest_strongest]
+    # a shared co-author outweighs a twofold gap in content: every friend of a friend at least half as
+    # close as the closest stranger ranks above that stranger (a sum of max-scaled signals did not)
+    closest = max(strangers, key=lambda rid: signals[rid].content)
+    near_enough = [f for f in friends if signals[f].content >= signals[closest].content / 2]
+    assert near_enough
+    assert all(rank[f] < rank[closest] for f in near_enough)
 
 
 def test_profile_suggestions_search_the_researcher_vectors_once(discovery, seed, monkeypatch):
