@@ -8,18 +8,20 @@ Protocol (link prediction on a co-authorship graph, after Liben-Nowell & Kleinbe
 link-prediction problem for social networks", 2007):
 1. Identities are resolved once on the whole corpus, so one person has one id on every side.
 2. Validation: an index of the works up to `validation_year` (identity memory seeded from step 1);
-   truth: pairs who first co-author a work in (`validation_year`, `split_year`]. Every weight
+   truth: pairs who first co-author a work in (`validation_year`, `split_year`]. Every parameter
    combination of the new-collaborator blend (`search.service.blend_collaborators`) is scored there
-   by recall@20; the best is "validation blend".
+   by recall@20; the best is "validation blend" (differences under TIE are noise, and then the
+   simpler blend wins: no topics before topics, a lower content power before a higher one).
 3. Test (held out, reported): an index of the works up to `split_year`; truth: pairs who first
    co-author after it. Both researchers of a pair are active on both sides of the split.
 4. For every researcher with at least one new pair (or a seeded sample of them), each method ranks
    candidates from the history alone; recall@10, recall@20 and MRR (first new collaborator within
    the first 100) are averaged over researchers.
 
-Methods: `collaborators` (the product, with the weights in `search.service.COLLABORATOR_WEIGHTS`),
-`validation blend` (the weights this run chose), `content only` (researcher-vector cosine alone:
-what the product did before the blend), `similar` (the profile's "similar researchers");
+Methods: `collaborators` (the product's ranking: its candidates and signals blended with
+`search.service.COLLABORATOR_BLEND`, without the explanations), `validation blend` (the blend this
+run chose), `content only` (researcher-vector cosine alone: what the product did before the blend),
+`similar` (the profile's "similar researchers", unexplained);
 baselines `random`, `most prolific` (most history works), `common neighbours`, `Adamic-Adar`
 (common neighbours weighted by 1 / log degree) and `topic overlap` (cosine of topic-count
 vectors). No method proposes existing co-authors or the researcher; graph baselines only rank
@@ -47,7 +49,7 @@ from indexer.sources import SourceError, read_records
 from models.embedding import Embedder
 from models.records import Work
 from models.settings import Settings
-from search.service import COLLABORATOR_WEIGHTS, CollaboratorWeights, blend_collaborators
+from search.service import COLLABORATOR_BLEND, CollaboratorBlend, blend_collaborators
 
 ML_VENUES = SHARED_DATA / "ml-venues.openalex.jsonl.gz"
 DEFAULT_SPLIT_YEAR = 2020
@@ -57,8 +59,10 @@ METHODS = (
     "collaborators", "validation blend", "content only", "similar", "random", "most prolific", "common neighbours",
     "adamic-adar", "topic overlap",
 )
-WEIGHT_GRID = (0.0, 0.25, 0.5, 1.0, 2.0)
-"""Each blend weight (content, Adamic-Adar, topics) takes these values on the validation split."""
+BLEND_GRID = {"prior": (0.05, 0.1, 0.2, 0.5, 1.0), "content_power": (1.0, 2.0, 4.0), "topics": (0.0, 0.5, 1.0)}
+"""The values each blend parameter takes on the validation split."""
+TIE = 0.001
+"""Recall@20 differences below this count as ties (the standard error on 1000 researchers is ~0.01)."""
 VALIDATION_ROWS = 5
 METRICS = ("recall@10", "recall@20", "mrr")
 
@@ -87,9 +91,9 @@ class CollaboratorResult:
     evaluated_researchers: int
     id_agreement: float
     """Share of history mentions whose history-index researcher is the whole-corpus one."""
-    product_weights: dict[str, float]
+    product_blend: dict[str, float]
     validation: list[dict[str, float]]
-    """The best weight combinations on the validation split with their recall@20, best first."""
+    """The best blend parameters on the validation split with their recall@20, best first."""
     methods: list[MethodScores]
     seconds: dict[str, float]
 
@@ -113,9 +117,9 @@ class CollaboratorResult:
             per_query = 1000 * m.seconds / max(1, m.queries)
             lines.append(f"{m.method:<27}" + "".join(f"{m.scores[k]:>11.4f}" for k in METRICS) + f"{per_query:>11.1f}")
         if self.validation:
-            lines.append(f"\nweights chosen on validation (history <= {self.validation_year}, pairs formed "
-                         f"{self.validation_year + 1}-{self.split_year}), best first; the product uses {self.product_weights}:")
-            lines += [f"  content {v['content']:<5} adamic-adar {v['adamic_adar']:<5} topics {v['topics']:<5} "
+            lines.append(f"\nblend chosen on validation (history <= {self.validation_year}, pairs formed "
+                         f"{self.validation_year + 1}-{self.split_year}), best first; the product uses {self.product_blend}:")
+            lines += [f"  prior {v['prior']:<5} content power {v['content_power']:<5} topics {v['topics']:<5} "
                       f"recall@20 {v['recall@20']:.4f}" for v in self.validation]
         lines.append(f"\n({', '.join(f'{k} {v:.1f}s' for k, v in self.seconds.items())})")
         return "\n".join(lines)
@@ -279,18 +283,24 @@ def _signals(service, rid: str) -> dict:
     return service.collaborator_signals(researcher, service.engine.get_works(researcher.work_ids), vector)
 
 
-def choose_weights(signals: dict[str, dict], truth: dict[str, set[str]]) -> list[tuple[CollaboratorWeights, float]]:
-    """Every weight combination of WEIGHT_GRID with its mean recall@20, best first (ties: simplest)."""
+def choose_blend(signals: dict[str, dict], truth: dict[str, set[str]]) -> list[tuple[CollaboratorBlend, float]]:
+    """Every parameter combination of BLEND_GRID with its mean recall@20, best first; those within TIE
+    of the best come first, the simpler blend first among them."""
     scored = []
-    for content, graph, topics in itertools.product(WEIGHT_GRID, repeat=3):
-        if content == graph == topics == 0:
-            continue
-        weights = CollaboratorWeights(content, graph, topics)
+    for values in itertools.product(*BLEND_GRID.values()):
+        blend = CollaboratorBlend(**dict(zip(BLEND_GRID, values)))
         recall = M.mean(
-            M.recall_at_k(blend_collaborators(found, weights)[:DEPTH], truth[rid], 20) for rid, found in signals.items()
+            M.recall_at_k(blend_collaborators(found, blend)[:DEPTH], truth[rid], 20) for rid, found in signals.items()
         )
-        scored.append((weights, recall))
-    return sorted(scored, key=lambda item: (-item[1], sum(asdict(item[0]).values())))
+        scored.append((blend, recall))
+    best = max(recall for _, recall in scored)
+
+    def order(item: tuple[CollaboratorBlend, float]) -> tuple:
+        blend, recall = item
+        tied = recall >= best - TIE
+        return (not tied, blend.topics if tied else 0.0, blend.content_power if tied else 0.0, -recall)
+
+    return sorted(scored, key=order)
 
 
 def evaluate_collaborators(
@@ -305,11 +315,11 @@ def evaluate_collaborators(
     scratch_dir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> CollaboratorResult:
-    """Choose the blend's weights on the validation split, then score every method on the test split.
+    """Choose the blend on the validation split, then score every method on the test split.
 
     Validation: history up to `validation_year`, truth the pairs formed up to `split_year`. Test:
     history up to `split_year`, truth the pairs formed after it. `validation_year=None` skips the
-    validation (the blend then uses the product's COLLABORATOR_WEIGHTS only).
+    validation (the blend then uses the product's COLLABORATOR_BLEND only).
     """
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -324,7 +334,7 @@ def evaluate_collaborators(
     seconds["identity (whole corpus)"] = time.perf_counter() - clock
     common = (settings, embedder, vector_cache, scratch_dir, sample, seed, progress)
 
-    validation: list[tuple[CollaboratorWeights, float]] = []
+    validation: list[tuple[CollaboratorBlend, float]] = []
     if validation_year is not None:
         clock = time.perf_counter()
         with _split(works, full_ids, validation_year, split_year, *common) as split:
@@ -334,9 +344,9 @@ def evaluate_collaborators(
                 found[rid] = _signals(service, rid)
                 if progress:
                     progress("validation signals", n, len(split.chosen))
-            validation = choose_weights(found, split.truth)
+            validation = choose_blend(found, split.truth)
         seconds["validation"] = time.perf_counter() - clock
-    chosen_weights = validation[0][0] if validation else COLLABORATOR_WEIGHTS
+    chosen_blend = validation[0][0] if validation else COLLABORATOR_BLEND
 
     clock = time.perf_counter()
     with _split(works, full_ids, split_year, None, *common) as split:
@@ -344,18 +354,28 @@ def evaluate_collaborators(
         service, base = split.built.discovery, split.base
         signals: dict[str, dict] = {}
 
-        def blend(weights: CollaboratorWeights) -> Callable[[str], list[str]]:
-            def rank(rid: str) -> list[str]:
-                if rid not in signals:
-                    signals[rid] = _signals(service, rid)
-                return blend_collaborators(signals[rid], weights)[:DEPTH]
-            return rank
+        def found(rid: str) -> dict:
+            if rid not in signals:
+                signals[rid] = _signals(service, rid)
+            return signals[rid]
+
+        def blend(chosen: CollaboratorBlend) -> Callable[[str], list[str]]:
+            return lambda rid: blend_collaborators(found(rid), chosen)[:DEPTH]
+
+        def content_only(rid: str) -> list[str]:
+            return sorted(found(rid), key=lambda c: (-found(rid)[c].content, c))[:DEPTH]
+
+        def similar(rid: str) -> list[str]:
+            researcher = service.engine.get_researchers([rid])[0]
+            vector = service.engine.researcher_vectors([rid])[rid]
+            works = service.engine.get_works(researcher.work_ids)
+            return [r for r, _ in service.nearest_researchers(researcher, works, vector, DEPTH)]
 
         rankers: dict[str, Callable[[str], list[str]]] = {
-            "collaborators": lambda r: [s.researcher.id for s in service.similar_researchers(r, "collaborators", DEPTH)],
-            "validation blend": blend(chosen_weights),
-            "content only": blend(CollaboratorWeights(1.0, 0.0, 0.0)),
-            "similar": lambda r: [s.researcher.id for s in service.similar_researchers(r, "similar", DEPTH)],
+            "collaborators": blend(COLLABORATOR_BLEND),
+            "validation blend": blend(chosen_blend),
+            "content only": content_only,
+            "similar": similar,
             "random": base.random,
             "most prolific": base.most_prolific,
             "common neighbours": base.common_neighbours,
@@ -387,7 +407,7 @@ def evaluate_collaborators(
             eligible_researchers=split.eligible,
             evaluated_researchers=len(split.chosen),
             id_agreement=round(split.agreement, 4),
-            product_weights=asdict(COLLABORATOR_WEIGHTS),
+            product_blend=asdict(COLLABORATOR_BLEND),
             validation=[{**asdict(w), "recall@20": round(r, 4)} for w, r in validation[:VALIDATION_ROWS]],
             methods=methods,
             seconds={k: round(v, 2) for k, v in seconds.items()},

@@ -16,7 +16,9 @@ Development set built from our own data (no outside gold standard is shipped):
 
 Methods: `expertise` (`Discovery.expertise` scoring the candidate list: the product), `people by
 expertise` (`Discovery.search_people(by="expertise")`, what the product did before: candidates it
-does not return rank last), `researcher vector` (cosine of the text to each researcher's vector).
+does not return rank last), `max work cosine` (the plain baseline: each researcher's best work
+cosine to one embedding of the text, no recency, no pieces), `researcher vector` (cosine of the text
+to each researcher's vector).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from search.interface import MAX_PAGE_SIZE
 
 MIN_WORKS = 4
 CANDIDATES = 50
-METHODS = ("expertise", "people by expertise", "researcher vector")
+METHODS = ("expertise", "people by expertise", "max work cosine", "researcher vector")
 METRICS = ("accuracy@1", "mrr", "mean rank")
 
 __all__ = ["ML_VENUES", "evaluate_expertise"]
@@ -151,13 +153,25 @@ def evaluate_expertise(
         def by_people(text: str, candidates: list[str]) -> list[str]:
             return [h.researcher.id for h in service.search_people(text, limit=MAX_PAGE_SIZE, by="expertise").hits]
 
+        def by_max_cosine(text: str, candidates: list[str]) -> list[str]:
+            query = np.asarray(service.embed(text), dtype=np.float32)
+            people = engine.get_researchers(candidates)
+            vectors = engine.work_vectors(sorted({w for p in people for w in p.work_ids}))
+            score = {
+                p.id: max((float(np.asarray(vectors[w], dtype=np.float32) @ query) for w in p.work_ids if w in vectors),
+                          default=-1.0)
+                for p in people
+            }
+            return sorted(score, key=lambda r: (-score[r], r))
+
         def by_vector(text: str, candidates: list[str]) -> list[str]:
             query = np.asarray(service.embed(text), dtype=np.float32)
             found = engine.researcher_vectors(candidates)
             score = {r: float(np.asarray(v, dtype=np.float32) @ query) for r, v in found.items()}
             return sorted(score, key=lambda r: (-score[r], r))
 
-        rankers = {"expertise": by_expertise, "people by expertise": by_people, "researcher vector": by_vector}
+        rankers = {"expertise": by_expertise, "people by expertise": by_people, "max work cosine": by_max_cosine,
+                   "researcher vector": by_vector}
         methods = []
         for name in METHODS:
             clock = time.perf_counter()

@@ -160,12 +160,16 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
-class CollaboratorWeights:
-    """How `blend_collaborators` weighs each signal (each first scaled to [0, 1] within the query)."""
+class CollaboratorBlend:
+    """How `blend_collaborators` scores a candidate:
+    (Adamic-Adar + prior) x content^content_power x (1 + topics x topic cosine)."""
 
-    content: float
-    adamic_adar: float
+    prior: float
+    """Graph credit every candidate starts with, so a close stranger can outrank a weak friend of a friend."""
+    content_power: float
+    """How sharply closeness in content (researcher-vector cosine) orders candidates."""
     topics: float
+    """Weight of the shared-topics factor (0: topics do not count)."""
 
 
 @dataclass
@@ -668,7 +672,7 @@ class Discovery:
         collaborators).
 
         `similar`: the nearest researcher vectors (what they work on). `collaborators`: who is likely
-        to become a co-author, by `collaborator_signals` blended with COLLABORATOR_WEIGHTS. Each
+        to become a co-author, by `collaborator_signals` blended by `blend_collaborators` with COLLABORATOR_BLEND. Each
         suggestion explains itself: the topics both work on, the closest pairs of their papers (theirs
         ↔ yours) by work-vector cosine, and the shared co-authors when the graph brought them.
         """
@@ -687,14 +691,21 @@ class Discovery:
         if mode == "collaborators":
             signals = self.collaborator_signals(researcher, my_works, vector, active_since, institution)
             return self._new_collaborators(researcher, my_works, signals, limit)
+        return self._explained(researcher, my_works,
+                               self.nearest_researchers(researcher, my_works, vector, limit, active_since, institution), {})
+
+    def nearest_researchers(self, researcher: ResearcherDoc, my_works: list[WorkDoc], vector: Sequence[float], limit: int,
+                            active_since: int | None = None, institution: str | None = None) -> list[tuple[str, float]]:
+        """The similar researchers' ids and cosines, best first, unexplained (never self or a co-author)."""
         exclude = _coauthor_ids(researcher, my_works) | {researcher.id}
         found = self.engine.vector_researchers(vector, limit + len(exclude), sorted(exclude), active_since, institution)
-        return self._explained(researcher, my_works, [(rid, s) for rid, s in found if rid not in exclude][:limit], {})
+        return [(rid, s) for rid, s in found if rid not in exclude][:limit]
 
     def profile_suggestions(self, researcher_id: str, limit: int) -> tuple[list[Suggestion], list[Suggestion]]:
         """`similar_researchers` in both modes, as a profile shows them, from one search of the
         researcher vectors (not one per list): the similar ones are the nearest of the collaborator
-        candidates' vector neighbours."""
+        candidates' vector neighbours. A new collaborator no shared co-author brought is not repeated
+        when already shown as similar (without the graph, both lists would be the same people)."""
         limit = _int(limit, "limit", 1, COLLABORATOR_CANDIDATES)
         researcher = self._researcher(researcher_id)
         vector = self.engine.researcher_vectors([researcher.id]).get(researcher.id)
@@ -705,12 +716,14 @@ class Discovery:
         near = self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude))
         signals = self.collaborator_signals(researcher, my_works, vector, near=near)
         similar = [(rid, score) for rid, score in near if rid not in exclude][:limit]
+        shown = {rid for rid, _ in similar}
+        signals = {rid: s for rid, s in signals.items() if rid not in shown or s.via}
         return (self._explained(researcher, my_works, similar, {}),
                 self._new_collaborators(researcher, my_works, signals, limit))
 
     def _new_collaborators(self, researcher: ResearcherDoc, my_works: list[WorkDoc],
                            signals: dict[str, "CollaboratorSignals"], limit: int) -> list[Suggestion]:
-        ranked = blend_collaborators(signals, COLLABORATOR_WEIGHTS)[:limit]
+        ranked = blend_collaborators(signals, COLLABORATOR_BLEND)[:limit]
         return self._explained(researcher, my_works, [(rid, signals[rid].content) for rid in ranked],
                                {rid: signals[rid].via for rid in ranked})
 
@@ -909,22 +922,22 @@ class Discovery:
         return " ".join(parts) or topic.label
 
 
-COLLABORATOR_WEIGHTS = CollaboratorWeights(content=1.0, adamic_adar=1.0, topics=0.0)
-"""Weights of the new-collaborator blend; `discovery eval collaborators` chooses them on its
-validation split (history to 2018, pairs formed 2019-2020) and reports them on later pairs."""
+COLLABORATOR_BLEND = CollaboratorBlend(prior=0.1, content_power=1.0, topics=0.0)
+"""Chosen by `discovery eval collaborators` on its validation split (ml-venues, history to 2018, pairs
+formed 2019-2020, 1000 researchers; all-MiniLM-L6-v2, one 128-piece window): recall@20 0.196 (topics
+0.5 gains 0.001, a tie). On the held-out pairs formed after 2020: 0.100, against Adamic-Adar 0.092,
+common neighbours 0.082 and content alone 0.036 (on an earlier sample of 1000 researchers: 0.092 with
+prior 0.2, the former max-scaled sum of content and Adamic-Adar 0.090, Adamic-Adar 0.081)."""
 
 
-def blend_collaborators(signals: dict[str, CollaboratorSignals], weights: CollaboratorWeights) -> list[str]:
-    """Candidates best first: the weighted sum of each signal scaled by its largest value in this query."""
-    if not signals:
-        return []
-    top_content = max(max(s.content for s in signals.values()), 1e-9)
-    top_graph = max(max(s.adamic_adar for s in signals.values()), 1e-9)
-    top_topics = max(max(s.topics for s in signals.values()), 1e-9)
+def blend_collaborators(signals: dict[str, CollaboratorSignals], blend: CollaboratorBlend) -> list[str]:
+    """Candidates best first. The graph leads (Adamic-Adar is the strongest single predictor of a new
+    co-author pair) and content orders within it: a friend of a friend who writes on your subjects
+    first, a close stranger (`prior`) before a friend of a friend who writes on something else. The
+    scores are products, not sums of signals scaled by their maximum in the query (with such a sum,
+    content cosines, all near the top, swamped the graph)."""
     score = {
-        rid: weights.content * max(0.0, s.content) / top_content
-        + weights.adamic_adar * s.adamic_adar / top_graph
-        + weights.topics * s.topics / top_topics
+        rid: (s.adamic_adar + blend.prior) * max(0.0, s.content) ** blend.content_power * (1.0 + blend.topics * s.topics)
         for rid, s in signals.items()
     }
     return sorted(score, key=lambda rid: (-score[rid], rid))
@@ -1025,7 +1038,7 @@ __all__ = [
     "Expert",
     "ExpertiseResults",
     "MatchedWork",
-    "CollaboratorWeights",
+    "CollaboratorBlend",
     "Suggestion",
     "TopicHit",
     "TopicPage",

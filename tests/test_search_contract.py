@@ -407,9 +407,36 @@ def test_new_collaborators_blend_the_coauthor_graph_and_name_the_shared_coauthor
     assert {s.researcher.id for s in through} <= {rid for rid, found in signals.items() if found.adamic_adar > 0}
 
 
+def test_new_collaborators_put_strong_graph_evidence_above_content_alone(discovery, seed):
+    """The product's order is `blend_collaborators` with COLLABORATOR_BLEND over its signals (what
+    `discovery eval collaborators` scores); a friend of a friend ranks above a stranger who writes as
+    close to you, or up to twice as close."""
+    from search.service import COLLABORATOR_BLEND, blend_collaborators
+
+    works = discovery.researcher_profile(seed.id).works
+    signals = discovery.collaborator_signals(seed, works, discovery.engine.researcher_vectors([seed.id])[seed.id])
+    ranked = blend_collaborators(signals, COLLABORATOR_BLEND)
+    shown = [s.researcher.id for s in discovery.similar_researchers(seed.id, mode="collaborators", limit=30)]
+    assert shown == ranked[:30]
+    rank = {rid: n for n, rid in enumerate(ranked)}
+    friends = [rid for rid in ranked if signals[rid].adamic_adar > 0]
+    strangers = [rid for rid in ranked if signals[rid].adamic_adar == 0]
+    assert friends and strangers, "the fixture should give the seed both kinds of candidates"
+    for friend in friends:
+        for stranger in strangers:
+            if signals[friend].content >= signals[stranger].content > 0:
+                assert rank[friend] < rank[stranger]
+    # a shared co-author outweighs a twofold gap in content: every friend of a friend at least half as
+    # close as the closest stranger ranks above that stranger (a sum of max-scaled signals did not)
+    closest = max(strangers, key=lambda rid: signals[rid].content)
+    near_enough = [f for f in friends if signals[f].content >= signals[closest].content / 2]
+    assert near_enough
+    assert all(rank[f] < rank[closest] for f in near_enough)
+
+
 def test_profile_suggestions_search_the_researcher_vectors_once(discovery, seed, monkeypatch):
     """A profile shows both suggestion lists from one nearest-researcher search, equal to asking
-    for each list on its own (which searches twice)."""
+    for each list on its own (which searches twice), less the repeats."""
     searches = []
     search = discovery.engine.vector_researchers
     monkeypatch.setattr(discovery.engine, "vector_researchers", lambda *a, **k: searches.append(a) or search(*a, **k))
@@ -417,8 +444,10 @@ def test_profile_suggestions_search_the_researcher_vectors_once(discovery, seed,
     assert len(searches) == 1
     assert similar and [(s.researcher.id, s.similarity) for s in similar] == [
         (s.researcher.id, s.similarity) for s in discovery.similar_researchers(seed.id, mode="similar", limit=6)]
+    shown = {s.researcher.id for s in similar}  # not repeated among new collaborators unless the graph brought them
     assert [s.researcher.id for s in collaborators] == [
-        s.researcher.id for s in discovery.similar_researchers(seed.id, mode="collaborators", limit=6)]
+        s.researcher.id for s in discovery.similar_researchers(seed.id, mode="collaborators", limit=12)
+        if s.via or s.researcher.id not in shown][:6]
 
 
 def test_similar_researchers_filters(discovery, seed):

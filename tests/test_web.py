@@ -348,6 +348,8 @@ def test_seed_similar_researchers_and_new_collaborators_explain_themselves(http,
             assert {"theirs", "yours", "similarity"} <= set(pair)
     assert not coauthors & {s["id"] for s in data["new_collaborators"]}
     assert not coauthors & {s["id"] for s in data["similar_researchers"]}  # co-authors are "close collaborators"
+    # someone shown as similar comes back among new collaborators only when a shared co-author brought them
+    assert all(s["via"] for s in data["new_collaborators"] if s["id"] in {t["id"] for t in data["similar_researchers"]})
     assert any(p["similarity"] for s in data["new_collaborators"] for p in s["paper_pairs"])
 
     html = get_page(http, f"/researchers/{seed_id}")

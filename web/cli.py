@@ -452,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="collaborators/names/identity: corpus file; topics: corpus whose labels are hidden (repeatable)")
     p.add_argument("--split-year", type=int, metavar="T", help="collaborators: history is up to and including T")
     p.add_argument("--validation-year", type=int, metavar="V",
-                   help="collaborators: blend weights are chosen on history up to V, pairs formed up to T")
+                   help="collaborators: the blend is chosen on history up to V, pairs formed up to T")
     p.add_argument("--sample", type=int, metavar="N", help="collaborators/names: researchers evaluated")
     p.add_argument("--split", default="test", choices=["test", "dev", "all"],
                    help="identity/topics: score held-out test names or works (default), the dev ones the rules "
