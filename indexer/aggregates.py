@@ -8,6 +8,7 @@ from typing import Collection, Mapping
 import numpy as np
 
 from indexer.identity import Resolution
+from models.embedding import pool_vectors
 from models.records import (
     AuthorRef,
     Collaborator,
@@ -20,7 +21,6 @@ from models.records import (
     WorkDoc,
 )
 
-RECENCY_HALF_LIFE_YEARS = 5.0
 MAX_COLLABORATORS = 50
 CLOSE_MIN_JOINT_WORKS = 2  # "close": more than one paper together; every co-author is on the works
 MAX_TOPICS = 30
@@ -33,15 +33,8 @@ def h_index(citations: list[int]) -> int:
 
 
 def researcher_vector(works: list[Work], vectors: Mapping[str, np.ndarray]) -> np.ndarray | None:
-    """Recency-weighted mean of work vectors (half-life five years), L2-normalised."""
-    rows = [(w, vectors[w.id]) for w in works if w.id in vectors]
-    if not rows:
-        return None
-    latest = max((w.year or 0) for w, _ in rows)
-    weights = np.array([0.5 ** ((latest - (w.year or latest)) / RECENCY_HALF_LIFE_YEARS) for w, _ in rows])
-    mean = (np.stack([v for _, v in rows]) * weights[:, None]).sum(axis=0)
-    norm = np.linalg.norm(mean)
-    return (mean / norm).astype(np.float32) if norm else None
+    """Recency-weighted mean of work vectors (`models.embedding.pool_vectors`)."""
+    return pool_vectors([(w.year, vectors[w.id], 1.0) for w in works if w.id in vectors])
 
 
 def display_name(names: list[str]) -> str:

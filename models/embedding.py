@@ -12,6 +12,27 @@ import numpy as np
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 Backend = Literal["torch", "onnx", "onnx-int8"]
 
+RECENCY_HALF_LIFE_YEARS = 5.0
+"""A researcher's work counts half as much in their vector for every this many years before their latest."""
+
+
+def pool_vectors(rows: Sequence[tuple[int | None, np.ndarray, float]]) -> np.ndarray | None:
+    """A researcher's vector from (year, work vector, factor) rows: the mean weighted by recency
+    (RECENCY_HALF_LIFE_YEARS before their latest work) times each row's own factor, L2-normalised.
+
+    One home for the pooling, so the index and "who knows about this?" (which re-pools with an
+    owner's newest pins and exclusions) agree."""
+    if not rows:
+        return None
+    latest = max((year or 0) for year, _, _ in rows)
+    weights = np.array(
+        [factor * 0.5 ** ((latest - (year or latest)) / RECENCY_HALF_LIFE_YEARS) for year, _, factor in rows]
+    )
+    mean = (np.stack([np.asarray(v, dtype=np.float32) for _, v, _ in rows]) * weights[:, None]).sum(axis=0)
+    norm = np.linalg.norm(mean)
+    return (mean / norm).astype(np.float32) if norm else None
+
+
 class ModelUnavailable(RuntimeError):
     """The configured model cannot be loaded without a download."""
 

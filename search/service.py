@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from models.embedding import Embedder
+from models.embedding import Embedder, pool_vectors
 from models.records import Collaborator, ResearcherDoc, TopicCount, TopicDoc, WorkDoc
 from search import fusion as F
 from search import text as T
@@ -518,10 +518,14 @@ class Discovery:
     ) -> ExpertiseResults:
         """Who knows about `text` (a pasted title and abstract, any length up to MAX_QUERY_CHARS)?
 
-        The text is embedded piece by piece (the model reads about CHUNK_WORDS words) and averaged;
-        a researcher's fit is the best of their works' weights (cosine x recency x pin, excluded
-        works skipped), with the works that made it. `researcher_ids` scores exactly those people
-        (the reviewer-assignment use); otherwise the authors of the EXPERTISE_CANDIDATES nearest works.
+        The text is embedded piece by piece (the model reads about CHUNK_WORDS words) and averaged.
+        A researcher's fit is the cosine of the text to their vector: their works pooled with recency
+        (`models.embedding.pool_vectors`), re-pooled here when the owner pinned (PIN_FACTOR) or
+        excluded works, so choices count at once. On held-out ml-venues papers this ranks the author
+        first more often than the best single work's cosine (`discovery eval expertise`: MRR .301 vs
+        .270 on the half not used to choose). The works that matched best (cosine x recency x pin)
+        explain the fit. `researcher_ids` scores exactly those people (the reviewer-assignment use);
+        otherwise the authors of the EXPERTISE_CANDIDATES nearest works.
         """
         text = _required(text, "a title and abstract")
         limit = _int(limit, "limit", 1, MAX_PAGE_SIZE)
@@ -552,6 +556,7 @@ class Discovery:
             people = self.engine.get_researchers(sorted(authors))
         latest = self.engine.get_works(self.engine.browse_works(WorkFilters(), 1))
         newest = latest[0].year if latest else None  # recency is relative to the index, so fits compare
+        pooled = self._curated_vectors(people, curation)
         experts = []
         for person in people:
             chosen = curation.get(person.id, Curation())
@@ -561,9 +566,32 @@ class Discovery:
                 if w.id not in chosen.excluded
             ]
             matched.sort(key=lambda m: (-m.weight, m.work.id))
-            experts.append(Expert(person, matched[0].weight if matched else 0.0, matched[:EXPERTISE_SHOWN]))
+            own = pooled.get(person.id)
+            fit = round(float(np.asarray(own, dtype=np.float32) @ vector), 4) if own is not None else 0.0
+            experts.append(Expert(person, fit, matched[:EXPERTISE_SHOWN]))
         experts.sort(key=lambda e: (-e.fit, e.researcher.id))
         return ExpertiseResults(len(pieces), experts[:limit])
+
+    def _curated_vectors(self, people: Sequence[ResearcherDoc], curation: dict[str, Curation]) -> dict[str, Sequence[float]]:
+        """Each person's vector: as indexed, or pooled again from their works when the owner has pinned
+        or excluded works since (those choices are read per request, the index is not)."""
+        curated = [p for p in people if curation.get(p.id, Curation()) != Curation()]
+        as_indexed = sorted({p.id for p in people} - {p.id for p in curated})
+        vectors: dict[str, Sequence[float]] = dict(self.engine.researcher_vectors(as_indexed))
+        if curated:
+            works = {w.id: w for w in self.engine.get_works(sorted({w for p in curated for w in p.work_ids}))}
+            work_vectors = self.engine.work_vectors(sorted(works))
+            for person in curated:
+                chosen = curation[person.id]
+                rows = [
+                    (works[wid].year, work_vectors[wid], PIN_FACTOR if wid in chosen.pinned else 1.0)
+                    for wid in person.work_ids
+                    if wid in works and wid in work_vectors and wid not in chosen.excluded
+                ]
+                pooled = pool_vectors(rows)
+                if pooled is not None:
+                    vectors[person.id] = pooled
+        return vectors
 
     def find_researcher(self, name_or_id: str) -> ResearcherDoc:
         """A researcher by id, identifier or best name match; NotFound when nothing is close."""

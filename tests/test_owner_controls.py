@@ -129,16 +129,18 @@ def test_pinned_works_count_more_in_expertise_at_once(built, clients):
     owner, rid = owner_of_seed(clients, url, "Liu Ziyin (pins)")
     work = profile(owner, rid)["works"][0]
 
-    def matched() -> dict:
+    def matched() -> tuple[float, dict]:
         found = owner.http.get("/api/expertise", params={"text": work["title"], "researcher": rid})
         assert found.status_code == 200, found.text
-        return next(m for m in found.json()["hits"][0]["works"] if m["id"] == work["id"])
+        hit = found.json()["hits"][0]
+        return hit["fit"], next(m for m in hit["works"] if m["id"] == work["id"])
 
-    before = matched()
+    fit_before, before = matched()
     assert owner.api("PUT", f"/api/researchers/{rid}/works/{work['id']}", {"pinned": True}).status_code == 200
-    after = matched()
+    fit_after, after = matched()
     assert after["similarity"] == before["similarity"]
     assert after["weight"] == pytest.approx(before["weight"] * PIN_FACTOR, abs=2e-4)
+    assert fit_after > fit_before, "the pinned work, closest to its own title, pulls the researcher's vector nearer"
 
 
 def test_what_the_indexer_reads(database_url):

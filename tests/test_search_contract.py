@@ -12,6 +12,7 @@ import threading
 from collections import Counter
 from dataclasses import asdict, replace
 
+import numpy as np
 import pytest
 
 from search.interface import (
@@ -701,7 +702,10 @@ def test_expertise_scores_are_absolute_and_explained(discovery, seed, corpus):
     fits = [e.fit for e in ranked.hits]
     assert fits == sorted(fits, reverse=True) and fits[0] > 0.5
     mine = next(e for e in ranked.hits if e.researcher.id == seed.id)
-    assert mine.works[0].work.title == SEED_PAPER and mine.fit == mine.works[0].weight
+    assert mine.works[0].work.title == SEED_PAPER
+    by_title = discovery.expertise(paper.title, researcher_ids=[seed.id]).hits[0]
+    indexed = np.asarray(discovery.engine.researcher_vectors([seed.id])[seed.id], dtype=np.float32)
+    assert by_title.fit == pytest.approx(float(np.asarray(discovery.embed(paper.title), dtype=np.float32) @ indexed), abs=1e-3)
     others = [e.researcher.id for e in ranked.hits if e.researcher.id != seed.id][:3]
     given = discovery.expertise(text, researcher_ids=[*others, seed.id])
     open_fits = {e.researcher.id: e.fit for e in ranked.hits}
