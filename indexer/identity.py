@@ -294,7 +294,6 @@ class _Clusters:
         self.names: list[set[tuple[str, ...]]] = [{tuple(m.tokens)} for m in mentions]
         self.sums: list[np.ndarray | None] = [vectors.get(m.work_id) for m in mentions]
         self.vectors = vectors
-        self.stacked: dict[int, np.ndarray] = {}  # root -> its work vectors, stacked once until it grows
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -328,8 +327,6 @@ class _Clusters:
         for released in (self.works, self.coauthors, self.institutions, self.names):
             released[b] = set()
         self.sums[b] = None
-        self.stacked.pop(a, None)
-        self.stacked.pop(b, None)
         return a
 
     def centroid(self, a: int) -> np.ndarray | None:
@@ -341,16 +338,9 @@ class _Clusters:
 
     def closest_works(self, a: int, b: int) -> float:
         """Highest cosine between a work of `a` and a work of `b` (used for rare names only: few clusters)."""
-        va, vb = self.work_vectors(a), self.work_vectors(b)
-        return float((va @ vb.T).max()) if len(va) and len(vb) else 0.0
-
-    def work_vectors(self, a: int) -> np.ndarray:
-        """Cluster `a`'s work vectors as one matrix, kept while `a` does not grow: a cluster meets
-        many others in a block, and re-stacking its vectors for each pair dominated big blocks."""
-        if a not in self.stacked:
-            rows = [self.vectors[w] for w in sorted(self.works[a]) if w in self.vectors]
-            self.stacked[a] = np.stack(rows) if rows else np.empty((0, 0), dtype=np.float32)
-        return self.stacked[a]
+        va = [self.vectors[w] for w in self.works[a] if w in self.vectors]
+        vb = [self.vectors[w] for w in self.works[b] if w in self.vectors]
+        return float((np.stack(va) @ np.stack(vb).T).max()) if va and vb else 0.0
 
     def names_fit(self, a: int, b: int) -> str | None:
         """"agree" when every name of `a` agrees with every name of `b`, "short form" when some

@@ -204,21 +204,6 @@ def test_an_incremental_resolution_compares_pairs_only_where_the_change_lands():
     assert third.links == resolve(fewer, vectors_for(fewer), second.links).links
 
 
-def test_closest_works_sees_a_cluster_s_new_works_after_a_merge():
-    """Each cluster's work vectors are stacked once and kept until it grows (the per-pair re-stacking
-    dominated big blocks): a merge must drop the kept matrix."""
-    import numpy as np
-
-    from indexer.identity import _Clusters, mentions_of
-
-    works = [work("w1", "a", "Ada Lovelace"), work("w2", "b", "Ada Lovelace"), work("w3", "c", "Ada Lovelace")]
-    axes = np.eye(3, dtype=np.float32)
-    clusters = _Clusters(mentions_of(works), {"w1": axes[0], "w2": axes[1], "w3": axes[1]})
-    assert clusters.closest_works(0, 2) == 0.0
-    root = clusters.union(0, 1)
-    assert clusters.closest_works(root, 2) == 1.0  # w2 joined w1's cluster and lies on w3
-
-
 # -- real records: tests/fixtures/ml-venues.identity.jsonl.gz (issue 16) -------------------------
 
 import pytest
