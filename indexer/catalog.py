@@ -266,10 +266,20 @@ class Catalog:
     def mention_researchers(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT mention, researcher_id FROM mention_researchers"))
 
-    def store_mention_researchers(self, assignments: dict[str, str]) -> None:
+    def mention_links(self) -> dict[str, tuple[str, str | None, float | None]]:
+        """Mention key -> (researcher id, link method, confidence); method None when not stored."""
+        rows = self.db.execute("SELECT mention, researcher_id, method, confidence FROM mention_researchers")
+        return {mention: (rid, method, confidence) for mention, rid, method, confidence in rows}
+
+    def store_mention_researchers(self, assignments: dict[str, str], methods: dict[str, tuple[str, float]] | None = None) -> None:
+        """`methods`: how each mention was linked (method, confidence), kept for incremental reindexes."""
+        methods = methods or {}
         with self.db:
             self.db.execute("DELETE FROM mention_researchers")
-            self.db.executemany("INSERT INTO mention_researchers VALUES (?, ?)", list(assignments.items()))
+            self.db.executemany(
+                "INSERT INTO mention_researchers (mention, researcher_id, method, confidence) VALUES (?, ?, ?, ?)",
+                [(mention, rid, *methods.get(mention, (None, None))) for mention, rid in assignments.items()],
+            )
 
     # -- index runs ----------------------------------------------------------------------
     def start_index_run(self) -> tuple[int, str]:

@@ -54,6 +54,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Collection, Mapping
 
 import numpy as np
 from rapidfuzz.distance import Indel
@@ -219,6 +220,8 @@ class Resolution:
     links: dict[str, Link] = field(default_factory=dict)
     members: dict[str, list[Mention]] = field(default_factory=dict)
     conflicts: list[Conflict] = field(default_factory=list)
+    blocks: int = 0  # name blocks of more than one mention
+    resolved_blocks: int = 0  # of those, the blocks rule 4 compared pairs in (all, unless incremental)
 
     def conflicts_of(self) -> dict[str, list[str]]:
         """Researcher id -> descriptions of the conflicts that touch it (the id's owner and the mention's)."""
@@ -477,22 +480,38 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
 
 
 def resolve(
-    works: list[Work], vectors: dict[str, np.ndarray], previous: dict[str, str] | None = None
+    works: list[Work], vectors: dict[str, np.ndarray], previous: Mapping[str, Link] | None = None,
+    changed: Collection[str] | None = None,
 ) -> Resolution:
+    """Link every mention of `works` to a researcher, keeping the `previous` links' ids.
+
+    With `changed` (an incremental reindex: the works added or changed since `previous` was
+    resolved), rule 4 runs only in the name blocks that hold a mention whose cluster may differ
+    (see `_restore_previous`); every other mention keeps its previous cluster and link, so pairs
+    are compared only where the change lands. Without it, every block is resolved."""
+    previous = previous or {}
     mentions = mentions_of(works)
     clusters = _Clusters(mentions, vectors)
     frequency = NameFrequency(mentions)
     evidence = _Evidence(clusters, frequency)
     reasons: dict[int, tuple[str, float]] = {}
     conflicts = _link_by_identifiers(mentions, clusters, reasons)
+    dirty = None if changed is None else _restore_previous(mentions, clusters, reasons, previous, set(changed))
 
     # Rule 4: within each name block, merge the strongest agreeing pairs first, pass after pass.
-    for block in _name_blocks(mentions):
+    blocks = _name_blocks(mentions)
+    resolved = 0
+    for block in blocks:
+        if dirty is not None and not any(clusters.find(i) in dirty for i in block):
+            continue
+        resolved += 1
         while True:
             roots = sorted({clusters.find(i) for i in block})
             candidates = _candidate_pairs(clusters, roots, frequency)
             found = []
             for (a, b), similarity in candidates.items():
+                if dirty is not None and a not in dirty and b not in dirty:
+                    continue  # two kept clusters: compared when they were made
                 fit = None if clusters.conflict(a, b) else clusters.names_fit(a, b)
                 reason = evidence(a, b, similarity, fit) if fit else None
                 if reason:
@@ -508,16 +527,50 @@ def resolve(
                     reason = evidence(ra, rb, float(ca @ cb) if ca is not None and cb is not None else 0.0, fit)
                     if not reason:
                         continue
-                clusters.union(ra, rb)
+                root = clusters.union(ra, rb)
+                if dirty is not None:
+                    dirty.add(root)
                 reasons.setdefault(rb, reason)
                 reasons.setdefault(ra, reason)
                 merged = True
             if not merged:
                 break
 
-    resolution = _assign_ids(mentions, clusters, reasons, previous or {})
+    resolution = _assign_ids(mentions, clusters, reasons, {key: link.researcher_id for key, link in previous.items()})
     resolution.conflicts = conflicts
+    resolution.blocks, resolution.resolved_blocks = len(blocks), resolved
     return resolution
+
+
+def _restore_previous(
+    mentions: list[Mention], clusters: _Clusters, reasons: dict[int, tuple[str, float]],
+    previous: Mapping[str, Link], changed: set[str],
+) -> set[int]:
+    """Rebuild the previous clusters of the mentions an incremental change leaves alone, with the
+    links' reasons; returns the roots of the clusters rule 4 must look at again ("dirty").
+
+    A mention is looked at again when its work is in `changed`, it has no previous link (or one
+    stored without its method), its previous researcher lost a mention or has one on a changed
+    work (the whole researcher: the evidence that joined it moved), or rule 1 joined it to such a mention."""
+    present = {m.key for m in mentions}
+    sizes = Counter(link.researcher_id for link in previous.values())
+    fresh = {i for i, m in enumerate(mentions) if m.work_id in changed or previous.get(m.key) is None
+             or previous[m.key].method is None}
+    moved = {previous[key].researcher_id for key in previous.keys() - present}
+    moved |= {previous[mentions[i].key].researcher_id for i in fresh if mentions[i].key in previous}
+    fresh |= {i for i, m in enumerate(mentions) if m.key in previous and previous[m.key].researcher_id in moved}
+    dirty = {clusters.find(i) for i in fresh}
+    kept: dict[str, int] = {}
+    for i, m in enumerate(mentions):
+        if clusters.find(i) in dirty:
+            continue
+        link = previous[m.key]
+        if sizes[link.researcher_id] > 1:  # a lone mention never merged: it had no reason
+            reasons.setdefault(i, (link.method, link.confidence))
+        first = kept.setdefault(link.researcher_id, i)
+        if first != i and not clusters.conflict(clusters.find(first), clusters.find(i)):
+            clusters.union(first, i)
+    return dirty
 
 
 def _assign_ids(

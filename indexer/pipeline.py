@@ -38,6 +38,7 @@ class IndexReport:
     why_full: str | None = None  # why a reindex without --full rebuilt everything
     changed_works: int = 0  # added, changed or removed since the live version (incremental runs)
     written: dict[str, int] = field(default_factory=dict)  # documents written or deleted per kind
+    identity_blocks: dict[str, int] = field(default_factory=dict)  # name blocks: all, and those rule 4 resolved
 
 
 @dataclass
@@ -117,9 +118,12 @@ def build_corpus(
     clock = time.perf_counter()
     if progress:
         progress("identity", 0, len(works))
-    resolution = identity.resolve(works, vectors, catalog.mention_researchers())
-    catalog.store_mention_researchers({key: link.researcher_id for key, link in resolution.links.items()})
+    previous = {key: identity.Link(*link) for key, link in catalog.mention_links().items()}
+    resolution = identity.resolve(works, vectors, previous, None if plan is None else plan.changed)
+    catalog.store_mention_researchers({key: link.researcher_id for key, link in resolution.links.items()},
+                                      {key: (link.method, link.confidence) for key, link in resolution.links.items()})
     report.seconds["identity"] = time.perf_counter() - clock
+    report.identity_blocks = {"all": resolution.blocks, "resolved": resolution.resolved_blocks}
     if progress:
         progress("identity", len(resolution.members), len(resolution.members))
 
