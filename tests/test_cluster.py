@@ -69,7 +69,7 @@ def test_searches_keep_answering_while_a_node_is_lost_and_rejoins(replicated, co
     engine = replicated
     settings = engine.client.indices.get_settings(index=f"{engine.prefix}-works-v*")
     assert [s["settings"]["index"]["number_of_replicas"] for s in settings.values()] == ["1"]
-    vector = next(w.vector for w in corpus.works() if w.vector)
+    vector = next(w.vector for w in corpus.works() if w.vector is not None)
     expected = answers(engine, vector)
     assert all(expected.values())
 

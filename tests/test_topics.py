@@ -115,7 +115,7 @@ def test_fields_list_their_topics_and_topics_name_their_field(corpus):
 
 def test_topics_do_not_depend_on_the_order_works_arrive(assigned, corpus):
     works = assigned[0]
-    vectors = {d.id: np.array(d.vector, dtype=np.float32) for d in corpus.works() if d.vector}
+    vectors = {d.id: np.array(d.vector, dtype=np.float32) for d in corpus.works() if d.vector is not None}
     assert assign_topics(works, vectors) == assign_topics(list(reversed(works)), vectors)
 
 
