@@ -151,10 +151,12 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Under CI=true a skip is a failure: every skip here stands for a missing service, browser or
-    data set, and CI provides them all, so a skip there would hide a check that did not run."""
+    """Under CI=true a skip of a test on a service (OpenSearch, the cluster, PostgreSQL, the browser) is a
+    failure: CI starts them all, so such a skip would hide a check that did not run. Skips for the
+    judged sets in ../shared/data stay skips: they depend on where the checkout sits, not on CI."""
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("CI") == "true" and report.skipped and not hasattr(report, "wasxfail"):
+    needs_service = any(marker in item.keywords for marker in _SERVICE_MARKERS)
+    if os.environ.get("CI") == "true" and needs_service and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true: {report.longrepr}"
