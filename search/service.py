@@ -15,6 +15,7 @@ Conventions every method follows:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 import threading
@@ -717,7 +718,8 @@ class Discovery:
             return []
         my_works = self.engine.get_works(researcher.work_ids)
         if mode == "collaborators":
-            signals = self.collaborator_signals(researcher, my_works, vector, active_since, institution)
+            signals = self.collaborator_signals(researcher, my_works, vector, active_since, institution,
+                                                topics=COLLABORATOR_BLEND.topics != 0)
             return self._new_collaborators(researcher, my_works, signals, limit)
         return self._explained(researcher, my_works,
                                self.nearest_researchers(researcher, my_works, vector, limit, active_since, institution), {})
@@ -742,7 +744,7 @@ class Discovery:
         my_works = self.engine.get_works(researcher.work_ids)
         exclude = _coauthor_ids(researcher, my_works) | {researcher.id}
         near = self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude))
-        signals = self.collaborator_signals(researcher, my_works, vector, near=near)
+        signals = self.collaborator_signals(researcher, my_works, vector, near=near, topics=COLLABORATOR_BLEND.topics != 0)
         similar = [(rid, score) for rid, score in near if rid not in exclude][:limit]
         shown = {rid for rid, _ in similar}
         signals = {rid: s for rid, s in signals.items() if rid not in shown or s.via}
@@ -758,7 +760,8 @@ class Discovery:
     def _explained(self, researcher: ResearcherDoc, my_works: list[WorkDoc], found: list[tuple[str, float]],
                    via: dict[str, list[str]]) -> list[Suggestion]:
         """Suggestions with what connects them: shared topics, closest paper pairs, shared co-authors."""
-        docs = {d.id: d for d in self.engine.get_researchers([rid for rid, _ in found] + [m for v in via.values() for m in v])}
+        wanted = dict.fromkeys([rid for rid, _ in found] + [m for v in via.values() for m in v])  # a co-author shared by many: once
+        docs = {d.id: d for d in self.engine.get_researchers(list(wanted))}
         pairs = self._paper_pairs(my_works, [docs[rid] for rid, _ in found if rid in docs])
         mine = {t.id: t for t in researcher.topics}
         suggestions = []
@@ -783,45 +786,45 @@ class Discovery:
         active_since: int | None = None,
         institution: str | None = None,
         near: list[tuple[str, float]] | None = None,
+        topics: bool = True,
     ) -> dict[str, "CollaboratorSignals"]:
         """Every candidate new collaborator with its signals: the nearest researcher vectors (`near`
         when the caller already searched them) and every friend of a friend (co-author of a
-        co-author), never the researcher or a co-author."""
+        co-author), never the researcher or a co-author.
+
+        `topics=False` (the product's blend does not weigh topics) leaves the topic signal 0 and,
+        without filters, reads no candidate's document: a co-author of a large collaboration brings
+        hundreds of friends of friends, and reading each one's document was most of a profile's time."""
         coauthors = _coauthor_ids(researcher, my_works)
         exclude = coauthors | {researcher.id}
         if near is None:
             near = self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude), active_since, institution)
         near = dict(near)
         middles = self.engine.get_researchers(sorted(coauthors))
-        works = {w.id: w for w in self.engine.get_works(sorted({wid for m in middles for wid in m.work_ids}))}
-        adamic_adar: dict[str, float] = defaultdict(float)
-        common: dict[str, int] = defaultdict(int)
-        via: dict[str, list[tuple[float, str]]] = defaultdict(list)
-        for middle in middles:
-            friends = {rid for wid in middle.work_ids if wid in works for rid in works[wid].researcher_ids} - {middle.id}
-            weight = 1.0 / math.log(max(2, len(friends)))
-            for friend in friends - exclude:
-                adamic_adar[friend] += weight
-                common[friend] += 1
-                via[friend].append((weight, middle.id))
-        graph_only = [rid for rid in adamic_adar if rid not in near]
-        docs = {d.id: d for d in self.engine.get_researchers(graph_only)}
-        graph_only = [rid for rid in graph_only if rid in docs and _passes(docs[rid], active_since, institution)]
+        works = self.engine.get_works(sorted({wid for m in middles for wid in m.work_ids}))
+        graph = _friends_of_friends(middles, {w.id: w.researcher_ids for w in works}, exclude)
+        graph_only = [rid for rid in graph if rid not in near]
+        docs: dict[str, ResearcherDoc] = {}
+        if topics or active_since is not None or institution is not None:
+            docs = {d.id: d for d in self.engine.get_researchers(graph_only)}
+            graph_only = [rid for rid in graph_only if rid in docs and _passes(docs[rid], active_since, institution)]
         query = np.asarray(vector, dtype=np.float32)
         for rid, other in self.engine.researcher_vectors(graph_only).items():
             near[rid] = float(np.asarray(other, dtype=np.float32) @ query)
         for rid in graph_only:
             near.setdefault(rid, 0.0)
-        topic_docs = {d.id: d for d in self.engine.get_researchers([rid for rid in near if rid not in docs])}
-        topic_docs.update(docs)
+        topic_docs = {}
+        if topics:
+            topic_docs = {d.id: d for d in self.engine.get_researchers([rid for rid in near if rid not in docs])}
+            topic_docs.update(docs)
         mine = _topic_profile(researcher)
         return {
             rid: CollaboratorSignals(
                 content=content,
-                adamic_adar=adamic_adar.get(rid, 0.0),
-                common_neighbours=common.get(rid, 0),
+                adamic_adar=graph[rid][0] if rid in graph else 0.0,
+                common_neighbours=graph[rid][1] if rid in graph else 0,
                 topics=_cosine_profiles(mine, _topic_profile(topic_docs[rid])) if rid in topic_docs else 0.0,
-                via=[m for _, m in sorted(via.get(rid, []), key=lambda x: (-x[0], x[1]))],
+                via=graph[rid][2] if rid in graph else [],
             )
             for rid, content in near.items()
         }
@@ -834,24 +837,28 @@ class Discovery:
         if not mine:
             return {}
         mine_matrix = np.array([vectors[w.id] for w in mine], dtype=np.float32)
-        theirs_docs = {w.id: w for w in self.engine.get_works([i for i in their_ids if i in vectors])}
-        out: dict[str, list[PaperPair]] = {}
+        chosen: dict[str, list[tuple[str, WorkDoc, float]]] = {}
         for other in others:
-            theirs = [theirs_docs[i] for i in other.work_ids if i in theirs_docs]
+            theirs = [i for i in other.work_ids if i in vectors]
             if not theirs:
                 continue
-            sims = np.array([vectors[w.id] for w in theirs], dtype=np.float32) @ mine_matrix.T
+            sims = np.array([vectors[i] for i in theirs], dtype=np.float32) @ mine_matrix.T
             pairs, used_t, used_m = [], set(), set()
             for flat in np.argsort(-sims, axis=None, kind="stable"):
                 t, m = divmod(int(flat), len(mine))
                 if t in used_t or m in used_m:
                     continue
                 used_t.add(t), used_m.add(m)
-                pairs.append(PaperPair(WorkRef.of(theirs[t]), WorkRef.of(mine[m]), round(float(sims[t, m]), 4)))
+                pairs.append((theirs[t], mine[m], round(float(sims[t, m]), 4)))
                 if len(pairs) == PAIRS_PER_SUGGESTION:
                     break
-            out[other.id] = pairs
-        return out
+            chosen[other.id] = pairs
+        # Only the papers a pair shows are read: a prolific suggestion's other works are not.
+        shown = {w.id: w for w in self.engine.get_works(sorted({t for pairs in chosen.values() for t, _, _ in pairs}))}
+        return {
+            rid: [PaperPair(WorkRef.of(shown[t]), WorkRef.of(m), s) for t, m, s in pairs if t in shown]
+            for rid, pairs in chosen.items()
+        }
 
     def researcher_graph(self, researcher_id: str) -> dict:
         """Nodes (the person, their latest works, topics, institutions, co-authors) and typed edges."""
@@ -969,6 +976,49 @@ def blend_collaborators(signals: dict[str, CollaboratorSignals], blend: Collabor
         for rid, s in signals.items()
     }
     return sorted(score, key=lambda rid: (-score[rid], rid))
+
+
+def _friends_of_friends(
+    middles: Sequence[ResearcherDoc], authors: dict[str, Sequence[str]], exclude: set[str]
+) -> dict[str, tuple[float, int, list[str]]]:
+    """Each co-author of a co-author (`middles`) outside `exclude`: (Adamic-Adar, common neighbours,
+    the shared co-authors strongest link first). `authors`: work id -> its researchers.
+
+    A middle's weight is 1 / log(its co-author count). A large collaboration makes thousands of
+    middles who all share its author list, so each work's authors outside `exclude` are found once,
+    a middle's co-author count adds the other lists to its largest one instead of copying it, and
+    the sums run in numpy over one flat array of (friend, middle) pairs: Python loops over those
+    pairs took seconds per profile."""
+    author_sets = {wid: frozenset(ids) for wid, ids in authors.items()}
+    outside = {wid: ids - exclude for wid, ids in author_sets.items()}
+    weights, names, friends_of = [], [], []
+    for middle in middles:
+        lists = sorted((author_sets[w] for w in middle.work_ids if w in author_sets), key=len)
+        largest = lists.pop() if lists else frozenset()
+        rest = set().union(*lists) - largest
+        coauthors = len(largest) + len(rest) - (middle.id in largest or middle.id in rest)
+        weights.append(1.0 / math.log(max(2, coauthors)))
+        names.append(middle.id)
+        # every middle is in `exclude` (a co-author), so its friends outside it are its works' outsiders
+        friends_of.append(sorted(set().union(*(outside[w] for w in middle.work_ids if w in outside))))
+    candidates = sorted(set().union(*friends_of)) if friends_of else []
+    if not candidates:
+        return {}
+    code = {rid: i for i, rid in enumerate(candidates)}
+    sizes = np.array([len(f) for f in friends_of], dtype=np.int64)
+    pair_code = np.fromiter(map(code.__getitem__, itertools.chain.from_iterable(friends_of)), np.int64, int(sizes.sum()))
+    pair_middle = np.repeat(np.arange(len(middles)), sizes)
+    adamic_adar = np.bincount(pair_code, weights=np.repeat(np.array(weights), sizes), minlength=len(candidates))
+    common = np.bincount(pair_code, minlength=len(candidates))
+    strength = np.empty(len(middles), dtype=np.int64)  # each middle's place, strongest link first
+    strength[sorted(range(len(middles)), key=lambda i: (-weights[i], names[i]))] = np.arange(len(middles))
+    order = np.lexsort((strength[pair_middle], pair_code))
+    via = np.array(names, dtype=object)[pair_middle[order]]
+    bounds = np.searchsorted(pair_code[order], np.arange(len(candidates) + 1))
+    return {
+        rid: (float(adamic_adar[i]), int(common[i]), via[bounds[i] : bounds[i + 1]].tolist())
+        for i, rid in enumerate(candidates)
+    }
 
 
 def _coauthor_ids(researcher: ResearcherDoc, works: Sequence[WorkDoc]) -> set[str]:

@@ -451,6 +451,39 @@ def test_profile_suggestions_search_the_researcher_vectors_once(discovery, seed,
         if s.via or s.researcher.id not in shown][:6]
 
 
+def test_suggestions_read_documents_only_for_what_they_show(discovery, seed, monkeypatch):
+    """Besides the co-author graph it walks (the researcher's co-authors and their works), a request
+    reads the documents of the suggestions it shows and the papers of their pairs, never those of
+    every candidate: reading each candidate's document and works took seconds per profile at 20k works."""
+    limit = 2
+    coauthors = {rid for w in discovery.engine.get_works(seed.work_ids) for rid in w.researcher_ids} - {seed.id}
+    graph_works = {wid for r in discovery.engine.get_researchers(sorted(coauthors)) for wid in r.work_ids}
+    vector = discovery.engine.researcher_vectors([seed.id])[seed.id]
+    candidates = discovery.collaborator_signals(seed, discovery.engine.get_works(seed.work_ids), vector)
+    read = {"get_researchers": set(), "get_works": set()}
+    for name, ids in read.items():
+        fetch = getattr(discovery.engine, name)
+        monkeypatch.setattr(discovery.engine, name, lambda asked, _fetch=fetch, _ids=ids: _ids.update(asked) or _fetch(asked))
+
+    def shown_by(*lists):
+        suggestions = [s for found in lists for s in found]
+        assert len(suggestions) == limit * len(lists)
+        return ({s.researcher.id for s in suggestions}, {p.theirs.id for s in suggestions for p in s.paper_pairs},
+                suggestions)
+
+    for ask in (lambda: [discovery.similar_researchers(seed.id, mode="similar", limit=limit)],
+                lambda: [discovery.similar_researchers(seed.id, mode="collaborators", limit=limit)],
+                lambda: discovery.profile_suggestions(seed.id, limit)):
+        for ids in read.values():
+            ids.clear()
+        people, papers, suggestions = shown_by(*ask())
+        assert read["get_researchers"] - {seed.id} - coauthors <= people
+        assert read["get_works"] - set(seed.work_ids) - graph_works <= papers
+    assert len(candidates) > 10 * limit, "the fixture should offer many more candidates than are shown"
+    assert any(len(s.researcher.work_ids) > len(s.paper_pairs) for s in suggestions), \
+        "a suggestion with more works than pairs shows that unpaired works are not read"
+
+
 def test_similar_researchers_filters(discovery, seed):
     recent = discovery.similar_researchers(seed.id, active_since=2023, limit=10)
     assert recent and all(s.researcher.last_year >= 2023 for s in recent)
