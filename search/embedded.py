@@ -35,6 +35,7 @@ import shutil
 import sqlite3
 import threading
 from array import array
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -189,7 +190,8 @@ class _Version:
             built_at=datetime.fromisoformat(m["built_at"]),
             model=m["model"],
             counts=dict(m["counts"]),
-            meta={**m.get("meta", {}), "dimension": m["dimension"], "path": str(self.path)},
+            meta={**m.get("meta", {}), "dimension": m["dimension"], "path": str(self.path),
+                  **({"applied": m["applied"]} if "applied" in m else {})},
         )
 
 
@@ -231,8 +233,7 @@ def _count_facets(conn: sqlite3.Connection, version: _Version, rows: np.ndarray)
         facets[field] = [FacetValue(v, v, c) for _, v, c in _largest(counts, lambda cs: {int(c): named[int(c)] for c in cs})]
     starts = np.asarray(columns["topic_start"][rows])
     lengths = np.asarray(columns["topic_start"][rows + 1]) - starts
-    positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
-    counts = np.bincount(np.asarray(columns["topic"][positions]), minlength=len(values["topic"]))
+    counts = np.bincount(np.asarray(columns["topic"][_segments(starts, lengths)]), minlength=len(values["topic"]))
     topic_ids = values["topic"]
 
     def topic_labels(codes: np.ndarray) -> dict[int, str]:
@@ -242,6 +243,11 @@ def _count_facets(conn: sqlite3.Connection, version: _Version, rows: np.ndarray)
 
     facets["topic"] = [FacetValue(topic_ids[code], label, c) for code, label, c in _largest(counts, topic_labels)]
     return facets
+
+
+def _segments(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions `starts[i] .. starts[i] + lengths[i] - 1` of every i, in order (CSR rows)."""
+    return np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(int(lengths.sum()))
 
 
 def _readable(path: Path) -> bool:
@@ -398,10 +404,26 @@ class EmbeddedEngine:
         return found
 
     def build(self, corpus: Corpus, progress: Progress | None = None) -> IndexInfo:
-        """Write `v{n+1}` beside the live version, then switch CURRENT to it and prune.
+        """Write `v{n+1}` beside the live version, then switch CURRENT to it and prune."""
+        return self._new_version(lambda path, number, live: _write_version(path, number, corpus, progress))
 
-        Half-built directories left by a crash are removed first; if this build fails, its
-        directory is removed and CURRENT still names the version that was serving.
+    def update(self, base: int, corpus: Corpus, changes: Changes, progress: Progress | None = None) -> IndexInfo:
+        """Copy version `base` into `v{n+1}` and apply `changes` there (`_apply_changes`), then
+        switch exactly as `build` does; when `base` is not the live version, build from `corpus`."""
+
+        def write(path: Path, number: int, live: str | None) -> None:
+            if live != f"v{base}" or not _readable(self.index_dir / live):
+                _write_version(path, number, corpus, progress)
+            else:
+                _apply_changes(self.index_dir / live, path, number, corpus, changes, progress)
+
+        return self._new_version(write)
+
+    def _new_version(self, write: Callable[[Path, int, str | None], None]) -> IndexInfo:
+        """`write(path, number, live)` the next version beside the live one, switch CURRENT to it, prune.
+
+        Half-built directories left by a crash are removed first; if `write` fails, its directory
+        is removed and CURRENT still names the version that was serving.
         """
         with self._build_lock():
             live = self._live_name()
@@ -413,7 +435,7 @@ class EmbeddedEngine:
             path = self.index_dir / f"v{number}"
             path.mkdir()
             try:
-                _write_version(path, number, corpus, progress)
+                write(path, number, live)
             except BaseException:
                 shutil.rmtree(path, ignore_errors=True)
                 raise
@@ -424,14 +446,6 @@ class EmbeddedEngine:
         info = self.info()
         assert info is not None
         return info
-
-    def update(self, base: int, corpus: Corpus, changes: Changes, progress: Progress | None = None) -> IndexInfo:
-        """A version here is whole files in row order (FTS5 tables with their BM25 statistics, facet
-        columns, the spelling vocabulary, vector matrices), so the next one is written from
-        `corpus` as `build` writes it: rows, ties and statistics equal a full build's by construction.
-        What an incremental reindex saves on this engine is the indexer's side (no re-embedding,
-        no re-clustering); `changes` is what a remote engine writes instead of everything."""
-        return self.build(corpus, progress)
 
     def rollback(self) -> IndexInfo:
         """Make the newest complete version older than the live one live again."""
@@ -831,6 +845,17 @@ def _ids_for(conn: sqlite3.Connection, table: str, scored: list[tuple[int, float
 # -- writing one version -------------------------------------------------------------------------
 
 
+def _unit_row(vector: Sequence[float] | None, dimension: int, what: str) -> np.ndarray:
+    """A document's vector as the float32 unit row the matrix stores (zeros: no vector)."""
+    if vector is None:
+        return np.zeros(dimension, dtype=np.float32)
+    row = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if row.shape[0] != dimension:
+        raise ValueError(f"{what}: vector has {row.shape[0]} dimensions, expected {dimension}")
+    norm = float(np.linalg.norm(row))
+    return (row / norm).astype(np.float32) if norm and np.isfinite(norm) else np.zeros(dimension, dtype=np.float32)
+
+
 class _VectorFile:
     """Streams unit float32 rows to a raw file, then rewrites them as an .npy that loads memory-mapped."""
 
@@ -840,15 +865,7 @@ class _VectorFile:
         self.handle = open(self.raw, "wb")
 
     def add(self, vector: Sequence[float] | None, what: str) -> None:
-        if vector is None:
-            row = np.zeros(self.dimension, dtype=np.float32)
-        else:
-            row = np.asarray(vector, dtype=np.float32).reshape(-1)
-            if row.shape[0] != self.dimension:
-                raise ValueError(f"{what}: vector has {row.shape[0]} dimensions, expected {self.dimension}")
-            norm = float(np.linalg.norm(row))
-            row = row / norm if norm and np.isfinite(norm) else np.zeros(self.dimension, dtype=np.float32)
-        self.handle.write(row.astype(np.float32).tobytes())
+        self.handle.write(_unit_row(vector, self.dimension, what).tobytes())
         self.rows += 1
 
     def finish(self) -> None:
@@ -871,8 +888,11 @@ class _VectorFile:
 class _FacetWriter:
     """Per-work facet codes, in row order: what `_count_facets` counts with numpy."""
 
-    def __init__(self):
-        self.codes: dict[str, dict[str, int]] = {"type": {}, "venue": {}, "topic": {}}
+    def __init__(self, values: dict[str, list[str]] | None = None):
+        """`values`: the codes of a previous version (`values.json`), kept so its columns stay valid."""
+        self.codes: dict[str, dict[str, int]] = {
+            field: {v: i for i, v in enumerate((values or {}).get(field, []))} for field in ("type", "venue", "topic")
+        }
         self.columns: dict[str, array] = {"year": array("i"), "type": array("i"), "venue": array("i"), "topic": array("i")}
         self.topic_start = array("q", [0])
 
@@ -881,18 +901,28 @@ class _FacetWriter:
             return -1
         return self.codes[field].setdefault(value, len(self.codes[field]))
 
+    def codes_of(self, doc: WorkDoc) -> tuple[int, int, int, list[int]]:
+        """(year, type, venue, sorted topic codes) of one work."""
+        topics = sorted({self._code("topic", t.id) for t in doc.topics})
+        return (doc.year if doc.year is not None else _NO_YEAR, self._code("type", doc.type),
+                self._code("venue", doc.venue), topics)
+
     def add(self, doc: WorkDoc) -> None:
-        self.columns["year"].append(doc.year if doc.year is not None else _NO_YEAR)
-        self.columns["type"].append(self._code("type", doc.type))
-        self.columns["venue"].append(self._code("venue", doc.venue))
-        topic_codes = {self._code("topic", t.id) for t in doc.topics}
-        self.columns["topic"].extend(sorted(topic_codes))
+        year, type_, venue, topics = self.codes_of(doc)
+        self.columns["year"].append(year)
+        self.columns["type"].append(type_)
+        self.columns["venue"].append(venue)
+        self.columns["topic"].extend(topics)
         self.topic_start.append(len(self.columns["topic"]))
 
     def finish(self, path: Path) -> None:
-        path.mkdir()
-        for name, column in [*self.columns.items(), ("topic_start", self.topic_start)]:
-            np.save(path / f"{name}.npy", np.frombuffer(column, dtype=np.int64 if column.typecode == "q" else np.int32))
+        columns = {name: np.frombuffer(column, dtype=np.int32) for name, column in self.columns.items()}
+        self.save(path, {**columns, "topic_start": np.frombuffer(self.topic_start, dtype=np.int64)})
+
+    def save(self, path: Path, columns: dict[str, np.ndarray]) -> None:
+        path.mkdir(exist_ok=True)
+        for name, column in columns.items():
+            np.save(path / f"{name}.npy", column)
             _fsync_file(path / f"{name}.npy")
         values = {field: sorted(codes, key=codes.__getitem__) for field, codes in self.codes.items()}
         (path / "values.json").write_text(json.dumps(values, ensure_ascii=False))
@@ -927,6 +957,12 @@ def _write_version(path: Path, number: int, corpus: Corpus, progress: Progress |
             progress("index text", 1, 1)
     finally:
         db.close()
+    _write_manifest(path, number, corpus, counts)
+
+
+def _write_manifest(path: Path, number: int, corpus: Corpus, counts: dict[str, int], applied: dict | None = None) -> None:
+    """Written last: the version is complete once its manifest exists. `applied`: what an update
+    wrote into the copy of its base version, per kind (absent after a build)."""
     _fsync_file(path / "index.sqlite")
     manifest = {
         "format": FORMAT,
@@ -940,6 +976,7 @@ def _write_version(path: Path, number: int, corpus: Corpus, progress: Progress |
             "budget": POSTINGS_BUDGET,
         },
         "meta": json.loads(json.dumps(corpus.meta, default=str)),
+        **({"applied": applied} if applied is not None else {}),
     }
     tmp = path / "manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2))
@@ -952,31 +989,18 @@ def _write_works(db: sqlite3.Connection, path: Path, corpus: Corpus, progress: P
     vectors = _VectorFile(path / "works.npy", corpus.dimension)
     total = corpus.counts.get("works", 0)
     seen: set[str] = set()
-    rows, topics, authors = [], [], []
+    rows: list[tuple[int, WorkDoc]] = []
     facets = _FacetWriter()
 
     def flush() -> None:
-        db.executemany("INSERT INTO works VALUES (?, ?, ?, ?, ?, ?)", [r[:6] for r in rows])
-        db.executemany("INSERT INTO work_texts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(r[0], *r[6:]) for r in rows])
-        db.executemany("INSERT INTO work_topics VALUES (?, ?)", topics)
-        db.executemany("INSERT INTO work_authors VALUES (?, ?)", authors)
-        rows.clear(), topics.clear(), authors.clear()
+        _insert_works(db, rows)
+        rows.clear()
 
     for doc in corpus.works():
         if doc.id in seen:
             raise ValueError(f"work {doc.id} appears twice in the corpus")
         seen.add(doc.id)
-        row = len(seen) - 1
-        rest = {k: v for k, v in doc_to_dict(doc).items() if k not in ("id", *_WORK_COLUMNS)}
-        rows.append((
-            row, doc.id, doc.year, doc.type, doc.venue, int(doc.cited_by_count or 0),
-            T.clean_indexed(doc.title), T.clean_indexed(doc.abstract) or None,
-            T.clean_indexed(" ; ".join(a.name for a in doc.authors)), doc.venue,
-            T.clean_indexed(" ; ".join(doc.keywords)), T.clean_indexed(" ; ".join(t.label for t in doc.topics)),
-            json.dumps(rest, ensure_ascii=False),
-        ))
-        topics.extend((row, t.id) for t in {t.id: t for t in doc.topics}.values())
-        authors.extend((row, rid) for rid in dict.fromkeys(doc.researcher_ids))
+        rows.append((len(seen) - 1, doc))
         vectors.add(doc.vector, f"work {doc.id}")
         facets.add(doc)
         if len(rows) >= 2000:
@@ -991,27 +1015,32 @@ def _write_works(db: sqlite3.Connection, path: Path, corpus: Corpus, progress: P
     return len(seen)
 
 
+def _insert_works(db: sqlite3.Connection, rows: list[tuple[int, WorkDoc]]) -> None:
+    """Works at their rows: the narrow row, the texts FTS5 indexes (not the FTS5 index itself),
+    topics and authors."""
+    narrow, texts, topics, authors = [], [], [], []
+    for row, doc in rows:
+        rest = {k: v for k, v in doc_to_dict(doc).items() if k not in ("id", *_WORK_COLUMNS)}
+        narrow.append((row, doc.id, doc.year, doc.type, doc.venue, int(doc.cited_by_count or 0)))
+        texts.append((
+            row, T.clean_indexed(doc.title), T.clean_indexed(doc.abstract) or None,
+            T.clean_indexed(" ; ".join(a.name for a in doc.authors)), doc.venue,
+            T.clean_indexed(" ; ".join(doc.keywords)), T.clean_indexed(" ; ".join(t.label for t in doc.topics)),
+            json.dumps(rest, ensure_ascii=False),
+        ))
+        topics.extend((row, t.id) for t in {t.id: t for t in doc.topics}.values())
+        authors.extend((row, rid) for rid in dict.fromkeys(doc.researcher_ids))
+    db.executemany("INSERT INTO works VALUES (?, ?, ?, ?, ?, ?)", narrow)
+    db.executemany("INSERT INTO work_texts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", texts)
+    db.executemany("INSERT INTO work_topics VALUES (?, ?)", topics)
+    db.executemany("INSERT INTO work_authors VALUES (?, ?)", authors)
+
+
 def _write_researchers(db: sqlite3.Connection, path: Path, corpus: Corpus, progress: Progress | None) -> int:
     vectors = _VectorFile(path / "researchers.npy", corpus.dimension)
     count = 0
     for row, doc in enumerate(corpus.researchers()):
-        db.execute(
-            "INSERT INTO researchers VALUES (?, ?, ?, ?, ?, ?)",
-            (row, doc.id, doc.name, doc.first_year, doc.last_year, json.dumps(doc_to_dict(doc), ensure_ascii=False)),
-        )
-        for kind, value in doc.identifiers.items():
-            canonical = T.normalize_identifier(kind, value)
-            if canonical:
-                db.execute("INSERT INTO researcher_ids VALUES (?, ?, ?)", (kind, canonical, doc.id))
-        db.executemany(
-            "INSERT INTO researcher_institutions VALUES (?, ?)",
-            [(row, T.normalize_name(i.name)) for i in doc.institutions if T.normalize_name(i.name)],
-        )
-        norms = {T.normalize_name(n) for n in [doc.name, *doc.name_variants]} - {""}
-        keys = {key for n in norms for key in T.name_keys(n)}
-        db.executemany("INSERT INTO name_keys VALUES (?, ?)", [(key, doc.id) for key in sorted(keys)])
-        forms = {form for n in norms for form in T.name_forms(n)}
-        db.executemany("INSERT INTO names VALUES (?, ?)", [(form, doc.id) for form in sorted(forms)])
+        _insert_researcher(db, row, doc)
         vectors.add(doc.vector, f"researcher {doc.id}")
         count = row + 1
         if progress and count % 5000 == 0:
@@ -1020,20 +1049,265 @@ def _write_researchers(db: sqlite3.Connection, path: Path, corpus: Corpus, progr
     return count
 
 
+def _lookups(doc: ResearcherDoc) -> tuple[list[tuple[str, str]], list[str], list[str], list[str]]:
+    """What a researcher adds to the lookup tables: (kind, canonical identifier) pairs, institution
+    names, name keys and trigram name forms (an update deletes exactly these)."""
+    identifiers = [(kind, c) for kind, value in doc.identifiers.items() if (c := T.normalize_identifier(kind, value))]
+    institutions = [n for i in doc.institutions if (n := T.normalize_name(i.name))]
+    norms = {T.normalize_name(n) for n in [doc.name, *doc.name_variants]} - {""}
+    keys = sorted({key for n in norms for key in T.name_keys(n)})
+    forms = sorted({form for n in norms for form in T.name_forms(n)})
+    return identifiers, institutions, keys, forms
+
+
+def _insert_researcher(db: sqlite3.Connection, row: int, doc: ResearcherDoc) -> None:
+    db.execute(
+        "INSERT INTO researchers VALUES (?, ?, ?, ?, ?, ?)",
+        (row, doc.id, doc.name, doc.first_year, doc.last_year, json.dumps(doc_to_dict(doc), ensure_ascii=False)),
+    )
+    identifiers, institutions, keys, forms = _lookups(doc)
+    db.executemany("INSERT INTO researcher_ids VALUES (?, ?, ?)", [(kind, value, doc.id) for kind, value in identifiers])
+    db.executemany("INSERT INTO researcher_institutions VALUES (?, ?)", [(row, name) for name in institutions])
+    db.executemany("INSERT INTO name_keys VALUES (?, ?)", [(key, doc.id) for key in keys])
+    db.executemany("INSERT INTO names VALUES (?, ?)", [(form, doc.id) for form in forms])
+
+
+def _insert_topic(db: sqlite3.Connection, row: int, doc: TopicDoc) -> None:
+    db.execute(
+        "INSERT INTO topics VALUES (?, ?, ?, ?, ?)",
+        (row, doc.id, T.clean_indexed(doc.label), T.clean_indexed(doc.description), json.dumps(doc_to_dict(doc), ensure_ascii=False)),
+    )
+
+
 def _write_topics(db: sqlite3.Connection, path: Path, corpus: Corpus, progress: Progress | None) -> int:
     vectors = _VectorFile(path / "topics.npy", corpus.dimension)
     count = 0
     for row, doc in enumerate(corpus.topics()):
-        db.execute(
-            "INSERT INTO topics VALUES (?, ?, ?, ?, ?)",
-            (row, doc.id, T.clean_indexed(doc.label), T.clean_indexed(doc.description), json.dumps(doc_to_dict(doc), ensure_ascii=False)),
-        )
+        _insert_topic(db, row, doc)
         vectors.add(doc.vector, f"topic {doc.id}")
         count = row + 1
     vectors.finish()
     if progress:
         progress("index topics", count, count)
     return count
+
+
+# -- the next version from the previous one -----------------------------------------------------
+
+_TEXT_COLUMNS = ("title", "abstract", "authors", "venue", "keywords", "topics")
+_KIND_TABLES = {"works": "works", "researchers": "researchers", "topics": "topics"}
+
+
+def _apply_changes(base: Path, path: Path, number: int, corpus: Corpus, changes: Changes, progress: Progress | None) -> None:
+    """Version `number` as a copy of version `base` with `changes` applied: removed and changed
+    documents are deleted (FTS5 told the old text, so its BM25 statistics follow), changed and added
+    ones inserted, rows kept dense (added documents fill freed rows first; when more were removed,
+    the last rows move into the holes), matrix rows and facet columns rewritten only where a
+    document was, the spelling vocabulary and `term_docs` adjusted by the words of the documents
+    that left and came. Every other row keeps its rowid and bytes."""
+    shutil.copyfile(base / "index.sqlite", path / "index.sqlite")
+    sources = {"works": corpus.works, "researchers": corpus.researchers, "topics": corpus.topics}
+    applied: dict[str, dict[str, int]] = {}
+    counts: dict[str, int] = {}
+    db = sqlite3.connect(path / "index.sqlite", isolation_level=None)
+    try:
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;")
+        db.execute("BEGIN")
+        for kind, table in _KIND_TABLES.items():
+            delete, target, count = _plan_rows(db, table, changes.changed.get(kind, set()), changes.removed.get(kind, set()))
+            docs = {doc.id: doc for doc in sources[kind]() if doc.id in target}
+            missing = sorted(set(target) - set(docs))
+            if missing:
+                raise ValueError(f"{kind} {missing[0]} is to be written but not in the corpus")
+            rows = sorted(((target[i], docs[i]) for i in docs), key=lambda pair: pair[0])
+            _apply_vectors(base / f"{kind}.npy", path / f"{kind}.npy", count, rows, corpus.dimension, kind)
+            if kind == "works":
+                _apply_works(db, delete, rows)
+                _apply_facets(base / "facets", path / "facets", count, rows)
+            elif kind == "researchers":
+                _apply_researchers(db, delete, rows)
+            else:
+                _apply_topics(db, delete, rows)
+            counts[kind] = count
+            moved = len(target) - len(changes.changed.get(kind, set()))
+            applied[kind] = {"changed": len(target) - moved, "removed": len(changes.removed.get(kind, set())), "moved": moved}
+            if progress:
+                progress(f"index {kind}", len(target), len(target))
+        db.execute("COMMIT")
+    finally:
+        db.close()
+    _write_manifest(path, number, corpus, counts, applied)
+
+
+def _plan_rows(db: sqlite3.Connection, table: str, changed: set[str], removed: set[str]) -> tuple[list[int], dict[str, int], int]:
+    """(rows to delete, the row each document to write goes to, the new row count). Rows stay
+    0..count-1, as matrices and facet columns index them: added documents take freed rows first,
+    then new rows at the end; holes left when more were removed than added take the last rows'
+    documents (which are then written again, from the corpus)."""
+    (old_count,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+    existing = _rows_for(db, table, [*changed, *removed])
+    freed = sorted(existing[i] for i in removed if i in existing)
+    target = {i: existing[i] for i in changed if i in existing}
+    added = sorted(i for i in changed if i not in existing)
+    count = old_count - len(freed) + len(added)
+    holes = iter(freed + list(range(old_count, count)))
+    for i in added:
+        target[i] = next(holes)
+    left = [row for row in holes if row < count]
+    moved = []
+    if left:  # the documents at rows >= count move down into the holes
+        moved = [(i, r) for i, r in db.execute(f"SELECT id, rowid FROM {table} WHERE rowid >= ? ORDER BY rowid", (count,))
+                 if i not in removed]
+        assert len(moved) == len(left), (len(moved), len(left))
+        for (i, _), hole in zip(moved, left):
+            target[i] = hole
+    delete = set(freed) | {existing[i] for i in target if i in existing} | {row for _, row in moved}
+    return sorted(delete), target, count
+
+
+def _apply_vectors(base: Path, path: Path, count: int, rows: list[tuple[int, object]], dimension: int, kind: str) -> None:
+    """The base matrix cut or extended to `count` rows, with the rows of `rows` rewritten."""
+    old = np.load(base, mmap_mode="r")
+    if count == 0:  # an empty file cannot be mapped
+        np.save(path, np.zeros((0, dimension), dtype=np.float32))
+        return
+    matrix = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(count, dimension))
+    keep = min(count, old.shape[0])
+    for start in range(0, keep, 65536):
+        matrix[start : min(start + 65536, keep)] = old[start : min(start + 65536, keep)]
+    for row, doc in rows:
+        matrix[row] = _unit_row(doc.vector, dimension, f"{kind[:-1]} {doc.id}")
+    matrix.flush()
+    del matrix, old
+    _fsync_file(path)
+
+
+def _apply_facets(base: Path, path: Path, count: int, rows: list[tuple[int, WorkDoc]]) -> None:
+    """The base facet columns cut or extended to `count` rows, with the rows of `rows` recoded."""
+    writer = _FacetWriter(json.loads((base / "values.json").read_text()))
+    old = {name: np.load(base / f"{name}.npy") for name in _FACET_COLUMNS}
+    keep = min(count, len(old["year"]))
+    columns = {name: np.full(count, _NO_YEAR if name == "year" else -1, dtype=np.int32) for name in ("year", "type", "venue")}
+    lengths = np.zeros(count, dtype=np.int64)
+    for name, column in columns.items():
+        column[:keep] = old[name][:keep]
+    lengths[:keep] = np.diff(old["topic_start"])[:keep]
+    recoded = {}
+    for row, doc in rows:
+        columns["year"][row], columns["type"][row], columns["venue"][row], recoded[row] = writer.codes_of(doc)
+        lengths[row] = len(recoded[row])
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    topic = np.empty(int(starts[-1]), dtype=np.int32)
+    carried = np.ones(count, dtype=bool)
+    carried[[row for row, _ in rows]] = False
+    kept = np.flatnonzero(carried)
+    topic[_segments(starts[kept], lengths[kept])] = old["topic"][_segments(old["topic_start"][kept], lengths[kept])]
+    for row, codes in recoded.items():
+        topic[starts[row] : starts[row + 1]] = codes
+    writer.save(path, {**columns, "topic": topic, "topic_start": starts})
+
+
+def _apply_works(db: sqlite3.Connection, delete: list[int], rows: list[tuple[int, WorkDoc]]) -> None:
+    """Works out (FTS5 given each old text) and in; then the two vocabularies by their words."""
+    texts = ", ".join(_TEXT_COLUMNS)
+    left, came = [], []
+    for chunk in _chunks(delete):
+        old = db.execute(f"SELECT rowid, {texts} FROM work_texts WHERE rowid IN ({_marks(chunk)})", chunk).fetchall()
+        db.executemany(f"INSERT INTO works_fts(works_fts, rowid, {texts}) VALUES ('delete', ?, {_marks(_TEXT_COLUMNS)})", old)
+        left.extend(r[1:] for r in old)
+        for sql in ("DELETE FROM works WHERE rowid IN ({})", "DELETE FROM work_texts WHERE rowid IN ({})",
+                    "DELETE FROM work_topics WHERE work IN ({})", "DELETE FROM work_authors WHERE work IN ({})"):
+            db.execute(sql.format(_marks(chunk)), chunk)
+    for start in range(0, len(rows), 2000):
+        part = rows[start : start + 2000]
+        _insert_works(db, part)
+        chunk = [row for row, _ in part]
+        db.execute(f"INSERT INTO works_fts(rowid, {texts}) SELECT rowid, {texts} FROM work_texts WHERE rowid IN ({_marks(chunk)})", chunk)
+        came.extend(db.execute(f"SELECT {texts} FROM work_texts WHERE rowid IN ({_marks(chunk)})", chunk))
+    _apply_term_docs(db, left, came)
+    _apply_spelling_words(db, left, came)
+
+
+def _apply_researchers(db: sqlite3.Connection, delete: list[int], rows: list[tuple[int, ResearcherDoc]]) -> None:
+    """Researchers out (their lookup rows found again from their stored documents) and in."""
+    gone = set()
+    for chunk in _chunks(delete):
+        for rowid, doc in db.execute(f"SELECT rowid, doc FROM researchers WHERE rowid IN ({_marks(chunk)})", chunk).fetchall():
+            old = researcher_from_dict(json.loads(doc))
+            identifiers, _, keys, _ = _lookups(old)
+            db.executemany("DELETE FROM researcher_ids WHERE kind = ? AND value = ? AND researcher = ?",
+                           [(kind, value, old.id) for kind, value in identifiers])
+            db.executemany("DELETE FROM name_keys WHERE key = ? AND researcher = ?", [(key, old.id) for key in keys])
+            gone.add(old.id)
+        db.execute(f"DELETE FROM researchers WHERE rowid IN ({_marks(chunk)})", chunk)
+        db.execute(f"DELETE FROM researcher_institutions WHERE researcher IN ({_marks(chunk)})", chunk)
+    if gone:  # `names` has no index on its researcher column: one pass finds their forms
+        forms = [rowid for rowid, rid in db.execute("SELECT rowid, researcher FROM names") if rid in gone]
+        for chunk in _chunks(forms):
+            db.execute(f"DELETE FROM names WHERE rowid IN ({_marks(chunk)})", chunk)
+    for row, doc in rows:
+        _insert_researcher(db, row, doc)
+
+
+def _apply_topics(db: sqlite3.Connection, delete: list[int], rows: list[tuple[int, TopicDoc]]) -> None:
+    for chunk in _chunks(delete):
+        old = db.execute(f"SELECT rowid, label, description FROM topics WHERE rowid IN ({_marks(chunk)})", chunk).fetchall()
+        db.executemany("INSERT INTO topics_fts(topics_fts, rowid, label, description) VALUES ('delete', ?, ?, ?)", old)
+        db.execute(f"DELETE FROM topics WHERE rowid IN ({_marks(chunk)})", chunk)
+    for row, doc in rows:
+        _insert_topic(db, row, doc)
+    for chunk in _chunks([row for row, _ in rows]):
+        db.execute(f"INSERT INTO topics_fts(rowid, label, description) SELECT rowid, label, description FROM topics "
+                   f"WHERE rowid IN ({_marks(chunk)})", chunk)
+
+
+def _chunks(values: list, size: int = 900) -> Iterator[list]:
+    """SQLite's bound-parameter limit, respected."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _word_docs(db: sqlite3.Connection, texts: list[tuple], columns: Sequence[str], tokenizer: str) -> dict[str, int]:
+    """How many of `texts` (rows of `columns`) hold each word, read by FTS5 itself with `tokenizer`
+    from a throwaway table: the words and counts an index of those rows would hold."""
+    db.execute(f"CREATE VIRTUAL TABLE temp.delta USING fts5({', '.join(columns)}, content='', tokenize='{tokenizer}', detail='none')")
+    try:
+        db.executemany(f"INSERT INTO temp.delta({', '.join(columns)}) VALUES ({_marks(columns)})", texts)
+        db.execute("CREATE VIRTUAL TABLE temp.delta_vocab USING fts5vocab(temp, 'delta', 'row')")
+        return dict(db.execute("SELECT term, doc FROM temp.delta_vocab"))
+    finally:
+        db.execute("DROP TABLE IF EXISTS temp.delta_vocab")
+        db.execute("DROP TABLE temp.delta")
+
+
+def _apply_term_docs(db: sqlite3.Connection, left: list[tuple], came: list[tuple]) -> None:
+    """`term_docs` again for every term of the works that left or came, from the index itself."""
+    terms = set(_word_docs(db, left, _TEXT_COLUMNS, T.FTS5_TOKENIZER)) | set(_word_docs(db, came, _TEXT_COLUMNS, T.FTS5_TOKENIZER))
+    db.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, 'works_fts', 'row')")
+    try:
+        for term in sorted(terms):
+            row = db.execute("SELECT doc FROM temp.vocab WHERE term = ?", (term,)).fetchone()
+            if row and row[0] > TERM_DOCS_FLOOR:
+                db.execute("INSERT OR REPLACE INTO term_docs VALUES (?, ?)", (term, row[0]))
+            else:
+                db.execute("DELETE FROM term_docs WHERE term = ?", (term,))
+    finally:
+        db.execute("DROP TABLE temp.vocab")
+
+
+def _apply_spelling_words(db: sqlite3.Connection, left: list[tuple], came: list[tuple]) -> None:
+    """The spelling vocabulary's counts less the words of the works that left, plus those that came."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'spelling_words'").fetchone():
+        return
+    tokenizer = "unicode61 remove_diacritics 2"
+    delta = Counter(_word_docs(db, [t[:2] for t in came], ("title", "abstract"), tokenizer))
+    delta.subtract(_word_docs(db, [t[:2] for t in left], ("title", "abstract"), tokenizer))
+    for word, change in sorted(delta.items()):
+        if change == 0 or any("0" <= c <= "9" for c in word):  # as the build's GLOB '*[0-9]*'
+            continue
+        db.execute("INSERT INTO spelling_words VALUES (?, ?) ON CONFLICT(word) DO UPDATE SET works = works + excluded.works",
+                   (word, change))
+    db.execute("DELETE FROM spelling_words WHERE works <= 0")
 
 
 def _write_spelling_words(db: sqlite3.Connection) -> None:
