@@ -10,8 +10,9 @@ Layout of `index_dir`:
     v7/facets/         per-work facet columns (year, type, venue codes; topics as CSR) for counting
     v7/manifest.json   written last: a version directory without it is half-built and ignored
 
-Every version is immutable once its manifest exists, so readers open it read-only (`immutable=1`,
-no locking) and memory-map the vectors. Each call checks CURRENT with one `stat` and moves to a new
+`update` (an incremental reindex) copies the live version's files into the next one and applies
+only the changed documents there (`_apply_changes`). Every version is immutable once its manifest
+exists, so readers open it read-only (`immutable=1`, no locking) and memory-map the vectors. Each call checks CURRENT with one `stat` and moves to a new
 version when it changed, so a running server picks up a build without restart; one call always
 reads a single version, never a mix. Connections are per thread (FastAPI runs blocking calls in a
 thread pool) and all are closed by `close()`.
