@@ -27,9 +27,11 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
      on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD);
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
-     when one name is initials only); for a common name only when one side is a lone work: two
-     records of a common name, each built on its own co-authors or affiliations, are as often two
-     people of one field as one (ml-venues' Tsinghua, Microsoft and Amazon "Yang Liu"s, all NLP,
+     when one name is initials only); for a very common name (VERY_COMMON_NAME_PEOPLE or more
+     would carry it by chance) only when one side is a lone work or the two published in years
+     that do not overlap (one person who moved): two records of a very common name, each built on
+     its own co-authors or affiliations and publishing at the same time, are as often two people of
+     one field as one (ml-venues' Tsinghua, Microsoft and Amazon "Yang Liu"s, all NLP, 2021-2022,
      have centroid cosines of 0.72-0.74);
    * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare, between the
      centroids or between the closest two works (someone who changed fields keeps a rare name,
@@ -76,6 +78,7 @@ AFFILIATION_TOPIC_THRESHOLD = 0.3  # a common name at a shared (often large) ins
 TOPIC_NEIGHBOURS = 20  # nearest centroids tested per cluster in a block: keeps big blocks near-linear
 FAMILY_SPELLING_SIMILARITY = 0.85  # "schutze"/"schuetze": one source id, one family name
 RARE_NAME_EXPECTED_PEOPLE = 0.5
+VERY_COMMON_NAME_PEOPLE = 5  # people expected to carry a name by chance before topic alone stops joining its records
 MIN_POPULATION = 10_000
 # Name parts so frequent worldwide that a small corpus cannot show it: a name made only of these
 # is never treated as rare (e.g. "Wei Wang"), whatever the corpus counts say.
@@ -376,8 +379,15 @@ class _Clusters:
 class _Evidence:
     """Rule 4's evidence between two clusters of one name block."""
 
-    def __init__(self, clusters: _Clusters, frequency: NameFrequency):
-        self.clusters, self.frequency = clusters, frequency
+    def __init__(self, clusters: _Clusters, frequency: NameFrequency, years: Mapping[str, int | None]):
+        self.clusters, self.frequency, self.years = clusters, frequency, years
+
+    def one_after_the_other(self, a: int, b: int) -> bool:
+        """The two clusters' publication years do not overlap: one person who moved, rather than two
+        people of one field publishing at the same time."""
+        ya = [y for w in self.clusters.works[a] if (y := self.years.get(w))]
+        yb = [y for w in self.clusters.works[b] if (y := self.years.get(w))]
+        return bool(ya and yb) and (max(ya) < min(yb) or max(yb) < min(ya))
 
     def compound(self, a: int, b: int) -> bool:
         """A short form, or a given name with a middle name on one side only, that is really another
@@ -420,7 +430,8 @@ class _Evidence:
         if c.institutions[a] & c.institutions[b] and (rare_full or similarity >= AFFILIATION_TOPIC_THRESHOLD):
             return "name+affiliation", 0.9
         threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
-        if similarity >= threshold and (rare_full or min(len(c.works[a]), len(c.works[b])) == 1):
+        very_common = any(self.frequency.expected_people(n) >= VERY_COMMON_NAME_PEOPLE for n in names)
+        if similarity >= threshold and (not very_common or min(len(c.works[a]), len(c.works[b])) == 1 or self.one_after_the_other(a, b)):
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
         if rare and similarity < RARE_NAME_TOPIC_THRESHOLD:
             similarity = c.closest_works(a, b)
@@ -518,7 +529,7 @@ def resolve(
     mentions = mentions_of(works)
     clusters = _Clusters(mentions, vectors)
     frequency = NameFrequency(mentions)
-    evidence = _Evidence(clusters, frequency)
+    evidence = _Evidence(clusters, frequency, {w.id: w.year for w in works})
     reasons: dict[int, tuple[str, float]] = {}
     conflicts = _link_by_identifiers(mentions, clusters, reasons)
     dirty = None if changed is None else _restore_previous(mentions, clusters, reasons, previous, set(changed))

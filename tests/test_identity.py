@@ -514,3 +514,16 @@ def test_topic_found_between_lone_works_does_not_join_the_records_they_grew_into
     assert researcher_of(resolution, "w1") == researcher_of(resolution, "w2")
     assert researcher_of(resolution, "w3") == researcher_of(resolution, "w4")
     assert researcher_of(resolution, "w1") != researcher_of(resolution, "w3")
+
+
+def test_a_very_common_name_joins_on_topic_when_one_record_follows_the_other(common_names):
+    """The other side of the rule above: ml-venues' Jie Xu published with Pulkit Agrawal at MIT in
+    2021-2022, then with Dieter Fox at NVIDIA from 2023 on; no co-author or affiliation links the
+    two records, the field and the years one after the other do (one person who moved)."""
+    works, vectors = common_names
+    resolution = resolve(hide_identifiers(works), vectors)
+    groups = {"mit": "Pulkit Agrawal", "nvidia": "Dieter Fox"}
+    held = {place: {researcher_of(resolution, w.id, a.position) for w in works for a in w.authorships
+                    if a.name == "Jie Xu" and any(b.name == coauthor for b in w.authorships)}
+            for place, coauthor in groups.items()}
+    assert held["mit"] and held["mit"] == held["nvidia"], held
