@@ -5,7 +5,9 @@ given names first or family name first. Two names *agree* when, in some reading,
 are equal and the given names agree: the same given names written together or apart ("Zi-Yin",
 "Zi Yin", "Ziyin"), an initial against a name it starts ("M. Ueda", "Masahito Ueda"), a middle name
 or initial present on one side only ("Michael I. Jordan", "Michael Jordan"). Syllables never move
-across the family/given boundary: "Xilin Chen" and "Chenxi Lin" are two people.
+across the family/given boundary: "Xilin Chen" and "Chenxi Lin" are two people. A full middle name
+is not one when the corpus writes the given names as one word: "Xiang Yang Li" is "Xiangyang Li",
+never "Xiang Li" (rule 4 refuses that pair whatever the evidence).
 
 Rules, in order (each has a test in tests/test_identity.py; each link records which one made it):
 1. Mentions sharing a source identifier (ORCID, OpenAlex, OpenReview, dblp) are one researcher
@@ -25,7 +27,12 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
      on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD);
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
-     when one name is initials only);
+     when one name is initials only); for a very common name (VERY_COMMON_NAME_PEOPLE or more
+     would carry it by chance) only when one side is a lone work or the two published in years
+     that do not overlap (one person who moved): two records of a very common name, each built on
+     its own co-authors or affiliations and publishing at the same time, are as often two people of
+     one field as one (ml-venues' Tsinghua, Microsoft and Amazon "Yang Liu"s, all NLP, 2021-2022,
+     have centroid cosines of 0.72-0.74);
    * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare, between the
      centroids or between the closest two works (someone who changed fields keeps a rare name,
      while the centroid of their earlier record sits far from the new field).
@@ -45,7 +52,8 @@ At scale: mentions are blocked by (family name, first given initial) in both rea
 block, candidate pairs come from sub-blocks (shared co-author, shared affiliation) and from one
 centroid per cluster (a block's centroids compared in one matrix product, each cluster's
 TOPIC_NEIGHBOURS nearest kept; clusters of one rare name are always paired), never from re-stacking every work vector. Passes repeat until no merge happens (a few passes; each is near-linear in the
-block's mentions apart from the centroid product).
+block's mentions apart from the centroid product). A merge is tested against the clusters as they
+are when it is made: evidence found before either side grew this pass is looked at again.
 Researcher ids are remembered per mention, so rebuilding keeps every id a user may have linked to.
 """
 
@@ -70,6 +78,7 @@ AFFILIATION_TOPIC_THRESHOLD = 0.3  # a common name at a shared (often large) ins
 TOPIC_NEIGHBOURS = 20  # nearest centroids tested per cluster in a block: keeps big blocks near-linear
 FAMILY_SPELLING_SIMILARITY = 0.85  # "schutze"/"schuetze": one source id, one family name
 RARE_NAME_EXPECTED_PEOPLE = 0.5
+VERY_COMMON_NAME_PEOPLE = 5  # people expected to carry a name by chance before topic alone stops joining its records
 MIN_POPULATION = 10_000
 # Name parts so frequent worldwide that a small corpus cannot show it: a name made only of these
 # is never treated as rare (e.g. "Wei Wang"), whatever the corpus counts say.
@@ -162,6 +171,18 @@ def _short_form(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, str] | Non
             if SHORT_FORM_MIN_LETTERS <= len(short) < len(long) and long.startswith(short):
                 if not ga[1:] or not gb[1:] or ga[1:] == gb[1:]:
                     return short, long
+    return None
+
+
+@lru_cache(maxsize=1 << 20)
+def _split_given(a: tuple[str, ...], b: tuple[str, ...]) -> str | None:
+    """The given names written as one word ("xiangyang") when `a` and `b` agree only because one
+    side has full given names the other lacks ("Xiang Li" / "Xiang Yang Li")."""
+    for fa, ga in readings(list(a)):
+        for fb, gb in readings(list(b)):
+            short, long = sorted((ga, gb), key=len)
+            if fa == fb and len(short) == 1 < len(long) and long[0] == short[0] and all(len(t) > 1 for t in long[1:]):
+                return "".join(long)
     return None
 
 
@@ -358,14 +379,28 @@ class _Clusters:
 class _Evidence:
     """Rule 4's evidence between two clusters of one name block."""
 
-    def __init__(self, clusters: _Clusters, frequency: NameFrequency):
-        self.clusters, self.frequency = clusters, frequency
+    def __init__(self, clusters: _Clusters, frequency: NameFrequency, years: Mapping[str, int | None]):
+        self.clusters, self.frequency, self.years = clusters, frequency, years
+
+    def one_after_the_other(self, a: int, b: int) -> bool:
+        """The two clusters' publication years do not overlap: one person who moved, rather than two
+        people of one field publishing at the same time."""
+        ya = [y for w in self.clusters.works[a] if (y := self.years.get(w))]
+        yb = [y for w in self.clusters.works[b] if (y := self.years.get(w))]
+        return bool(ya and yb) and (max(ya) < min(yb) or max(yb) < min(ya))
 
     def compound(self, a: int, b: int) -> bool:
-        """A short form that is really another given name (see rule 4's `short-form+coauthor`)."""
+        """A short form, or a given name with a middle name on one side only, that is really another
+        given name: "Xiang" beside "Xiangyang" (rule 4's `short-form+coauthor`), "Xiang Li" beside
+        "Xiang Yang Li" when some name here writes "Xiangyang" as one word (a compound given name
+        split in two syllables, not a middle name)."""
         for x in self.clusters.names[a]:
             for y in self.clusters.names[b]:
-                pair = None if _names_agree(x, y) else _short_form(x, y)
+                agree = _names_agree(x, y)
+                joined = _split_given(x, y) if agree else None
+                if joined and self.frequency.counts[joined]:
+                    return True
+                pair = None if agree else _short_form(x, y)
                 if pair:
                     short, long = pair
                     rest = long[len(short):]
@@ -378,9 +413,9 @@ class _Evidence:
 
     def __call__(self, a: int, b: int, similarity: float, fit: str = "agree") -> tuple[str, float] | None:
         c = self.clusters
+        if self.compound(a, b):
+            return None
         if fit == "short form":
-            if self.compound(a, b):
-                return None
             shared = len(c.coauthors[a] & c.coauthors[b])
             related = bool(c.institutions[a] & c.institutions[b]) or similarity >= TOPIC_THRESHOLD
             return ("short-form+coauthor", 0.9) if shared >= SHORT_FORM_COAUTHORS and related else None
@@ -395,7 +430,8 @@ class _Evidence:
         if c.institutions[a] & c.institutions[b] and (rare_full or similarity >= AFFILIATION_TOPIC_THRESHOLD):
             return "name+affiliation", 0.9
         threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
-        if similarity >= threshold:
+        very_common = any(self.frequency.expected_people(n) >= VERY_COMMON_NAME_PEOPLE for n in names)
+        if similarity >= threshold and (not very_common or min(len(c.works[a]), len(c.works[b])) == 1 or self.one_after_the_other(a, b)):
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
         if rare and similarity < RARE_NAME_TOPIC_THRESHOLD:
             similarity = c.closest_works(a, b)
@@ -493,7 +529,7 @@ def resolve(
     mentions = mentions_of(works)
     clusters = _Clusters(mentions, vectors)
     frequency = NameFrequency(mentions)
-    evidence = _Evidence(clusters, frequency)
+    evidence = _Evidence(clusters, frequency, {w.id: w.year for w in works})
     reasons: dict[int, tuple[str, float]] = {}
     conflicts = _link_by_identifiers(mentions, clusters, reasons)
     dirty = None if changed is None else _restore_previous(mentions, clusters, reasons, previous, set(changed))
@@ -517,17 +553,19 @@ def resolve(
                 if reason:
                     found.append((-reason[1], -similarity, a, b, reason))
             merged = False
+            grown: set[int] = set()
             for _, _, a, b, reason in sorted(found):
                 ra, rb = clusters.find(a), clusters.find(b)
                 fit = None if ra == rb or clusters.conflict(ra, rb) else clusters.names_fit(ra, rb)
                 if not fit:
                     continue
-                if {ra, rb} != {a, b}:  # one side grew this pass: test the grown clusters again
+                if {ra, rb} != {a, b} or ra in grown or rb in grown:  # one side grew this pass: test the grown clusters again
                     ca, cb = clusters.centroid(ra), clusters.centroid(rb)
                     reason = evidence(ra, rb, float(ca @ cb) if ca is not None and cb is not None else 0.0, fit)
                     if not reason:
                         continue
                 root = clusters.union(ra, rb)
+                grown.add(root)
                 if dirty is not None:
                     dirty.add(root)
                 reasons.setdefault(rb, reason)
