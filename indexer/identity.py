@@ -407,10 +407,11 @@ class _Evidence:
 def _name_blocks(mentions: list[Mention]) -> list[list[int]]:
     """Candidate groups: one per (family name, first given initial) of every name reading; a
     mention sits in up to two. Two agreeing names always share one (blocks are not joined, so
-    blocks of common names stay small)."""
+    blocks of common names stay small). Blocks come in a fixed order (of the readings, not of a
+    set, which varies with PYTHONHASHSEED): a mention in two blocks may merge differently by order."""
     blocks: dict[str, list[int]] = defaultdict(list)
     for i, m in enumerate(mentions):
-        for key in {f"{family}|{given[0][0]}" for family, given in readings(m.tokens) if given}:
+        for key in dict.fromkeys(f"{family}|{given[0][0]}" for family, given in readings(m.tokens) if given):
             blocks[key].append(i)
     return [b for b in blocks.values() if len(b) > 1]
 
