@@ -1,11 +1,13 @@
 """Identity resolution made faster must resolve exactly as before.
 
-The clusters below were pinned with the code before the speed-up (main at 7e2f2b1, blocks in a fixed order): real ml-venues
-records (tests/fixtures, with their source ids and with them hidden) and `bench.identity`'s
-synthetic corpus drawn from the fixtures' real author names, whose large name blocks, common-name
-collisions and rare names carried by many clusters reach the paths a small corpus never does
-(the centroid neighbour cut, the rare-name pairs, several passes). Regenerate the pins only when a
-rule changes on purpose: `python -m tests.test_identity_scale` (it rewrites IDENTITY_PINS).
+The clusters below were pinned with the code before the speed-up (main at 7e2f2b1, blocks in a
+fixed order): real ml-venues records (tests/fixtures, with their source ids and with them hidden)
+and `bench.identity`'s synthetic corpus drawn from the fixtures' real author names, whose large name
+blocks, common-name collisions and rare names carried by many clusters reach the paths a small
+corpus never does (the centroid neighbour cut, the rare-name pairs, several passes). When a rule
+changes on purpose, regenerate the pins with the code paths this test guards set back to the
+plain ones (all-pairs rare names, no skipped pairs): `python -m tests.test_identity_scale` rewrites
+IDENTITY_PINS.
 """
 
 import gzip
