@@ -51,8 +51,11 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
 At scale: mentions are blocked by (family name, first given initial) in both readings; inside a
 block, candidate pairs come from sub-blocks (shared co-author, shared affiliation) and from one
 centroid per cluster (a block's centroids compared in one matrix product, each cluster's
-TOPIC_NEIGHBOURS nearest kept; clusters of one rare name are always paired), never from re-stacking every work vector. Passes repeat until no merge happens (a few passes; each is near-linear in the
-block's mentions apart from the centroid product). A merge is tested against the clusters as they
+TOPIC_NEIGHBOURS nearest kept; clusters of one rare name are paired when their centroids or closest
+works are related, found in one product of the name's work vectors), never from re-stacking every
+work vector. Passes repeat until no merge happens (a few passes; each is near-linear in the
+block's mentions apart from the centroid product); a pass skips the pairs an earlier pass found no
+evidence for while neither cluster has grown since. A merge is tested against the clusters as they
 are when it is made: evidence found before either side grew this pass is looked at again.
 Researcher ids are remembered per mention, so rebuilding keeps every id a user may have linked to.
 """
@@ -76,6 +79,7 @@ RARE_NAME_TOPIC_THRESHOLD = 0.25  # same broad field: enough when few people car
 INITIALS_TOPIC_THRESHOLD = 0.6  # an initial-only name needs stronger topical evidence
 AFFILIATION_TOPIC_THRESHOLD = 0.3  # a common name at a shared (often large) institution: related topics too
 TOPIC_NEIGHBOURS = 20  # nearest centroids tested per cluster in a block: keeps big blocks near-linear
+TOLERANCE = 1e-4  # cosine margin of candidate filters: float32 products differ in the last bits
 FAMILY_SPELLING_SIMILARITY = 0.85  # "schutze"/"schuetze": one source id, one family name
 RARE_NAME_EXPECTED_PEOPLE = 0.5
 VERY_COMMON_NAME_PEOPLE = 5  # people expected to carry a name by chance before topic alone stops joining its records
@@ -443,10 +447,11 @@ class _Evidence:
 def _name_blocks(mentions: list[Mention]) -> list[list[int]]:
     """Candidate groups: one per (family name, first given initial) of every name reading; a
     mention sits in up to two. Two agreeing names always share one (blocks are not joined, so
-    blocks of common names stay small)."""
+    blocks of common names stay small). Blocks come in a fixed order (of the readings, not of a
+    set, which varies with PYTHONHASHSEED): a mention in two blocks may merge differently by order."""
     blocks: dict[str, list[int]] = defaultdict(list)
     for i, m in enumerate(mentions):
-        for key in {f"{family}|{given[0][0]}" for family, given in readings(m.tokens) if given}:
+        for key in dict.fromkeys(f"{family}|{given[0][0]}" for family, given in readings(m.tokens) if given):
             blocks[key].append(i)
     return [b for b in blocks.values() if len(b) > 1]
 
@@ -478,9 +483,11 @@ def _link_by_identifiers(mentions: list[Mention], clusters: _Clusters, reasons: 
 
 
 def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency) -> dict[tuple[int, int], float]:
-    """Pairs of clusters worth testing, with their centroid cosine: sharing a co-author, an
-    affiliation or a rare name (inverted indexes), or topically close (one matrix product over the centroids)."""
+    """Pairs of clusters worth testing, with their centroid cosine: sharing a co-author or an
+    affiliation (inverted indexes), sharing a rare name and topically related (`_rare_name_pairs`),
+    or topically close (one matrix product over the centroids)."""
     pairs: dict[tuple[int, int], float] = {}
+    lowest = min(RARE_NAME_TOPIC_THRESHOLD, AFFILIATION_TOPIC_THRESHOLD)
     rare_names = {r: {" ".join(sorted(n)) for n in clusters.names[r] if rare.is_rare(list(n))} for r in roots}
     for attribute in (clusters.coauthors, clusters.institutions, rare_names):
         index: dict[str, list[int]] = defaultdict(list)
@@ -488,15 +495,18 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
             for value in attribute[r]:
                 index[value].append(r)
         for group in index.values():
-            if len(group) > 1:
-                for x, a in enumerate(group):
-                    for b in group[x + 1 :]:
-                        pairs[(min(a, b), max(a, b))] = 0.0
+            if len(group) < 2:
+                continue
+            if attribute is rare_names:
+                pairs.update(dict.fromkeys(_rare_name_pairs(clusters, group, lowest), 0.0))
+                continue
+            for x, a in enumerate(group):
+                for b in group[x + 1 :]:
+                    pairs[(min(a, b), max(a, b))] = 0.0
     with_vectors = [(r, c) for r in roots if (c := clusters.centroid(r)) is not None]
     if len(with_vectors) > 1:
         ids = np.array([r for r, _ in with_vectors])
         matrix = np.stack([c for _, c in with_vectors]).astype(np.float32)
-        lowest = min(RARE_NAME_TOPIC_THRESHOLD, AFFILIATION_TOPIC_THRESHOLD)
         for start in range(0, len(ids), 1024):
             sims = matrix[start : start + 1024] @ matrix.T
             keep = sims >= lowest
@@ -513,6 +523,25 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
             if pairs[(a, b)] == 0.0 and a in centroid and b in centroid:
                 pairs[(a, b)] = float(centroid[a] @ centroid[b])
     return pairs
+
+
+def _rare_name_pairs(clusters: _Clusters, group: list[int], lowest: float) -> list[tuple[int, int]]:
+    """Pairs of `group` (clusters sharing a rare name) whose centroids or closest works reach the
+    `lowest` cosine any rule accepts: without a shared co-author or affiliation (paired by their
+    own indexes) no rule joins the others. A rare name carried by many clusters would otherwise give
+    all-against-all pairs, each stacking its works (quadratic in the mentions); here one product of
+    the group's work vectors gives every pair's closest works (TOLERANCE keeps float rounding from
+    dropping a pair the rules, which compute the exact cosine, would accept)."""
+    members = [r for r in group if clusters.centroid(r) is not None]
+    if len(members) < 2:
+        return []
+    rows = [[clusters.vectors[w] for w in clusters.works[r] if w in clusters.vectors] for r in members]
+    starts = np.cumsum([0] + [len(r) for r in rows[:-1]])
+    works = np.stack([v for r in rows for v in r]).astype(np.float32)
+    closest = np.maximum.reduceat(np.maximum.reduceat(works @ works.T, starts, axis=0), starts, axis=1)
+    centroids = np.stack([clusters.centroid(r) for r in members]).astype(np.float32)
+    related = np.triu(np.maximum(closest, centroids @ centroids.T) >= lowest - TOLERANCE, k=1)
+    return [(min(members[x], members[y]), max(members[x], members[y])) for x, y in zip(*np.nonzero(related))]
 
 
 def resolve(
@@ -541,6 +570,7 @@ def resolve(
         if dirty is not None and not any(clusters.find(i) in dirty for i in block):
             continue
         resolved += 1
+        unjoined: dict[tuple[int, int], tuple[int, int]] = {}  # pairs without evidence -> their sizes then
         while True:
             roots = sorted({clusters.find(i) for i in block})
             candidates = _candidate_pairs(clusters, roots, frequency)
@@ -548,10 +578,15 @@ def resolve(
             for (a, b), similarity in candidates.items():
                 if dirty is not None and a not in dirty and b not in dirty:
                     continue  # two kept clusters: compared when they were made
+                sizes = (len(clusters.works[a]), len(clusters.works[b]))
+                if unjoined.get((a, b)) == sizes:
+                    continue  # no evidence in an earlier pass, and neither cluster has grown since
                 fit = None if clusters.conflict(a, b) else clusters.names_fit(a, b)
                 reason = evidence(a, b, similarity, fit) if fit else None
                 if reason:
                     found.append((-reason[1], -similarity, a, b, reason))
+                else:
+                    unjoined[(a, b)] = sizes
             merged = False
             grown: set[int] = set()
             for _, _, a, b, reason in sorted(found):
