@@ -373,11 +373,16 @@ class _Clusters:
         fit = "agree"
         for x in self.names[a]:
             for y in self.names[b]:
-                if not _names_agree(x, y):
+                if not _names_agree(x, y) and not self.held_together(a, b, x, y):
                     if _short_form(x, y) is None:
                         return None
                     fit = "short form"
         return fit
+
+    def held_together(self, a: int, b: int, x: tuple[str, ...], y: tuple[str, ...]) -> bool:
+        """Name `x` of `a` and `y` of `b` already sit in one cluster: evidence joined them before
+        ("Anima" and "Animashree" in both halves of one person), so this pair needs no more."""
+        return y in self.names[a] or x in self.names[b]
 
 
 class _Evidence:
@@ -400,6 +405,8 @@ class _Evidence:
         split in two syllables, not a middle name)."""
         for x in self.clusters.names[a]:
             for y in self.clusters.names[b]:
+                if self.clusters.held_together(a, b, x, y):
+                    continue
                 agree = _names_agree(x, y)
                 joined = _split_given(x, y) if agree else None
                 if joined and self.frequency.counts[joined]:
