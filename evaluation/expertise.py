@@ -180,7 +180,8 @@ def evaluate_expertise(
                 return sorted(score, key=lambda r: (-score[r], r))
             return rank
 
-        first, whole = (settings.model_copy(update={"embedding_passages": p}).embedder() for p in (False, True))
+        first, whole = (Embedder(embedder.model_name, embedder.batch_size, embedder.max_tokens, embedder.threads,
+                                 embedder.backend, embedder.export_dir, passages=passages) for passages in (False, True))
         rankers = {"expertise": by_expertise, "people by expertise": by_people, "max work cosine": by_max_cosine,
                    "researcher vector, first window": by_vector(first), "researcher vector, passage mean": by_vector(whole)}
         methods = []
