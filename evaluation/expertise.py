@@ -17,8 +17,12 @@ Development set built from our own data (no outside gold standard is shipped):
 Methods: `expertise` (`Discovery.expertise` scoring the candidate list: the product), `people by
 expertise` (`Discovery.search_people(by="expertise")`, what the product did before: candidates it
 does not return rank last), `max work cosine` (the plain baseline: each researcher's best work
-cosine to one embedding of the text, no recency, no pieces), `researcher vector` (cosine of the text
-to each researcher's vector).
+cosine to one embedding of the text, no recency, no pieces), `researcher vector, first window` and
+`researcher vector, passage mean` (cosine of the text to each researcher's vector, the text read by
+the model's first window only, or whole as passages of the window averaged: `models.embedding.Embedder`).
+
+A hash of the held-out paper's id puts it in `dev` (where the product's reading of the text was
+chosen) or `test` (reported); `split` picks the half papers are held out from.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import numpy as np
 from evaluation import metrics as M
 from evaluation.collaborators import ML_VENUES, read_works
 from evaluation.scratch import cached_vectors, scratch_index
+from evaluation.topics import in_split
 from indexer import identity
 from indexer.sources import SourceError
 from models.embedding import Embedder
@@ -42,7 +47,8 @@ from search.interface import MAX_PAGE_SIZE
 
 MIN_WORKS = 4
 CANDIDATES = 50
-METHODS = ("expertise", "people by expertise", "max work cosine", "researcher vector")
+METHODS = ("expertise", "people by expertise", "max work cosine", "researcher vector, first window",
+           "researcher vector, passage mean")
 METRICS = ("accuracy@1", "mrr", "mean rank")
 
 __all__ = ["ML_VENUES", "evaluate_expertise"]
@@ -66,13 +72,14 @@ class ExpertiseResult:
     mean_candidates: float
     methods: list[ExpertiseScores]
     seconds: dict[str, float]
+    split: str = "test"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def table(self) -> str:
         lines = [
-            f"expertise on {', '.join(Path(c).name for c in self.corpus)}: {self.held_out} held-out papers "
+            f"expertise on {', '.join(Path(c).name for c in self.corpus)}: {self.held_out} held-out {self.split} papers "
             f"({self.evaluated} with a field to rank in), {self.indexed_works} works indexed, "
             f"{self.mean_candidates:.1f} same-field candidates per paper; engine {self.engine}",
             "",
@@ -100,6 +107,7 @@ def evaluate_expertise(
     vector_cache: Path | None = None,
     scratch_dir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    split: str = "test",
 ) -> ExpertiseResult:
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -122,7 +130,7 @@ def evaluate_expertise(
     held: dict[str, str] = {}  # work id -> the researcher it is held out for
     for rid in eligible:
         newest = max(by_researcher[rid], key=lambda w: (w.year or 0, w.id))
-        if newest.id not in held and newest.abstract:
+        if newest.id not in held and newest.abstract and in_split(newest.id, split):
             held[newest.id] = rid
         if sample is not None and len(held) >= sample:
             break
@@ -164,14 +172,18 @@ def evaluate_expertise(
             }
             return sorted(score, key=lambda r: (-score[r], r))
 
-        def by_vector(text: str, candidates: list[str]) -> list[str]:
-            query = np.asarray(service.embed(text), dtype=np.float32)
-            found = engine.researcher_vectors(candidates)
-            score = {r: float(np.asarray(v, dtype=np.float32) @ query) for r, v in found.items()}
-            return sorted(score, key=lambda r: (-score[r], r))
+        def by_vector(reader: Embedder) -> Callable[[str, list[str]], list[str]]:
+            def rank(text: str, candidates: list[str]) -> list[str]:
+                query = reader.embed_one(text)
+                found = engine.researcher_vectors(candidates)
+                score = {r: float(np.asarray(v, dtype=np.float32) @ query) for r, v in found.items()}
+                return sorted(score, key=lambda r: (-score[r], r))
+            return rank
 
+        first, whole = (Embedder(embedder.model_name, embedder.batch_size, embedder.max_tokens, embedder.threads,
+                                 embedder.backend, embedder.export_dir, passages=passages) for passages in (False, True))
         rankers = {"expertise": by_expertise, "people by expertise": by_people, "max work cosine": by_max_cosine,
-                   "researcher vector": by_vector}
+                   "researcher vector, first window": by_vector(first), "researcher vector, passage mean": by_vector(whole)}
         methods = []
         for name in METHODS:
             clock = time.perf_counter()
@@ -195,4 +207,5 @@ def evaluate_expertise(
         mean_candidates=round(M.mean(float(len(c)) for _, _, c in papers), 2),
         methods=methods,
         seconds={k: round(v, 2) for k, v in seconds.items()},
+        split=split,
     )

@@ -70,8 +70,6 @@ loosely related papers do not outrank the people whose papers are about the phra
 EXPERTISE_CANDIDATES = 1000
 """Nearest works read to find who knows about a text (each brings its authors)."""
 EXPERTISE_SHOWN = 3
-CHUNK_WORDS = 90
-"""Words per embedded piece of a long text: about the 128 word pieces the model reads."""
 RECENT_YEARS = 5
 AGE_DECAY = 0.02
 OLDEST_FACTOR = 0.8
@@ -218,7 +216,7 @@ class Expert:
 @dataclass
 class ExpertiseResults:
     chunks: int
-    """How many pieces of the text were embedded (the model reads EMBEDDING_WORDS-sized pieces)."""
+    """How many passages of the model's window the text was read as (1 when passages are off)."""
     hits: list[Expert]
 
 
@@ -519,7 +517,10 @@ class Discovery:
     ) -> ExpertiseResults:
         """Who knows about `text` (a pasted title and abstract, any length up to MAX_QUERY_CHARS)?
 
-        The text is embedded piece by piece (the model reads about CHUNK_WORDS words) and averaged.
+        The text is embedded once, read as the works are (`models.embedding.Embedder`: its first
+        window when passages are off, as in `discovery eval expertise`, else passages of the window
+        averaged). On that eval's dev half (all-MiniLM-L6-v2, one 128-piece window) the first window
+        scored MRR .291, passages of the window averaged .283, 90-word pieces averaged .274.
         A researcher's fit is the cosine of the text to their vector: their works pooled with recency
         (`models.embedding.pool_vectors`), re-pooled here when the owner pinned (PIN_FACTOR) or
         excluded works, so choices count at once. On held-out ml-venues papers this ranks the author
@@ -535,9 +536,7 @@ class Discovery:
             if not 0 < len(researcher_ids) <= MAX_PAGE_SIZE:
                 raise BadQuery(f"give between 1 and {MAX_PAGE_SIZE} researchers to score")
         curation = curation or {}
-        pieces = _chunks(text)
-        vector = np.mean([np.asarray(self.embed(piece), dtype=np.float32) for piece in pieces], axis=0)
-        vector /= max(float(np.linalg.norm(vector)), 1e-9)
+        vector = np.asarray(self.embed(text), dtype=np.float32)
         if researcher_ids is not None:
             people = self.engine.get_researchers(list(researcher_ids))
             if len(people) != len(researcher_ids):
@@ -571,7 +570,7 @@ class Discovery:
             fit = round(float(np.asarray(own, dtype=np.float32) @ vector), 4) if own is not None else 0.0
             experts.append(Expert(person, fit, matched[:EXPERTISE_SHOWN]))
         experts.sort(key=lambda e: (-e.fit, e.researcher.id))
-        return ExpertiseResults(len(pieces), experts[:limit])
+        return ExpertiseResults(len(self.embedder.split(text)), experts[:limit])
 
     def _curated_vectors(self, people: Sequence[ResearcherDoc], curation: dict[str, Curation]) -> dict[str, Sequence[float]]:
         """Each person's vector: as indexed, or pooled again from their works when the owner has pinned
@@ -1041,12 +1040,6 @@ def _cosine_profiles(a: dict[str, float], b: dict[str, float]) -> float:
     dot = sum(v * b.get(k, 0.0) for k, v in a.items())
     norm = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
     return dot / norm if norm else 0.0
-
-
-def _chunks(text: str) -> list[str]:
-    """A long text as pieces the model reads whole (CHUNK_WORDS words each)."""
-    words = text.split()
-    return [" ".join(words[i : i + CHUNK_WORDS]) for i in range(0, len(words), CHUNK_WORDS)] or [text]
 
 
 def _work_factor(work: WorkDoc, newest: int | None, curation: Curation) -> float:

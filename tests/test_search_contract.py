@@ -747,6 +747,10 @@ def test_expertise_scores_are_absolute_and_explained(discovery, seed, corpus):
         assert e.fit == pytest.approx(open_fits[e.researcher.id], abs=1e-3)
     long = discovery.expertise(" ".join([text] * 3), researcher_ids=[seed.id])
     assert long.chunks > 1 and long.hits[0].fit > 0.5  # the whole text is read, not its first sentence
+    words = text.split()[:90]
+    whole = discovery.expertise(" ".join(words), researcher_ids=[seed.id]).hits[0].fit
+    stray = discovery.expertise(" ".join([*words, "Ocean."]), researcher_ids=[seed.id]).hits[0].fit
+    assert len(text.split()) > 90 and stray == pytest.approx(whole, abs=0.05)  # read once: a last word is not half the text
 
     excluded = discovery.expertise(text, researcher_ids=[seed.id], curation={seed.id: Curation(excluded=frozenset({paper.id}))})
     assert paper.id not in [m.work.id for m in excluded.hits[0].works] and excluded.hits[0].fit < mine.fit

@@ -8,8 +8,9 @@ import pytest
 
 from evaluation.topics import ML_VENUES, OPENALEX_SAMPLE, in_split, score_topics
 from indexer.sources import read_records
-from indexer.topics import (GENERIC, NOT_ALONE, _cluster_labels, _coarse_fields, _fields_of, _halve_unnamed, _phrase_matrix,
-                            _shortened, acronyms, assign_topics, label_key, synonyms)
+from indexer.topics import (GENERIC, NOT_ALONE, _cluster_labels, _coarse_fields, _field_labels,
+                            _field_phrase, _fields_of, _halve_unnamed, _phrase_matrix, _shortened, acronyms, assign_topics,
+                            label_key, synonyms)
 from models.records import TopicRef
 from tests.support import FIXTURES
 
@@ -224,3 +225,34 @@ def test_grounding_is_reported_per_level():
     result = score_topics(truth, works, {w.id: refs for w in works}, {"t-field": "derived", "t-topic": "derived"}, "all")
     assert result.grounding_by_level == {"topic": (0.5, 0.5), "field": (0.0, 0.0)}
     assert (result.grounding_macro, result.grounding_micro) == (0.25, 0.25)
+
+
+@pytest.mark.skipif(not ML_VENUES.exists(), reason="../shared/data is not beside the checkout")
+def test_fields_are_named_by_whole_noun_phrases_on_real_records():
+    """Real ml-venues papers, one group per venue series as a field would hold them: no field is named
+    by a lone word nobody's vocabulary uses, a generic word or an adjective, and the NLP venues' field
+    says "natural language processing", not the cut "natural language" (nor "real world")."""
+    series = ("ACL", "COLT", "CoRL", "UAI", "AutoML")
+    works = [p.work for p in read_records(ML_VENUES) if p.work and p.work.venue
+             and p.work.venue.name.rsplit(" ", 1)[0] in series]
+    texts = [f"{w.title}. {w.abstract or ''}" for w in works]
+    groups = np.array([series.index(w.venue.name.rsplit(" ", 1)[0]) for w in works])
+    names = _field_labels(_phrase_matrix(texts), groups, texts, recognised=set())
+    assert set(names) == set(range(len(series)))
+    acl = [t for t, g in zip(texts, groups) if g == series.index("ACL")]
+    assert _field_phrase("natural language", [t for t in acl if "natural language" in t.lower()]) == "natural language processing"
+    assert names[series.index("ACL")] not in ("natural language", "real world")
+    for group, name in names.items():
+        assert " " in name and not set(name.split()) & GENERIC, name
+        assert _field_phrase(name, [t for t, g in zip(texts, groups) if g == group]) == name  # whole, and no qualifier
+
+
+def test_a_phrase_said_mostly_inside_a_longer_one_names_a_field_by_that_one():
+    """Judged by the words around the phrase in its works: extended when one longer phrase dominates,
+    passed over when it mostly qualifies the word after it."""
+    texts = ["Natural language processing for law.", "Natural language processing of tweets.",
+             "Natural language inference.", "Natural language processing and speech."]
+    assert _field_phrase("natural language", texts) == "natural language processing"
+    assert _field_phrase("time warping", ["Dynamic time warping kernels.", "Fast dynamic time-warping."]) == "dynamic time warping"
+    assert _field_phrase("real world", ["Real-world data.", "Real world robots.", "Real-world noise.", "In the real world."]) is None
+    assert _field_phrase("neural network", ["Neural networks.", "Neural network training.", "Deep neural networks."]) == "neural network"

@@ -358,7 +358,7 @@ def cmd_eval(args, settings: Settings) -> int:
             from evaluation.expertise import ML_VENUES, evaluate_expertise
 
             result = evaluate_expertise([Path(c) for c in args.corpus or [ML_VENUES]], settings,
-                                        sample=args.sample or 300, progress=progress, **common)
+                                        sample=args.sample or 300, progress=progress, split=args.split, **common)
         elif target == "topics":
             from evaluation.topics import ARXIV_SAMPLE, ML_VENUES, OPENALEX_SAMPLE, SEED, evaluate_topics
 
@@ -455,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="collaborators: the blend is chosen on history up to V, pairs formed up to T")
     p.add_argument("--sample", type=int, metavar="N", help="collaborators/names: researchers evaluated")
     p.add_argument("--split", default="test", choices=["test", "dev", "all"],
-                   help="identity/topics: score held-out test names or works (default), the dev ones the rules "
+                   help="identity/topics/expertise: score held-out test names or works (default), the dev ones the rules "
                         "were tuned on, or all")
     p.add_argument("--vector-cache", metavar="FILE", help="vector cache (default: DATA_DIR/vector-cache.sqlite)")
     p.add_argument("--scratch", metavar="DIR", help="keep the scratch catalog and index here")
