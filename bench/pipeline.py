@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -116,6 +115,17 @@ def add_works(catalog: Catalog, cache_key: str, items: Iterator[tuple[Work, np.n
     return added
 
 
+def peak_rss_mb(reset: bool = False) -> float:
+    """This process's peak resident memory since it started or since the last `reset` (Linux's
+    VmHWM, which writing 5 to /proc/self/clear_refs resets), so each phase gets its own peak."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    if reset:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    return round(peak, 1)
+
+
 def run_engine(args: argparse.Namespace) -> dict:
     """One engine's run, in this process: full index, add 1%, incremental reindex, queries."""
     from indexer.pipeline import index
@@ -130,25 +140,32 @@ def run_engine(args: argparse.Namespace) -> dict:
     )
     embedder = settings.embedder()
     engine = open_engine(settings)
+    peaks = {"start": peak_rss_mb(reset=True)}
     try:
         with Catalog(settings.catalog_path) as catalog:
             clock = time.perf_counter()
             full = index(catalog, engine, embedder)
             full_s = time.perf_counter() - clock
+            peaks["full_index"] = peak_rss_mb(reset=True)
             works, vectors = source_works(args.source, embedder.cache_key)
             added = add_works(catalog, embedder.cache_key,
                               recombined(works, vectors, args.works, max(1, int(args.works * ADDED_SHARE))))
+            del works, vectors
+            peaks["add_works"] = peak_rss_mb(reset=True)
             clock = time.perf_counter()
             incremental = index(catalog, engine, embedder)
             incremental_s = time.perf_counter() - clock
+            peaks["incremental_index"] = peak_rss_mb(reset=True)
             rng = random.Random(SEED)
-            sample = rng.sample(list(catalog.works()), min(full.works, QUERIES * 3))
+            ids = [row[0] for row in catalog.db.execute("SELECT id FROM works ORDER BY id")]
+            sample = [w for w in map(catalog.work, rng.sample(ids, min(full.works, QUERIES * 3))) if w is not None]
             researcher_ids = sorted(set(catalog.mention_researchers().values()))
             picked = rng.sample(researcher_ids, min(len(researcher_ids), QUERIES * 2))
             vectors_of = engine.researcher_vectors(picked)  # documents come back without their vectors
             researchers = [replace(r, vector=vectors_of.get(r.id)) for r in engine.get_researchers(picked)]
         base = SimpleNamespace(works=lambda: sample, researchers=lambda: researchers)
         latencies = measure(engine, embedder, query_sets(base, QUERIES))
+        peaks["queries"] = peak_rss_mb()
     finally:
         if args.engine == "opensearch":
             engine.drop()
@@ -156,7 +173,7 @@ def run_engine(args: argparse.Namespace) -> dict:
     return {
         "engine": args.engine,
         "works": full.works,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": max(peaks.values()),
         "full_index_s": round(full_s, 1),
         "incremental_index_s": round(incremental_s, 1),
         **{key: round(latencies[label]["p95"], 1) for key, label in LATENCIES.items()},
@@ -168,6 +185,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         "full_seconds": {k: round(v, 1) for k, v in full.seconds.items()},
         "incremental_seconds": {k: round(v, 1) for k, v in incremental.seconds.items()},
         "query_errors": sum(v["errors"] for v in latencies.values()),
+        "peak_rss_mb_by_phase": peaks,
     }
 
 

@@ -1,0 +1,53 @@
+"""Issue 14.1: a build streams the works from the catalog; no stage holds every Work record.
+
+Real records, the real model, real SQLite and the real embedded engine: the catalog's own reader
+(`indexer.catalog.work_from_json`, every Work a build sees comes from it) is wrapped to count the
+Work records alive at any moment, through a full build and an incremental one.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from indexer import catalog as catalog_module
+from indexer.catalog import Catalog
+from indexer.ingest import ingest
+from indexer.pipeline import index
+from tests.support import FIXTURES
+
+SLICE = FIXTURES / "openalex-old.slice.jsonl.gz"
+MOST_ALIVE = 8
+"""A handful: the work each stage looks at, and those suspended passes hold; never the corpus."""
+
+
+def test_a_build_never_holds_every_work_record(engine_factory, embedder, tmp_path, monkeypatch):
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    alive = {"now": 0, "most": 0}
+    read = catalog_module.work_from_json
+
+    def counted(text: str):
+        work = read(text)
+        alive["now"] += 1
+        alive["most"] = max(alive["most"], alive["now"])
+        weakref.finalize(work, lambda: alive.__setitem__("now", alive["now"] - 1))
+        return work
+
+    try:
+        ingest(catalog, [SLICE])
+        catalog.remove_works([w.id for w in catalog.works()][::10])  # added back below: an incremental build
+        monkeypatch.setattr(catalog_module, "work_from_json", counted)
+        engine = engine_factory("embedded")()
+        full = index(catalog, engine, embedder)
+        assert full.works == catalog.count_works() > 4 * MOST_ALIVE and not full.incremental
+        assert alive["most"] <= MOST_ALIVE, f"{alive['most']} of {full.works} Work records alive at once"
+
+        monkeypatch.setattr(catalog_module, "work_from_json", read)
+        ingest(catalog, [SLICE])
+        monkeypatch.setattr(catalog_module, "work_from_json", counted)
+        alive["most"] = 0
+        again = index(catalog, engine, embedder)
+        assert again.incremental and again.works == catalog.count_works() > full.works
+        assert alive["most"] <= MOST_ALIVE, f"{alive['most']} of {again.works} Work records alive at once"
+        assert engine.info().counts["works"] == again.works
+    finally:
+        catalog.close()
