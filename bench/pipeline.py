@@ -158,13 +158,13 @@ def run_engine(args: argparse.Namespace) -> dict:
             peaks["incremental_index"] = peak_rss_mb(reset=True)
             rng = random.Random(SEED)
             ids = [row[0] for row in catalog.db.execute("SELECT id FROM works ORDER BY id")]
-            sample = [w for w in map(catalog.work, rng.sample(ids, min(full.works, QUERIES * 3))) if w is not None]
+            sample = [w for w in map(catalog.work, rng.sample(ids, min(full.works, args.queries * 3))) if w is not None]
             researcher_ids = sorted(set(catalog.mention_researchers().values()))
-            picked = rng.sample(researcher_ids, min(len(researcher_ids), QUERIES * 2))
+            picked = rng.sample(researcher_ids, min(len(researcher_ids), args.queries * 2))
             vectors_of = engine.researcher_vectors(picked)  # documents come back without their vectors
             researchers = [replace(r, vector=vectors_of.get(r.id)) for r in engine.get_researchers(picked)]
         base = SimpleNamespace(works=lambda: sample, researchers=lambda: researchers)
-        latencies = measure(engine, embedder, query_sets(base, QUERIES))
+        latencies = measure(engine, embedder, query_sets(base, args.queries))
         peaks["queries"] = peak_rss_mb()
     finally:
         if args.engine == "opensearch":
@@ -185,6 +185,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         "full_seconds": {k: round(v, 1) for k, v in full.seconds.items()},
         "incremental_seconds": {k: round(v, 1) for k, v in incremental.seconds.items()},
         "query_errors": sum(v["errors"] for v in latencies.values()),
+        "queries": args.queries,
         "peak_rss_mb_by_phase": peaks,
     }
 
@@ -211,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, required=True, help="an indexed catalog.sqlite: real records + vectors")
     parser.add_argument("--root", type=Path, default=Path(os.environ.get("DISCOVERY_BENCH_ROOT", "/var/tmp/discovery-bench")) / "pipeline")
     parser.add_argument("--engines", default="embedded,opensearch")
+    parser.add_argument("--queries", type=int, default=QUERIES, help="queries per kind (p95 over them)")
     parser.add_argument("--opensearch-url", default=os.environ.get("DISCOVERY_OPENSEARCH_URL", "http://127.0.0.1:9250"))
     parser.add_argument("--engine", help=argparse.SUPPRESS)  # one engine's run, in a child process
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
@@ -228,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         data_dir.mkdir(parents=True)
         shutil.copy(prepared, data_dir / "catalog.sqlite")
         child = [sys.executable, "-m", "bench.pipeline", "--works", str(args.works), "--source", str(args.source),
-                 "--engine", engine, "--data-dir", str(data_dir), "--opensearch-url", args.opensearch_url]
+                 "--engine", engine, "--data-dir", str(data_dir), "--opensearch-url", args.opensearch_url,
+                 "--queries", str(args.queries)]
         subprocess.run(child, check=True)
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0
