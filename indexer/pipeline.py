@@ -121,9 +121,10 @@ def embed_works(
     if vectors is None:
         vectors = VectorMatrix(ids, embedder.dimension, directory)
     del ids
-    missing = {h for h in rows_of if h not in seen}
+    missing = {h for h in rows_of if h not in seen}  # each left out once its text is taken
+    total = len(missing)
     if progress:  # said at once, even when every vector comes from the cache
-        progress("embed", 0, len(missing))
+        progress("embed", 0, total)
     if missing:
         done = 0
 
@@ -131,7 +132,7 @@ def embed_works(
             nonlocal done
             done += n
             if progress:
-                progress("embed", done, len(missing))
+                progress("embed", done, total)
 
         def flush() -> None:  # store as we go, so an interrupted run keeps what it embedded
             new = dict(zip(texts, embedder.embed(list(texts.values()), progress=tick)))
@@ -151,7 +152,7 @@ def embed_works(
                     flush()
         if texts:
             flush()
-    return vectors, len(rows_of) - len(seen)
+    return vectors, total
 
 
 def build_corpus(

@@ -37,8 +37,12 @@ def test_a_build_never_holds_every_work_record(engine_factory, embedder, tmp_pat
         catalog.remove_works([w.id for w in catalog.works()][::10])  # added back below: an incremental build
         monkeypatch.setattr(catalog_module, "work_from_json", counted)
         engine = engine_factory("embedded")()
-        full = index(catalog, engine, embedder)
+        said = []
+        full = index(catalog, engine, embedder, progress=lambda *stage: said.append(stage))
         assert full.works == catalog.count_works() > 4 * MOST_ALIVE and not full.incremental
+        embedding = [stage for stage in said if stage[0] == "embed"]  # a second pass over the works embeds
+        assert embedding[0] == ("embed", 0, full.embedded) and embedding[-1] == ("embed", full.embedded, full.embedded)
+        assert full.embedded == full.works  # a fresh catalog: no vector was cached
         assert alive["most"] <= MOST_ALIVE, f"{alive['most']} of {full.works} Work records alive at once"
 
         monkeypatch.setattr(catalog_module, "work_from_json", read)
