@@ -126,6 +126,28 @@ def peak_rss_mb(reset: bool = False) -> float:
     return round(peak, 1)
 
 
+class StagePeaks:
+    """A `Progress` callback for `index` that keeps the peak resident memory of each stage it reports
+    ("read", "embed", "identity", "topics", "index works", ...): the peak is taken and reset when the
+    next stage starts. "topics" includes the aggregates; "hashes" runs from there to the engine's first
+    stage (documents made and hashed against the live version's)."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, float] = {}
+        self.stage: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        name = "hashes" if stage == "topics" and done == total == 1 else stage  # topics and aggregates are done
+        if name != self.stage:
+            self.close()
+            self.stage = name
+
+    def close(self) -> dict[str, float]:
+        if self.stage is not None:
+            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), peak_rss_mb(reset=True))
+        return self.peaks
+
+
 def run_engine(args: argparse.Namespace) -> dict:
     """One engine's run, in this process: full index, add 1%, incremental reindex, queries."""
     from indexer.pipeline import index
@@ -144,18 +166,20 @@ def run_engine(args: argparse.Namespace) -> dict:
     try:
         with Catalog(settings.catalog_path) as catalog:
             clock = time.perf_counter()
-            full = index(catalog, engine, embedder)
+            stages = StagePeaks()
+            full = index(catalog, engine, embedder, progress=stages)
             full_s = time.perf_counter() - clock
-            peaks["full_index"] = peak_rss_mb(reset=True)
+            peaks["full_index"] = max(stages.close().values())
             works, vectors = source_works(args.source, embedder.cache_key)
             added = add_works(catalog, embedder.cache_key,
                               recombined(works, vectors, args.works, max(1, int(args.works * ADDED_SHARE))))
             del works, vectors
             peaks["add_works"] = peak_rss_mb(reset=True)
             clock = time.perf_counter()
-            incremental = index(catalog, engine, embedder)
+            incremental_stages = StagePeaks()
+            incremental = index(catalog, engine, embedder, progress=incremental_stages)
             incremental_s = time.perf_counter() - clock
-            peaks["incremental_index"] = peak_rss_mb(reset=True)
+            peaks["incremental_index"] = max(incremental_stages.close().values())
             rng = random.Random(SEED)
             ids = [row[0] for row in catalog.db.execute("SELECT id FROM works ORDER BY id")]
             sample = [w for w in map(catalog.work, rng.sample(ids, min(full.works, args.queries * 3))) if w is not None]
@@ -187,6 +211,8 @@ def run_engine(args: argparse.Namespace) -> dict:
         "query_errors": sum(v["errors"] for v in latencies.values()),
         "queries": args.queries,
         "peak_rss_mb_by_phase": peaks,
+        "full_peak_rss_mb_by_stage": stages.peaks,
+        "incremental_peak_rss_mb_by_stage": incremental_stages.peaks,
     }
 
 
