@@ -55,3 +55,27 @@ def test_a_build_never_holds_every_work_record(engine_factory, embedder, tmp_pat
         assert engine.info().counts["works"] == again.works
     finally:
         catalog.close()
+
+
+def test_the_work_stream_keeps_the_catalog_as_the_build_found_it(tmp_path):
+    """Every pass of a build reads the same works, whatever an ingest writes meanwhile."""
+    from dataclasses import replace
+
+    from indexer.catalog import content_hash
+    from indexer.pipeline import WorkStream
+
+    with Catalog(tmp_path / "catalog.sqlite") as catalog:
+        ingest(catalog, [SLICE])
+        works = WorkStream(catalog.path)
+        try:
+            first = [(w.id, w.title) for w in works]
+            some = catalog.work(first[0][0])
+            renamed = replace(some, title="A title written while the build ran")
+            added = replace(some, id="W-new", source_id="W-new")
+            catalog.upsert_works([(w, content_hash(w), "later.jsonl", 1) for w in (renamed, added)])
+            catalog.remove_works([first[1][0]])
+            assert [(w.id, w.title) for w in works] == first and works.count == len(first)
+        finally:
+            works.close()
+        assert catalog.count_works() == len(first)  # one work added, one removed
+        assert catalog.work(first[0][0]).title == renamed.title
