@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -116,6 +115,39 @@ def add_works(catalog: Catalog, cache_key: str, items: Iterator[tuple[Work, np.n
     return added
 
 
+def peak_rss_mb(reset: bool = False) -> float:
+    """This process's peak resident memory since it started or since the last `reset` (Linux's
+    VmHWM, which writing 5 to /proc/self/clear_refs resets), so each phase gets its own peak."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+    if reset:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    return round(peak, 1)
+
+
+class StagePeaks:
+    """A `Progress` callback for `index` that keeps the peak resident memory of each stage it reports
+    ("read", "embed", "identity", "topics", "index works", ...): the peak is taken and reset when the
+    next stage starts. "topics" includes the aggregates; "hashes" runs from there to the engine's first
+    stage (documents made and hashed against the live version's)."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, float] = {}
+        self.stage: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        name = "hashes" if stage == "topics" and done == total == 1 else stage  # topics and aggregates are done
+        if name != self.stage:
+            self.close()
+            self.stage = name
+
+    def close(self) -> dict[str, float]:
+        if self.stage is not None:
+            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), peak_rss_mb(reset=True))
+        return self.peaks
+
+
 def run_engine(args: argparse.Namespace) -> dict:
     """One engine's run, in this process: full index, add 1%, incremental reindex, queries."""
     from indexer.pipeline import index
@@ -130,25 +162,34 @@ def run_engine(args: argparse.Namespace) -> dict:
     )
     embedder = settings.embedder()
     engine = open_engine(settings)
+    peaks = {"start": peak_rss_mb(reset=True)}
     try:
         with Catalog(settings.catalog_path) as catalog:
             clock = time.perf_counter()
-            full = index(catalog, engine, embedder)
+            stages = StagePeaks()
+            full = index(catalog, engine, embedder, progress=stages)
             full_s = time.perf_counter() - clock
+            peaks["full_index"] = max(stages.close().values())
             works, vectors = source_works(args.source, embedder.cache_key)
             added = add_works(catalog, embedder.cache_key,
                               recombined(works, vectors, args.works, max(1, int(args.works * ADDED_SHARE))))
+            del works, vectors
+            peaks["add_works"] = peak_rss_mb(reset=True)
             clock = time.perf_counter()
-            incremental = index(catalog, engine, embedder)
+            incremental_stages = StagePeaks()
+            incremental = index(catalog, engine, embedder, progress=incremental_stages)
             incremental_s = time.perf_counter() - clock
+            peaks["incremental_index"] = max(incremental_stages.close().values())
             rng = random.Random(SEED)
-            sample = rng.sample(list(catalog.works()), min(full.works, QUERIES * 3))
+            ids = [row[0] for row in catalog.db.execute("SELECT id FROM works ORDER BY id")]
+            sample = [w for w in map(catalog.work, rng.sample(ids, min(full.works, args.queries * 3))) if w is not None]
             researcher_ids = sorted(set(catalog.mention_researchers().values()))
-            picked = rng.sample(researcher_ids, min(len(researcher_ids), QUERIES * 2))
+            picked = rng.sample(researcher_ids, min(len(researcher_ids), args.queries * 2))
             vectors_of = engine.researcher_vectors(picked)  # documents come back without their vectors
             researchers = [replace(r, vector=vectors_of.get(r.id)) for r in engine.get_researchers(picked)]
         base = SimpleNamespace(works=lambda: sample, researchers=lambda: researchers)
-        latencies = measure(engine, embedder, query_sets(base, QUERIES))
+        latencies = measure(engine, embedder, query_sets(base, args.queries))
+        peaks["queries"] = peak_rss_mb()
     finally:
         if args.engine == "opensearch":
             engine.drop()
@@ -156,7 +197,7 @@ def run_engine(args: argparse.Namespace) -> dict:
     return {
         "engine": args.engine,
         "works": full.works,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": max(peaks.values()),
         "full_index_s": round(full_s, 1),
         "incremental_index_s": round(incremental_s, 1),
         **{key: round(latencies[label]["p95"], 1) for key, label in LATENCIES.items()},
@@ -168,6 +209,10 @@ def run_engine(args: argparse.Namespace) -> dict:
         "full_seconds": {k: round(v, 1) for k, v in full.seconds.items()},
         "incremental_seconds": {k: round(v, 1) for k, v in incremental.seconds.items()},
         "query_errors": sum(v["errors"] for v in latencies.values()),
+        "queries": args.queries,
+        "peak_rss_mb_by_phase": peaks,
+        "full_peak_rss_mb_by_stage": stages.peaks,
+        "incremental_peak_rss_mb_by_stage": incremental_stages.peaks,
     }
 
 
@@ -193,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", type=Path, required=True, help="an indexed catalog.sqlite: real records + vectors")
     parser.add_argument("--root", type=Path, default=Path(os.environ.get("DISCOVERY_BENCH_ROOT", "/var/tmp/discovery-bench")) / "pipeline")
     parser.add_argument("--engines", default="embedded,opensearch")
+    parser.add_argument("--queries", type=int, default=QUERIES, help="queries per kind (p95 over them)")
     parser.add_argument("--opensearch-url", default=os.environ.get("DISCOVERY_OPENSEARCH_URL", "http://127.0.0.1:9250"))
     parser.add_argument("--engine", help=argparse.SUPPRESS)  # one engine's run, in a child process
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
@@ -210,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         data_dir.mkdir(parents=True)
         shutil.copy(prepared, data_dir / "catalog.sqlite")
         child = [sys.executable, "-m", "bench.pipeline", "--works", str(args.works), "--source", str(args.source),
-                 "--engine", engine, "--data-dir", str(data_dir), "--opensearch-url", args.opensearch_url]
+                 "--engine", engine, "--data-dir", str(data_dir), "--opensearch-url", args.opensearch_url,
+                 "--queries", str(args.queries)]
         subprocess.run(child, check=True)
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Collection, Mapping
+from dataclasses import dataclass
+from typing import Callable, Collection, Iterable, Iterator, Mapping
 
 import numpy as np
 
-from indexer.identity import Resolution
+from indexer.identity import Mention, Resolution
 from models.embedding import pool_vectors
 from models.records import (
     AuthorRef,
@@ -32,11 +33,6 @@ def h_index(citations: list[int]) -> int:
     return sum(1 for i, c in enumerate(ranked, start=1) if c >= i)
 
 
-def researcher_vector(works: list[Work], vectors: Mapping[str, np.ndarray]) -> np.ndarray | None:
-    """Recency-weighted mean of work vectors (`models.embedding.pool_vectors`)."""
-    return pool_vectors([(w.year, vectors[w.id], 1.0) for w in works if w.id in vectors])
-
-
 def display_name(names: list[str]) -> str:
     """The most used full (not abbreviated) spelling; ties go to the longer one."""
     counts = Counter(names)
@@ -44,34 +40,66 @@ def display_name(names: list[str]) -> str:
     return max(full, key=lambda n: (counts[n], len(n), n))
 
 
+class WorkFacts:
+    """What researcher documents need of each work, kept compact so that no build holds Work records
+    (with their abstracts) for the whole catalog: (year, citations) per work, and the institution
+    names of each mention ("<work id>#<position>") that has any."""
+
+    def __init__(self, works: Iterable[Work] = ()):
+        self.works: dict[str, tuple[int | None, int]] = {}
+        self.institutions: dict[str, tuple[str, ...]] = {}
+        for work in works:
+            self.add(work)
+
+    def add(self, work: Work) -> None:
+        self.works[work.id] = (work.year, work.cited_by_count)
+        for a in work.authorships:
+            if a.institutions:
+                self.institutions[f"{work.id}#{a.position}"] = tuple(i.name for i in a.institutions)
+
+
+@dataclass
+class Docs:
+    """A build's documents. Work and researcher documents are made anew on every call (a build reads
+    them twice: once to hash, once to write), so no list of them for the whole catalog is ever held."""
+
+    works: Callable[[], Iterator[WorkDoc]]
+    researchers: Callable[[], Iterator[ResearcherDoc]]
+    topics: list[TopicDoc]
+    researchers_count: int
+
+
 def build_docs(
-    works: list[Work],
+    works: Iterable[Work],
     resolution: Resolution,
     work_topics: dict[str, list[TopicRef]],
     topic_origin: dict[str, str],
     vectors: Mapping[str, np.ndarray],
     exclusions: Mapping[str, Collection[str]] | None = None,
-) -> tuple[list[WorkDoc], list[ResearcherDoc], list[TopicDoc]]:
-    """`exclusions`: researcher id -> work ids its owner excluded from their expertise
-    (`models.accounts.expertise_exclusions`). Those works stay on the record (`work_ids`, counts,
-    collaborators) but count neither in the researcher's vector nor in their topics.
+    facts: WorkFacts | None = None,
+) -> Docs:
+    """`works` is read again on every call of `Docs.works` (a list, or the catalog's work stream);
+    `facts` are its `WorkFacts` when the caller already gathered them. `exclusions`: researcher id ->
+    work ids its owner excluded from their expertise (`models.accounts.expertise_exclusions`). Those
+    works stay on the record (`work_ids`, counts, collaborators) but count neither in the
+    researcher's vector nor in their topics.
 
     Vectors stay float32 arrays (a work's is its row of the build's matrix, not a copy): a list of
     Python floats would cost about 12 KB per document."""
     exclusions = exclusions or {}
-    by_id = {w.id: w for w in works}
-    names = {rid: display_name([m.name for m in members]) for rid, members in resolution.members.items()}
-    conflicts = resolution.conflicts_of()
+    facts = facts or WorkFacts(works)
+    authors_of: dict[str, list[str]] = defaultdict(list)  # work id -> its researchers
+    for key, link in resolution.links.items():
+        authors_of[key.rsplit("#", 1)[0]].append(link.researcher_id)
 
-    work_docs = []
-    for work in works:
-        authors = []
-        for a in work.authorships:
-            link = resolution.links.get(f"{work.id}#{a.position}")
-            if link:
-                authors.append(AuthorRef(link.researcher_id, a.name, a.position, link.method, link.confidence))
-        work_docs.append(
-            WorkDoc(
+    def work_docs() -> Iterator[WorkDoc]:
+        for work in works:
+            authors = []
+            for a in work.authorships:
+                link = resolution.links.get(f"{work.id}#{a.position}")
+                if link:
+                    authors.append(AuthorRef(link.researcher_id, a.name, a.position, link.method, link.confidence))
+            yield WorkDoc(
                 id=work.id,
                 title=work.title,
                 abstract=work.abstract,
@@ -89,78 +117,105 @@ def build_docs(
                 links=dict(work.links),
                 vector=vectors.get(work.id),
             )
-        )
-    docs_by_id = {d.id: d for d in work_docs}
 
-    researchers = []
-    topic_researchers: dict[str, set[str]] = defaultdict(set)
+    def researcher_docs() -> Iterator[ResearcherDoc]:
+        names = {rid: display_name([m.name for m in members]) for rid, members in resolution.members.items()}
+        conflicts = resolution.conflicts_of()
+        for rid, members in resolution.members.items():
+            yield _researcher_doc(rid, members, names, conflicts.get(rid, []), facts, authors_of, resolution,
+                                  work_topics, vectors, exclusions.get(rid) or ())
+
+    return Docs(work_docs, researcher_docs,
+                topic_docs(work_topics, topic_origin, topic_researchers(resolution, work_topics, exclusions), vectors),
+                len(resolution.members))
+
+
+def topic_researchers(
+    resolution: Resolution, work_topics: dict[str, list[TopicRef]], exclusions: Mapping[str, Collection[str]]
+) -> dict[str, set[str]]:
+    """Topic id -> the researchers with a work on it that counts in their expertise."""
+    found: dict[str, set[str]] = defaultdict(set)
     for rid, members in resolution.members.items():
-        own_works = sorted({m.work_id for m in members}, key=lambda w: (-(by_id[w].year or 0), w))
-        work_list = [by_id[w] for w in own_works]
         excluded = exclusions.get(rid) or ()
-        expertise = [w for w in own_works if w not in excluded]
-        topic_counts: Counter = Counter()
-        topic_weights: Counter = Counter()
-        labels = {}
-        for w in expertise:
-            for t in work_topics.get(w, []):
-                topic_researchers[t.id].add(rid)
-                if t.level == "topic":  # fields are too broad to describe a person
-                    topic_counts[t.id] += 1
-                    topic_weights[t.id] += t.weight
-                    labels[t.id] = t.label
-        joint: Counter = Counter()
-        for w in own_works:
-            for author in docs_by_id[w].authors:
-                if author.researcher_id != rid:
-                    joint[author.researcher_id] += 1
-        spans: dict[str, list[int | None]] = {}
-        span_works: Counter = Counter()
-        for m in members:
-            year = by_id[m.work_id].year
-            for inst in by_id[m.work_id].authorships[int(m.key.rsplit("#", 1)[1])].institutions:
-                first_last = spans.setdefault(inst.name, [year, year])
-                if year is not None:
-                    first_last[0] = min(y for y in (first_last[0], year) if y is not None)
-                    first_last[1] = max(y for y in (first_last[1], year) if y is not None)
-                span_works[inst.name] += 1
-        identifiers: dict[str, str] = {}
-        for m in members:
-            for kind, value in m.identifiers.items():
-                identifiers.setdefault(kind, value)
-        years = [w.year for w in work_list if w.year]
-        researchers.append(
-            ResearcherDoc(
-                id=rid,
-                name=names[rid],
-                name_variants=sorted({m.name for m in members}),
-                identifiers=identifiers,
-                works_count=len(own_works),
-                cited_by_count=sum(w.cited_by_count for w in work_list),
-                h_index=h_index([w.cited_by_count for w in work_list]),
-                first_year=min(years) if years else None,
-                last_year=max(years) if years else None,
-                topics=[
-                    TopicCount(t, labels[t], topic_counts[t], round(w, 3))
-                    for t, w in sorted(topic_weights.items(), key=lambda kv: (-kv[1], labels[kv[0]]))[:MAX_TOPICS]
-                ],
-                close_collaborators=[
-                    Collaborator(other, names[other], count)
-                    for other, count in sorted(joint.items(), key=lambda kv: (-kv[1], names[kv[0]]))[:MAX_COLLABORATORS]
-                    if count >= CLOSE_MIN_JOINT_WORKS
-                ],
-                institutions=[
-                    InstitutionSpan(name, first, last, span_works[name])
-                    for name, (first, last) in sorted(spans.items(), key=lambda kv: (-(kv[1][1] or 0), -span_works[kv[0]], kv[0]))
-                ],
-                work_ids=own_works,
-                link_methods=dict(Counter(resolution.links[m.key].method for m in members)),
-                vector=researcher_vector([by_id[w] for w in expertise], vectors),
-                identity_conflicts=conflicts.get(rid, []),
-            )
-        )
+        for w in {m.work_id for m in members}:
+            if w not in excluded:
+                for t in work_topics.get(w, []):
+                    found[t.id].add(rid)
+    return found
 
-    return work_docs, researchers, topic_docs(work_topics, topic_origin, topic_researchers, vectors)
+
+def _researcher_doc(
+    rid: str,
+    members: list[Mention],
+    names: dict[str, str],
+    conflicts: list[str],
+    facts: WorkFacts,
+    authors_of: Mapping[str, list[str]],
+    resolution: Resolution,
+    work_topics: dict[str, list[TopicRef]],
+    vectors: Mapping[str, np.ndarray],
+    excluded: Collection[str],
+) -> ResearcherDoc:
+    year_of = {w: facts.works[w][0] for w in {m.work_id for m in members}}
+    own_works = sorted(year_of, key=lambda w: (-(year_of[w] or 0), w))
+    expertise = [w for w in own_works if w not in excluded]
+    topic_counts: Counter = Counter()
+    topic_weights: Counter = Counter()
+    labels = {}
+    for w in expertise:
+        for t in work_topics.get(w, []):
+            if t.level == "topic":  # fields are too broad to describe a person
+                topic_counts[t.id] += 1
+                topic_weights[t.id] += t.weight
+                labels[t.id] = t.label
+    joint: Counter = Counter()
+    for w in own_works:
+        joint.update(other for other in authors_of[w] if other != rid)
+    spans: dict[str, list[int | None]] = {}
+    span_works: Counter = Counter()
+    for m in members:
+        year = year_of[m.work_id]
+        for inst in facts.institutions.get(m.key, ()):
+            first_last = spans.setdefault(inst, [year, year])
+            if year is not None:
+                first_last[0] = min(y for y in (first_last[0], year) if y is not None)
+                first_last[1] = max(y for y in (first_last[1], year) if y is not None)
+            span_works[inst] += 1
+    identifiers: dict[str, str] = {}
+    for m in members:
+        for kind, value in m.identifiers.items():
+            identifiers.setdefault(kind, value)
+    years = [y for y in year_of.values() if y]
+    citations = [facts.works[w][1] for w in own_works]
+    return ResearcherDoc(
+        id=rid,
+        name=names[rid],
+        name_variants=sorted({m.name for m in members}),
+        identifiers=identifiers,
+        works_count=len(own_works),
+        cited_by_count=sum(citations),
+        h_index=h_index(citations),
+        first_year=min(years) if years else None,
+        last_year=max(years) if years else None,
+        topics=[
+            TopicCount(t, labels[t], topic_counts[t], round(w, 3))
+            for t, w in sorted(topic_weights.items(), key=lambda kv: (-kv[1], labels[kv[0]]))[:MAX_TOPICS]
+        ],
+        close_collaborators=[
+            Collaborator(other, names[other], count)
+            for other, count in sorted(joint.items(), key=lambda kv: (-kv[1], names[kv[0]]))[:MAX_COLLABORATORS]
+            if count >= CLOSE_MIN_JOINT_WORKS
+        ],
+        institutions=[
+            InstitutionSpan(name, first, last, span_works[name])
+            for name, (first, last) in sorted(spans.items(), key=lambda kv: (-(kv[1][1] or 0), -span_works[kv[0]], kv[0]))
+        ],
+        work_ids=own_works,
+        link_methods=dict(Counter(resolution.links[m.key].method for m in members)),
+        # recency-weighted mean of the expertise works' vectors
+        vector=pool_vectors([(year_of[w], vectors[w], 1.0) for w in expertise if w in vectors]),
+        identity_conflicts=conflicts,
+    )
 
 
 def topic_docs(

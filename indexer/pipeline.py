@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Collection, Mapping
+from typing import Callable, Collection, Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
@@ -16,8 +16,11 @@ from indexer.catalog import CATALOG_STAMP, Catalog, text_hash
 from indexer.topic_model import TopicModel
 from indexer.vectors import VectorMatrix
 from models.embedding import Embedder
-from models.records import TopicRef
+from models.records import TopicRef, Venue, Work
 from search.interface import DOC_KINDS, Changes, Corpus, IndexInfo, Progress, SearchEngine, doc_to_dict
+
+EMBED_CHUNK = 2048
+"""Texts embedded and stored per step, so an interrupted run keeps what it embedded."""
 
 INCREMENTAL_MAX_SHARE = 0.2
 """A reindex is incremental while the works added, changed or removed since the live version are at
@@ -50,29 +53,78 @@ class _Plan:
     removed: set[str]
 
 
+class WorkStream:
+    """The catalog's works as they were when the build started, read again from SQLite on every pass
+    (in id order) through a connection of its own that holds one read transaction. Each stage reads
+    the works one at a time and keeps only what it needs, so a build never holds every Work record
+    (with its abstract), and an ingest running meanwhile does not change what this build sees."""
+
+    def __init__(self, path: Path):
+        self._reader = Catalog(path)
+        self._reader.db.execute("BEGIN")
+        self.count = self._reader.count_works()  # the first read fixes the snapshot
+        self.skipped: list[tuple[str, str]] = []  # (work id, why it cannot be indexed), from the first pass
+        self._passes = 0
+
+    def __iter__(self) -> Iterator[Work]:
+        self._passes += 1
+        return self._reader.works(self.skipped if self._passes == 1 else None)
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+class TopicInput(NamedTuple):
+    """What clustering and naming topics read of a work (`indexer.topics`, `TopicModel.assign`): the
+    Work record without its authors and links, as one tuple."""
+
+    id: str
+    source: str
+    title: str
+    abstract: str | None
+    year: int | None
+    type: str | None
+    venue: Venue | None
+    keywords: list[str]
+    source_topics: list[str]
+    topic_fields: dict[str, str]
+
+    @classmethod
+    def of(cls, work: Work) -> "TopicInput":
+        return cls(work.id, work.source, work.title, work.abstract, work.year, work.type, work.venue,
+                   work.keywords, work.source_topics, work.topic_fields)
+
+
 def embed_works(
-    catalog: Catalog, works, embedder: Embedder, progress: Progress | None = None, full: bool = False,
-    directory: Path | None = None,
+    catalog: Catalog, works: Iterable[Work], embedder: Embedder, progress: Progress | None = None, full: bool = False,
+    directory: Path | None = None, each: Callable[[Work], None] | None = None,
 ) -> tuple[VectorMatrix, int]:
     """Vectors for every work in one matrix (memory-mapped in `directory` when large), embedding
     only texts the cache (model, text hash) does not hold; `full` embeds everything again and
-    refreshes the cache."""
+    refreshes the cache. `works` is read once for ids and text hashes (`each` sees every work of that
+    pass), and once more for the texts to embed, if any."""
     rows_of: dict[str, list[int]] = {}
+    ids = []
     for row, work in enumerate(works):
+        ids.append(work.id)
         rows_of.setdefault(text_hash(work.embedding_text()), []).append(row)
+        if each:
+            each(work)
     vectors: VectorMatrix | None = None
     seen: set[str] = set()
     if not full:
         for h, vector in catalog.each_cached_vector(embedder.cache_key, rows_of):
             if vectors is None:
-                vectors = VectorMatrix([w.id for w in works], vector.shape[0], directory)
+                vectors = VectorMatrix(ids, vector.shape[0], directory)
             vectors.matrix[rows_of[h]] = vector
             seen.add(h)
     if vectors is None:
-        vectors = VectorMatrix([w.id for w in works], embedder.dimension, directory)
-    missing = sorted(h for h in rows_of if h not in seen)
+        vectors = VectorMatrix(ids, embedder.dimension, directory)
+    del ids
+    missing = {h for h in rows_of if h not in seen}  # each left out once its text is taken
+    total = len(missing)
     if progress:  # said at once, even when every vector comes from the cache
-        progress("embed", 0, len(missing))
+        progress("embed", 0, total)
     if missing:
         done = 0
 
@@ -80,17 +132,27 @@ def embed_works(
             nonlocal done
             done += n
             if progress:
-                progress("embed", done, len(missing))
+                progress("embed", done, total)
 
-        chunk = 2048  # store as we go, so an interrupted run keeps what it embedded
-        for start in range(0, len(missing), chunk):
-            part = missing[start : start + chunk]
-            embedded = embedder.embed([works[rows_of[h][0]].embedding_text() for h in part], progress=tick)
-            new = dict(zip(part, embedded))
+        def flush() -> None:  # store as we go, so an interrupted run keeps what it embedded
+            new = dict(zip(texts, embedder.embed(list(texts.values()), progress=tick)))
             catalog.store_vectors(embedder.cache_key, new)
             for h, vector in new.items():
                 vectors.matrix[rows_of[h]] = vector
-    return vectors, len(missing)
+            texts.clear()
+
+        texts: dict[str, str] = {}  # text hash -> text, a chunk at a time
+        for work in works:
+            text = work.embedding_text()
+            h = text_hash(text)
+            if h in missing:
+                missing.discard(h)
+                texts[h] = text
+                if len(texts) >= EMBED_CHUNK:
+                    flush()
+        if texts:
+            flush()
+    return vectors, total
 
 
 def build_corpus(
@@ -100,24 +162,38 @@ def build_corpus(
     full: bool = False,
     exclusions: Mapping[str, Collection[str]] | None = None,
     plan: _Plan | None = None,
+    works: WorkStream | None = None,
 ) -> tuple[Corpus, IndexReport]:
     """`exclusions`: works owners excluded from their expertise (researcher id -> work ids), read
     from the accounts database by the caller (`models.accounts.expertise_exclusions`). With a
     `plan` (incremental), works the plan does not name keep their stored topics and the others are
-    assigned from the stored topic model; without one, topics are clustered again."""
+    assigned from the stored topic model; without one, topics are clustered again. `works`: the
+    catalog snapshot to build from (the caller closes it); without it, one that lives as long as
+    the corpus. Every stage streams the works; what stays in memory per work is its vector row,
+    compact facts (`aggregates.WorkFacts`), its mentions and topic refs, and, for the works whose
+    topics are computed, a `TopicInput`."""
     report = IndexReport()
     clock = time.perf_counter()
+    works = works or WorkStream(catalog.path)
     if progress:  # every stage reports as it starts, so a watcher never sees a silent stage
-        progress("read", 0, catalog.count_works())
-    works = list(catalog.works(report.skipped))
-    report.works = len(works)
-    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full, catalog.path.parent)
+        progress("read", 0, works.count)
+    stored = catalog.work_topics() if plan is not None else ({}, {})
+    facts = aggregates.WorkFacts()
+    inputs: list[TopicInput] = []
+
+    def gather(work: Work) -> None:
+        facts.add(work)
+        if plan is None or work.id in plan.changed or work.id not in stored[0]:
+            inputs.append(TopicInput.of(work))
+
+    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full, catalog.path.parent, gather)
+    report.works, report.skipped = len(vectors), works.skipped
     report.reused_vectors = report.works - report.embedded
     report.seconds["embed"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     if progress:
-        progress("identity", 0, len(works))
+        progress("identity", 0, report.works)
     previous = {key: identity.Link(*link) for key, link in catalog.mention_links().items()}
     resolution = identity.resolve(works, vectors, previous, None if plan is None else plan.changed)
     catalog.store_mention_researchers({key: link.researcher_id for key, link in resolution.links.items()},
@@ -131,22 +207,22 @@ def build_corpus(
     if progress:
         progress("topics", 0, 1)
     if plan is None:
-        work_topics, origin = topics.assign_topics(works, vectors)
+        work_topics, origin = topics.assign_topics(inputs, vectors)
         catalog.store_work_topics(_refs_as_dicts(work_topics), origin, replace=True)
     else:
-        work_topics, origin = _topics_from_model(catalog, works, vectors, plan)
-    work_docs, researcher_docs, topic_docs = aggregates.build_docs(works, resolution, work_topics, origin, vectors,
-                                                                    exclusions)
-    report.researchers, report.topics = len(researcher_docs), len(topic_docs)
+        work_topics, origin = _topics_from_model(catalog, stored, inputs, vectors, plan)
+    del inputs
+    docs = aggregates.build_docs(works, resolution, work_topics, origin, vectors, exclusions, facts)
+    report.researchers, report.topics = docs.researchers_count, len(docs.topics)
     report.seconds["aggregate"] = time.perf_counter() - clock
     if progress:
         progress("topics", 1, 1)
 
     corpus = Corpus(
-        works=lambda: iter(work_docs),
-        researchers=lambda: iter(researcher_docs),
-        topics=lambda: iter(topic_docs),
-        counts={"works": len(work_docs), "researchers": len(researcher_docs), "topics": len(topic_docs)},
+        works=docs.works,
+        researchers=docs.researchers,
+        topics=lambda: iter(docs.topics),
+        counts={"works": report.works, "researchers": report.researchers, "topics": report.topics},
         model=embedder.model_name,
         dimension=embedder.dimension,
         meta={"embedded": report.embedded},
@@ -158,20 +234,18 @@ def _refs_as_dicts(work_topics: Mapping[str, list]) -> dict[str, list[dict]]:
     return {wid: [asdict(ref) for ref in refs] for wid, refs in work_topics.items()}
 
 
-def _topics_from_model(catalog: Catalog, works, vectors: Mapping[str, np.ndarray], plan: _Plan):
-    """Stored topics for unchanged works, the stored model's for the rest; the store follows."""
-    stored, origin = catalog.work_topics()
-    model = TopicModel({w: r for w, r in stored.items() if w not in plan.changed}, vectors)
-    work_topics, new_refs = {}, {}
-    for work in works:
-        if work.id in stored and work.id not in plan.changed:
-            work_topics[work.id] = [TopicRef(**r) for r in stored[work.id]]
-            continue
-        refs, new_origins = model.assign(work, vectors.get(work.id))
-        work_topics[work.id] = new_refs[work.id] = refs
+def _topics_from_model(catalog: Catalog, stored: tuple[dict[str, list[dict]], dict[str, str]],
+                       inputs: list[TopicInput], vectors: VectorMatrix, plan: _Plan):
+    """Stored topics for unchanged works, the stored model's for the rest (`inputs`); the store follows."""
+    stored_refs, origin = stored
+    model = TopicModel({w: r for w, r in stored_refs.items() if w not in plan.changed}, vectors)
+    new_refs = {}
+    for work in inputs:
+        new_refs[work.id], new_origins = model.assign(work, vectors.get(work.id))
         for tid, kind in new_origins.items():
             origin.setdefault(tid, kind)
-    gone = set(stored) - set(work_topics)
+    work_topics = {wid: new_refs[wid] if wid in new_refs else [TopicRef(**r) for r in stored_refs[wid]] for wid in vectors}
+    gone = set(stored_refs) - set(work_topics)
     catalog.store_work_topics(_refs_as_dicts(new_refs), origin, removed=gone)
     return work_topics, origin
 
@@ -256,17 +330,21 @@ def index(
     plan, why_full = _plan(catalog, engine, embedder, full)
     run_id, stamp = catalog.start_index_run()
     started = time.perf_counter()
-    corpus, report = build_corpus(catalog, embedder, progress, full, exclusions, plan)
-    report.incremental, report.why_full = plan is not None, why_full
-    corpus.meta[CATALOG_STAMP] = stamp  # the version remembers what it saw: index lag survives a rollback
-    clock = time.perf_counter()
-    changes, hashes = _changes(catalog, engine.name, corpus, plan is not None)
-    report.written = {kind: len(changes.changed[kind]) + len(changes.removed[kind]) for kind in DOC_KINDS}
-    if plan is None:
-        report.info = engine.build(corpus, progress)
-    else:
-        report.changed_works = len(plan.changed) + len(plan.removed)
-        report.info = engine.update(plan.base, corpus, changes, progress)
+    works = WorkStream(catalog.path)  # after the stamp: a work this build misses is newer than it
+    try:
+        corpus, report = build_corpus(catalog, embedder, progress, full, exclusions, plan, works)
+        report.incremental, report.why_full = plan is not None, why_full
+        corpus.meta[CATALOG_STAMP] = stamp  # the version remembers what it saw: index lag survives a rollback
+        clock = time.perf_counter()
+        changes, hashes = _changes(catalog, engine.name, corpus, plan is not None)
+        report.written = {kind: len(changes.changed[kind]) + len(changes.removed[kind]) for kind in DOC_KINDS}
+        if plan is None:
+            report.info = engine.build(corpus, progress)
+        else:
+            report.changed_works = len(plan.changed) + len(plan.removed)
+            report.info = engine.update(plan.base, corpus, changes, progress)
+    finally:
+        works.close()
     catalog.store_doc_hashes(engine.name, report.info.version, hashes, changes.removed, replace=plan is None)
     report.seconds["build"] = time.perf_counter() - clock
     report.seconds["total"] = time.perf_counter() - started
@@ -275,4 +353,3 @@ def index(
         {"works": report.works, "embedded": report.embedded, "researchers": report.researchers, "topics": report.topics},
     )
     return report
-

@@ -308,8 +308,8 @@ def test_trust_counts_affiliation_consistency_as_a_share_and_conflicts_against_i
 
     works, vectors = real
     resolution = resolve(works, vectors)
-    work_docs, researchers, _ = aggregates.build_docs(works, resolution, {}, {}, vectors)
-    by_id = {w.id: w for w in work_docs}
+    docs = aggregates.build_docs(works, resolution, {}, {}, vectors)
+    by_id, researchers = {w.id: w for w in docs.works()}, list(docs.researchers())
 
     def profile(doc):
         return Profile(doc, [by_id[w] for w in doc.work_ids], [], [])

@@ -197,8 +197,8 @@ def test_build_docs_leaves_excluded_works_out_of_vector_and_topics():
                        identifiers={}, institutions=set(), coauthors=set()) for i in range(3)]
     resolution = Resolution(members={"r-ada": members},
                             links={m.key: Link("r-ada", "name", 1.0) for m in members})
-    _, (plain,), _ = aggregates.build_docs(works, resolution, topics, {}, vectors)
-    _, (chosen,), _ = aggregates.build_docs(works, resolution, topics, {}, vectors, {"r-ada": {"W2"}})
+    (plain,) = aggregates.build_docs(works, resolution, topics, {}, vectors).researchers()
+    (chosen,) = aggregates.build_docs(works, resolution, topics, {}, vectors, {"r-ada": {"W2"}}).researchers()
     assert plain.work_ids == chosen.work_ids and plain.works_count == chosen.works_count == 3
     assert {t.id for t in plain.topics} == {"t-0", "t-1", "t-2"}
     assert {t.id for t in chosen.topics} == {"t-0", "t-1"}
