@@ -91,6 +91,7 @@ RELAX_BELOW = 100
 """A query of only common terms that all of them match in fewer works than this also finds the works
 that miss one of them (ranked after): ANDing every term is a cliff a long common-word query falls off."""
 NAME_CANDIDATES = 200  # trigram candidates re-ranked by string similarity
+SPELLING_TOKENIZER = "unicode61 remove_diacritics 2"  # "did you mean" words: folded, not stemmed
 FORMAT = 4  # bump when the layout changes: an older version directory is refused, not misread
 _VERSION_DIR = re.compile(r"v(\d+)")
 _FACET_COLUMNS = ("year", "type", "venue", "topic_start", "topic")
@@ -1242,10 +1243,11 @@ def _apply_researchers(db: sqlite3.Connection, delete: list[int], rows: list[tup
             gone.add(old.id)
         db.execute(f"DELETE FROM researchers WHERE rowid IN ({_marks(chunk)})", chunk)
         db.execute(f"DELETE FROM researcher_institutions WHERE researcher IN ({_marks(chunk)})", chunk)
-    if gone:  # `names` has no index on its researcher column: one pass finds their forms
-        forms = [rowid for rowid, rid in db.execute("SELECT rowid, researcher FROM names") if rid in gone]
-        for chunk in _chunks(forms):
-            db.execute(f"DELETE FROM names WHERE rowid IN ({_marks(chunk)})", chunk)
+    if gone:  # `names` has no index on its researcher column: one pass of SQLite finds their forms
+        db.execute("CREATE TEMP TABLE gone (id TEXT PRIMARY KEY)")
+        db.executemany("INSERT INTO temp.gone VALUES (?)", [(rid,) for rid in gone])
+        db.execute("DELETE FROM names WHERE researcher IN (SELECT id FROM temp.gone)")
+        db.execute("DROP TABLE temp.gone")
     for row, doc in rows:
         _insert_researcher(db, row, doc)
 
@@ -1300,9 +1302,8 @@ def _apply_spelling_words(db: sqlite3.Connection, left: list[tuple], came: list[
     """The spelling vocabulary's counts less the words of the works that left, plus those that came."""
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'spelling_words'").fetchone():
         return
-    tokenizer = "unicode61 remove_diacritics 2"
-    delta = Counter(_word_docs(db, [t[:2] for t in came], ("title", "abstract"), tokenizer))
-    delta.subtract(_word_docs(db, [t[:2] for t in left], ("title", "abstract"), tokenizer))
+    delta = Counter(_word_docs(db, [t[:2] for t in came], ("title", "abstract"), SPELLING_TOKENIZER))
+    delta.subtract(_word_docs(db, [t[:2] for t in left], ("title", "abstract"), SPELLING_TOKENIZER))
     for word, change in sorted(delta.items()):
         if change == 0 or any("0" <= c <= "9" for c in word):  # as the build's GLOB '*[0-9]*'
             continue
@@ -1316,7 +1317,7 @@ def _write_spelling_words(db: sqlite3.Connection) -> None:
     them, read from FTS5's vocab table over a throwaway index of those two columns."""
     db.execute(
         "CREATE VIRTUAL TABLE spell_fts USING fts5(title, abstract, content='work_texts', content_rowid='rowid', "
-        "tokenize='unicode61 remove_diacritics 2', detail='none')"
+        f"tokenize='{SPELLING_TOKENIZER}', detail='none')"
     )
     db.execute("INSERT INTO spell_fts(spell_fts) VALUES ('rebuild')")
     db.execute("CREATE VIRTUAL TABLE temp.spell_vocab USING fts5vocab(main, 'spell_fts', 'row')")
