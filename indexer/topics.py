@@ -31,16 +31,16 @@ import functools
 import math
 import re
 from collections import Counter, defaultdict
+from array import array
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 from scipy import sparse
 from sklearn.cluster import AgglomerativeClustering, KMeans, MiniBatchKMeans
-from sklearn.feature_extraction.text import CountVectorizer
 from unidecode import unidecode
 
-from models.records import TopicRef, Work, topic_id
+from models.records import TopicRef, Venue, Work, topic_id
 from search import text as T
 
 MAX_TOPICS_PER_WORK = 6
@@ -67,6 +67,10 @@ MIN_FIELD_LABEL_SHARE = 0.1
 """A field is named by a phrase in this share of its works if it has one (a field is broad), else by its
 best phrase: every work has a field."""
 BATCH_SIZE = 4096
+COUNT_CHUNK = 1 << 22
+"""(group, phrase) pairs read from the texts before they are summed into the per-group counts."""
+SIMILARITY_ROWS = 4096
+"""Works compared with every topic's centroid at a time: works x topics never held whole (100k x 10k is 4 GB)."""
 """Works per mini-batch of the fine k-means (scikit-learn's advice: above 256 x the cores)."""
 MIN_LABEL_SHARE = 0.3
 """A derived label must occur in at least this share of its cluster's works (else the cluster is unnamed)."""
@@ -171,12 +175,35 @@ def _acronym(word: str) -> str | None:
     return None
 
 
-def acronyms(works: list[Work]) -> dict[str, str]:
+def _text(work: Work) -> str:
+    """What topics read of a work's words: its title and abstract."""
+    return f"{work.title}. {work.abstract or ''}"
+
+
+class _Labels(NamedTuple):
+    """What the topics stage keeps of each work throughout: its labels, never its title or abstract."""
+
+    id: str
+    source: str
+    source_topics: list[str]
+    keywords: list[str]
+    topic_fields: dict[str, str]
+    venue: Venue | None
+
+
+def _kept(works: Iterable[Work], into: list[_Labels]) -> Iterator[Work]:
+    """`works`, each one's labels appended to `into` as it passes."""
+    for work in works:
+        into.append(_Labels(work.id, work.source, work.source_topics, work.keywords, work.topic_fields, work.venue))
+        yield work
+
+
+def acronyms(works: Iterable[Work]) -> dict[str, str]:
     """Acronym key -> long-form key, where the corpus writes "long form (ACRONYM)" with matching
     initials at least twice and always (mostly) for the same long form."""
     seen: dict[str, Counter] = defaultdict(Counter)
     for work in works:
-        text = f"{work.title}. {work.abstract or ''}"
+        text = _text(work)
         for match in _ACRONYM.finditer(text):
             before = _LONG_FORM.search(text, max(0, match.start() - 100), match.start())
             letters = match.group(1).lower()
@@ -191,7 +218,7 @@ def acronyms(works: list[Work]) -> dict[str, str]:
     return result
 
 
-def synonyms(works: list[Work]) -> dict[str, str]:
+def synonyms(works: Iterable[Work]) -> dict[str, str]:
     """Longer label key -> shorter one where two label vocabularies (a source's topics, another's
     keywords) name one concept differently: OpenAlex only says "artificial neural network", ml-venues
     only "neural network". The shorter is a phrase of two words or more that ends the longer, each is
@@ -286,32 +313,154 @@ def _fields_of(centroids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     return tree.fit(seeds).labels_[seed_of]
 
 
-def _phrase_matrix(texts: list[str]) -> tuple[sparse.csr_matrix, np.ndarray] | None:
-    """Work x candidate phrase (binary) and the phrases, for phrases found in two works or more."""
-    vectorizer = CountVectorizer(analyzer=candidate_phrases, binary=True, min_df=2)
-    try:
-        return vectorizer.fit_transform(texts).tocsr(), vectorizer.get_feature_names_out()
-    except ValueError:  # no phrase occurs twice in the whole corpus
-        return None
+class _Texts:
+    """(row, title and abstract) of each embedded work, read from `works` again on every pass: the
+    stage holds the text of the work at hand, never the corpus's."""
+
+    def __init__(self, works: Iterable[Work], row_of: dict[str, int]):
+        self.works, self.row_of = works, row_of
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        for work in self.works:
+            row = self.row_of.get(work.id)
+            if row is not None:
+                yield row, _text(work)
+
+
+@dataclass
+class _Counts:
+    """Group x phrase: how many of a group's works say each phrase (c-TF-IDF's term counts), with the
+    groups' sizes. A phrase only one work of a group says never names it, so such counts are dropped.
+    `first`: for each count, the first of the group's works (row) saying the phrase."""
+
+    in_group: sparse.csr_matrix
+    first: np.ndarray
+    sizes: np.ndarray
+
+    @classmethod
+    def of(cls, groups: np.ndarray, terms: np.ndarray, counts: np.ndarray, first: np.ndarray, shape: tuple[int, int],
+           sizes: np.ndarray) -> "_Counts":
+        """From (group, phrase, count, first row) entries, each pair once, counts of two or more kept."""
+        keep = counts >= 2
+        groups, terms, counts, first = groups[keep], terms[keep], counts[keep], first[keep]
+        order = np.lexsort((terms, groups))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(groups, minlength=shape[0]))])
+        in_group = sparse.csr_matrix((counts[order].astype(np.float64), terms[order], indptr), shape=shape)
+        return cls(in_group, first[order], sizes)
+
+    def entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(group, phrase, count, first row) of every count."""
+        groups = np.repeat(np.arange(self.in_group.shape[0]), np.diff(self.in_group.indptr))
+        return groups, self.in_group.indices, self.in_group.data, self.first
+
+
+class _Phrases:
+    """The candidate phrases of a stream of (row, text), read pass by pass, never the texts kept: the
+    vocabulary is every phrase two texts or more say (alphabetical), with its inverse document
+    frequency and where the corpus first says it (row, then place in that text's phrases);
+    `counts` sums them by group in one more pass."""
+
+    def __init__(self, texts: Iterable[tuple[int, str]]):
+        self.texts = texts
+        df: Counter = Counter()
+        met: dict[str, int] = {}
+        n_docs = 0
+        for row, text in texts:
+            places: dict[str, int] = {}
+            for place, phrase in enumerate(candidate_phrases(text)):
+                places.setdefault(phrase, place)
+            df.update(places.keys())
+            for phrase, place in places.items():
+                where = (row << 32) | place
+                if where < met.get(phrase, where + 1):
+                    met[phrase] = where
+            n_docs += 1
+        self.vocabulary = np.array(sorted(p for p, n in df.items() if n >= 2), dtype=object)
+        self.idf = np.log(n_docs / np.array([df[p] for p in self.vocabulary], dtype=np.int64))
+        self.met = np.array([met[p] for p in self.vocabulary], dtype=np.int64)
+        del df, met
+        self.column = {p: i for i, p in enumerate(self.vocabulary)}
+
+    def counts(self, *selections: tuple[np.ndarray, int, np.ndarray | None]) -> list[_Counts]:
+        """For each (groups: row -> group, number of groups, rows or None for all), the counts of
+        its groups over its rows, all from one pass over the texts."""
+        masks = []
+        for groups, _, rows in selections:
+            mask = np.zeros(len(groups), dtype=bool)
+            mask[slice(None) if rows is None else rows] = True
+            masks.append(mask)
+        width = max(len(self.vocabulary), 1)
+        totals = [sparse.csr_matrix((n, width), dtype=np.int64) for _, n, _ in selections]
+        firsts = [sparse.csr_matrix((n, width), dtype=np.int64) for _, n, _ in selections]  # row count - first row
+        pending = [(array("q"), array("q")) for _ in selections]  # (group * width + phrase, row), a chunk at a time
+
+        def flush(i: int) -> None:
+            keys, rows = (np.frombuffer(a, dtype=np.int64) for a in pending[i])
+            if not len(keys):
+                return
+            order = np.lexsort((rows, keys))
+            keys, rows = keys[order], rows[order]
+            starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+            keys, counts, first = keys[starts], np.diff(np.append(starts, len(keys))), rows[starts]
+            where = (keys // width, keys % width)
+            totals[i] = totals[i] + sparse.csr_matrix((counts, where), shape=totals[i].shape)
+            firsts[i] = firsts[i].maximum(sparse.csr_matrix((len(masks[i]) - first, where), shape=totals[i].shape))
+            pending[i] = (array("q"), array("q"))
+
+        for row, text in self.texts:
+            wanted = [i for i, mask in enumerate(masks) if mask[row]]
+            if not wanted:
+                continue
+            terms = [self.column[p] for p in set(candidate_phrases(text)) if p in self.column]
+            for i in wanted:
+                base = int(selections[i][0][row]) * width
+                pending[i][0].extend(base + t for t in terms)
+                pending[i][1].extend([row] * len(terms))
+                if len(pending[i][0]) >= COUNT_CHUNK:
+                    flush(i)
+        result = []
+        for i, (groups, n, _) in enumerate(selections):
+            flush(i)
+            total, first = totals[i], firsts[i]
+            entry_groups = np.repeat(np.arange(n), np.diff(total.indptr))
+            sizes = np.bincount(groups[masks[i]], minlength=n).astype(np.float64)
+            result.append(_Counts.of(entry_groups, total.indices, total.data, len(masks[i]) - first.data, total.shape, sizes))
+        return result
+
+    def in_touch_order(self, counts: _Counts) -> sparse.csr_matrix:
+        """The counts with each group's phrases in the order the former product of sparse matrices
+        (group x work @ work x phrase, scipy's) listed them, which breaks ties between equal scores:
+        by the first of the group's works saying the phrase, then the phrase's first place in the
+        corpus, last first. Kept so that labels stay exactly as they were."""
+        groups, terms, data, first = counts.entries()
+        order = np.lexsort((-self.met[terms], -first, groups))
+        return sparse.csr_matrix((data[order], terms[order], counts.in_group.indptr), shape=counts.in_group.shape)
+
+    def saying(self, phrases: set[str]) -> Iterator[tuple[str, str]]:
+        """(phrase, text) for every text among whose candidate phrases one of `phrases` is, in one pass.
+        A text lacking a phrase word's stem (the word less its last two letters: what `_singular`
+        may have changed) cannot say it, so most texts are never split into phrases."""
+        stems = {p: [w[:-2] for w in p.split()] for p in phrases}
+        for _, text in self.texts:
+            lower = _ascii(text).lower()
+            maybe = [p for p, words in stems.items() if all(w in lower for w in words)]
+            if maybe:
+                said = set(candidate_phrases(text))
+                for phrase in maybe:
+                    if phrase in said:
+                        yield phrase, text
 
 
 def _cluster_labels(
-    phrases: tuple[sparse.csr_matrix, np.ndarray] | None, groups: np.ndarray, n_groups: int, rows: np.ndarray | None = None,
-    min_share: float = MIN_LABEL_SHARE, may_name: Callable[[str], bool] | None = None,
+    phrases: _Phrases, counts: _Counts, min_share: float = MIN_LABEL_SHARE, may_name: Callable[[str], bool] | None = None,
 ) -> dict[int, str]:
     """c-TF-IDF: each group's best candidate phrase found in at least `min_share` of its works
-    (of its `rows` only, when given: the works that will carry the label), among the phrases
+    (of the rows `counts` were summed over: the works that will carry the label), among the phrases
     `may_name` accepts (by default: any phrase of several words, a lone word that is no modifier)."""
-    if phrases is None:
-        return {}
-    docs, vocabulary = phrases
-    rows = np.arange(len(groups)) if rows is None else rows
-    member = sparse.csr_matrix((np.ones(len(rows)), (groups[rows], rows)), shape=(n_groups, len(groups)))
-    in_group = (member @ docs).tocsr()  # group x phrase: works of the group containing the phrase
-    sizes = np.asarray(member.sum(axis=1)).ravel()
-    idf = np.log(docs.shape[0] / np.asarray(docs.sum(axis=0)).ravel())
+    vocabulary, idf, in_group, sizes = phrases.vocabulary, phrases.idf, phrases.in_touch_order(counts), counts.sizes
+    n_groups = len(sizes)
     may_name = may_name or (lambda p: " " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)))
-    nameable = np.array([may_name(p) for p in vocabulary])
+    nameable = np.array([may_name(p) for p in vocabulary], dtype=bool)
     rows = np.repeat(np.arange(n_groups), np.diff(in_group.indptr))
     share = in_group.data / np.maximum(sizes[rows], 1)
     eligible = (share >= min_share) & (in_group.data >= 2) & nameable[in_group.indices]
@@ -327,9 +476,9 @@ def _cluster_labels(
         score = dict(zip(terms.tolist(), (share[span][ok] * idf[terms] * spread[terms]).tolist()))
         best = max(score, key=score.get)
         # A phrase that narrows the best word ("label" -> "noisy label") names the group better.
-        phrases = [t for t in score if " " in vocabulary[t]]
-        narrower = [t for t in phrases if vocabulary[best] in vocabulary[t].split()]
-        best_phrase = max(narrower or phrases, key=score.get, default=None)
+        several = [t for t in score if " " in vocabulary[t]]
+        narrower = [t for t in several if vocabulary[best] in vocabulary[t].split()]
+        best_phrase = max(narrower or several, key=score.get, default=None)
         if best_phrase is not None and score[best_phrase] >= PHRASE_PREFERENCE * score[best]:
             best = best_phrase
         if " " not in vocabulary[best]:  # a lone word ("Language") narrows to a phrase of a fair share
@@ -340,38 +489,26 @@ def _cluster_labels(
         labels[g] = vocabulary[best]
     return labels
 
-
-def _field_labels(
-    phrases: tuple[sparse.csr_matrix, np.ndarray] | None, coarse: np.ndarray, texts: list[str], recognised: set[str]
-) -> dict[int, str]:
+def _field_labels(phrases: _Phrases, counts: _Counts, recognised: set[str]) -> dict[int, str]:
     """Coarse cluster -> its name as a field: the best c-TF-IDF phrase found in MIN_FIELD_LABEL_SHARE of
     its works (else in any share: every field is named) that can name a field. That is a phrase of
     several words, or a lone word only where a source's vocabulary uses it as a label ("Optics"; not
     "Mass", nor an adjective); a phrase mostly said as part of a longer one names the field by that
-    one (`_field_phrase`), and one that mostly qualifies a following word is passed over."""
-    if phrases is None:
-        return {}
-    docs, vocabulary = phrases
-    carriers = docs.tocsc()
-    column = {p: i for i, p in enumerate(vocabulary)}
+    one (`_field_phrases`, over every work saying it), and one that mostly qualifies a following word is passed over."""
     passed_over: set[str] = set()
+    said_as: dict[str, str | None] = {}
 
     def may_name(p: str) -> bool:
         if p in passed_over:
             return False
         return " " in p or (p in recognised and p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS))
 
-    n = int(coarse.max()) + 1
     while True:
-        chosen = {**_cluster_labels(phrases, coarse, n, min_share=0, may_name=may_name),
-                  **_cluster_labels(phrases, coarse, n, min_share=MIN_FIELD_LABEL_SHARE, may_name=may_name)}
-        named = {}
-        for group, phrase in chosen.items():
-            if " " in phrase:
-                rows = carriers.indices[carriers.indptr[column[phrase]] : carriers.indptr[column[phrase] + 1]]
-                named[group] = _field_phrase(phrase, [texts[r] for r in rows])
-            else:
-                named[group] = phrase
+        chosen = {**_cluster_labels(phrases, counts, min_share=0, may_name=may_name),
+                  **_cluster_labels(phrases, counts, min_share=MIN_FIELD_LABEL_SHARE, may_name=may_name)}
+        unjudged = {p for p in chosen.values() if " " in p and p not in said_as}
+        said_as.update(_field_phrases(unjudged, phrases.saying))
+        named = {group: said_as[phrase] if " " in phrase else phrase for group, phrase in chosen.items()}
         qualifiers = {chosen[g] for g, name in named.items() if name is None}
         if not qualifiers:
             return named
@@ -384,35 +521,60 @@ def _field_phrase(phrase: str, texts: list[str]) -> str | None:
     ("language processing" -> "natural language processing", "large language" -> "large language
     model"; up to MAX_FIELD_WORDS words); when a content word follows it in MODIFIER_SHARE of them, it
     with its clear head (HEAD_RATIO), else None ("real world" data); else the phrase itself."""
-    while (longer := _said_longer(phrase, texts)) not in (None, phrase) and len(longer.split()) <= MAX_FIELD_WORDS:
-        phrase = longer
-    return None if longer is None else phrase
+    return _field_phrases({phrase}, lambda _: ((phrase, text) for text in texts))[phrase]
 
 
-def _said_longer(phrase: str, texts: list[str]) -> str | None:
-    """One step of `_field_phrase`: the longer phrase, the phrase itself, or None for a qualifier."""
-    pattern = re.compile(r"(?:\b([A-Za-z]\w*)[ \t-]+)?\b" + _spelled(phrase) + r"\b(?:[ \t-]+([A-Za-z]\w*))?", re.I)
-    before: Counter = Counter()
-    after: Counter = Counter()
-    occurrences = followed = 0
-    for text in texts:
-        for match in pattern.finditer(_ascii(text)):
-            occurrences += 1
+def _field_phrases(phrases: set[str], saying: Callable[[set[str]], Iterable[tuple[str, str]]]) -> dict[str, str | None]:
+    """`_field_phrase` of several phrases at once, each judged by the texts saying it
+    (`saying(phrases)` gives the pairs): one pass of `saying` per step of lengthening."""
+    now = {phrase: phrase for phrase in phrases}
+    result: dict[str, str | None] = {}
+    while now:
+        contexts = {phrase: _Context(said) for phrase, said in now.items()}
+        for phrase, text in saying(set(now)):
+            contexts[phrase].read(text)
+        for phrase, context in contexts.items():
+            longer = context.verdict()
+            if longer not in (None, now[phrase]) and len(longer.split()) <= MAX_FIELD_WORDS:
+                now[phrase] = longer
+            else:
+                said = now.pop(phrase)
+                result[phrase] = None if longer is None else said
+    return result
+
+
+class _Context:
+    """One step of `_field_phrase`, text by text: the words right before and after `phrase` where the
+    texts say it; `verdict` is the longer phrase, the phrase itself, or None for a qualifier."""
+
+    def __init__(self, phrase: str):
+        self.phrase = phrase
+        self.pattern = re.compile(r"(?:\b([A-Za-z]\w*)[ \t-]+)?\b" + _spelled(phrase) + r"\b(?:[ \t-]+([A-Za-z]\w*))?", re.I)
+        self.before: Counter = Counter()
+        self.after: Counter = Counter()
+        self.occurrences = self.followed = 0
+
+    def read(self, text: str) -> None:
+        for match in self.pattern.finditer(_ascii(text)):
+            self.occurrences += 1
             left, right = (_singular(w.lower()) if w else "" for w in match.groups())
             if left and left not in T.STOPWORDS:
-                before[left] += 1
+                self.before[left] += 1
             if right and right not in T.STOPWORDS:
-                followed += 1
-                after[right] += 1
-    longer = [(count, f"{phrase} {word}") for word, count in after.items()] + [
-        (count, f"{word} {phrase}") for word, count in before.items()]
-    count, best = max(longer, default=(0, phrase))
-    if count >= max(2, EXTEND_SHARE * occurrences):
-        return best
-    if not occurrences or followed < MODIFIER_SHARE * occurrences:
-        return phrase
-    (head, first), *rest = after.most_common(2)  # a qualifier: named with its clear head, if it has one
-    return f"{phrase} {head}" if first >= max(2, HEAD_RATIO * (rest[0][1] if rest else 0)) else None
+                self.followed += 1
+                self.after[right] += 1
+
+    def verdict(self) -> str | None:
+        phrase, after = self.phrase, self.after
+        longer = [(count, f"{phrase} {word}") for word, count in after.items()] + [
+            (count, f"{word} {phrase}") for word, count in self.before.items()]
+        count, best = max(longer, default=(0, phrase))
+        if count >= max(2, EXTEND_SHARE * self.occurrences):
+            return best
+        if not self.occurrences or self.followed < MODIFIER_SHARE * self.occurrences:
+            return phrase
+        (head, first), *rest = after.most_common(2)  # a qualifier: named with its clear head, if it has one
+        return f"{phrase} {head}" if first >= max(2, HEAD_RATIO * (rest[0][1] if rest else 0)) else None
 
 
 def _spelled(key: str) -> str:
@@ -421,18 +583,40 @@ def _spelled(key: str) -> str:
     return r"[\s-]+".join(words)
 
 
-def _display(key: str, texts: list[str]) -> str:
-    """The label as its works spell it most often ("SARS-CoV", "SGD"), lower-case words capitalised."""
-    pattern = re.compile(r"\b" + _spelled(key) + r"\b", re.I)
-    forms = Counter(m.group(0) for text in texts for m in pattern.finditer(_ascii(text)))
-    surface = forms.most_common(1)[0][0] if forms else key
-    return " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in re.split(r"\s+", surface))
+def _displays(wanted: list[tuple[str, np.ndarray, int]], texts: Iterable[tuple[int, str]]) -> dict[str, str]:
+    """Each (key, row -> group, group) in one pass: the label as the group's works spell it most often
+    ("SARS-CoV", "SGD"; a tie goes to the spelling met first in row order), lower-case words capitalised."""
+    keys_of: dict[int, tuple[np.ndarray, dict[int, str]]] = {}
+    for key, groups, group in wanted:
+        keys_of.setdefault(id(groups), (groups, {}))[1].setdefault(group, key)
+    patterns = {key: re.compile(r"\b" + _spelled(key) + r"\b", re.I) for key, _, _ in wanted}
+    forms: dict[str, dict[str, list]] = defaultdict(dict)  # key -> spelling -> [count, (row, place) first met]
+    for row, text in texts:
+        for groups, key_of in keys_of.values():
+            key = key_of.get(int(groups[row]))
+            if key is None:
+                continue
+            for place, match in enumerate(patterns[key].finditer(_ascii(text))):
+                seen = forms[key].setdefault(match.group(0), [0, (row, place)])
+                seen[0] += 1
+                seen[1] = min(seen[1], (row, place))
+    result = {}
+    for key, _, _ in wanted:
+        spelled = forms.get(key)
+        surface = min(spelled, key=lambda s: (-spelled[s][0], spelled[s][1])) if spelled else key
+        result[key] = " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in re.split(r"\s+", surface))
+    return result
 
+def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
+    """Work id -> its weighted fields and topics; topic id -> origin ("source" or "derived").
 
-def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
-    """Work id -> its weighted fields and topics; topic id -> origin ("source" or "derived")."""
-    works = sorted(works, key=lambda w: w.id)  # ties (display spellings, parents, clusters) never follow input order
-    long_forms, same = acronyms(works), synonyms(works)
+    `works` is read several times (a list, or the build's catalog snapshot, which reads the catalog
+    again on each pass), in any order: what stays in memory is each work's labels, its vector row
+    and cluster, and phrase counts per cluster, never the titles and abstracts."""
+    records: list[_Labels] = []
+    long_forms = acronyms(_kept(works, records))
+    records.sort(key=lambda w: w.id)  # ties (display spellings, parents, clusters) never follow input order
+    same = synonyms(records)
 
     def canonical(label: str) -> str:
         key = label_key(label)
@@ -444,7 +628,7 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
     topics: dict[str, dict[str, float]] = {}
     fields: dict[str, dict[str, float]] = {}
     recognised: set[str] = set()  # keys of the sources' own vocabularies (OpenAlex, arXiv; not free keywords)
-    for work in works:
+    for work in records:
         topics[work.id], fields[work.id] = {}, {}
         for rank, label in enumerate(work.source_topics + work.keywords):
             key = canonical(label)
@@ -461,18 +645,22 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
                     display[canonical(field)][field] += 1
                     origin.setdefault(canonical(field), "source")
 
-    embedded = [w for w in works if w.id in vectors]
+    embedded = [w for w in records if w.id in vectors]
     if embedded:
         matrix = np.stack([vectors[w.id] for w in embedded]).astype(np.float32)
         clusters = _cluster(matrix)
-        texts = [f"{w.title}. {w.abstract or ''}" for w in embedded]
-        phrases = _phrase_matrix(texts)
+        texts = _Texts(works, {w.id: row for row, w in enumerate(embedded)})
+        phrases = _Phrases(texts)
         unlabelled = np.array([i for i, w in enumerate(embedded) if len(topics[w.id]) < MIN_SOURCE_TOPICS], dtype=int)
         coarse = clusters.coarse_of[clusters.fine]
-        fine = _cluster_labels(phrases, clusters.fine, len(clusters.centroids), unlabelled)
+        counts, coarse_counts = phrases.counts((clusters.fine, len(clusters.centroids), unlabelled),
+                                               (coarse, int(coarse.max()) + 1, None))
+        fine = _cluster_labels(phrases, counts)
         for _ in range(SPLIT_ROUNDS):
-            clusters.fine = _halve_unnamed(matrix, clusters.fine, set(clusters.fine[unlabelled].tolist()) - set(fine))
-            fine = _cluster_labels(phrases, clusters.fine, int(clusters.fine.max()) + 1, unlabelled)
+            halved = _halve_unnamed(matrix, clusters.fine, set(clusters.fine[unlabelled].tolist()) - set(fine))
+            counts = _recounted(phrases, counts, clusters.fine, halved, unlabelled)
+            clusters.fine = halved
+            fine = _cluster_labels(phrases, counts)
         fine_labels = {c: canonical(k) for c, k in fine.items()}
         for longer, key in _shortened(Counter(k for own in topics.values() for k in own), set(fine_labels.values())).items():
             for work_id, own in topics.items():
@@ -480,38 +668,44 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
                     topics[work_id] = {key if k == longer else k: w for k, w in own.items()}
             del display[longer]  # the works' own spelling of the shorter form names the topic
             origin[key] = origin.pop(longer)
-        coarse_labels = {c: canonical(k) for c, k in _field_labels(phrases, coarse, texts, recognised).items()}
+        coarse_labels = {c: canonical(k) for c, k in _field_labels(phrases, coarse_counts, recognised).items()}
+        del counts, coarse_counts
         coarse_fields = _coarse_fields(embedded, coarse, fields, coarse_labels)
+        wanted: dict[str, tuple[str, np.ndarray, int]] = {}
         for group, key, labels in [*((c, k, clusters.fine) for c, k in fine_labels.items()),
                                    *((c, k, coarse) for c, k in coarse_fields.items())]:
             if key not in display:
-                display[key][_display(key, [texts[i] for i in np.flatnonzero(labels == group)])] += 1
+                wanted.setdefault(key, (key, labels, group))
                 origin.setdefault(key, "derived")
+        for key, label in _displays(list(wanted.values()), texts).items():
+            display[key][label] += 1
         keys, centroids, floors = _topic_centroids(embedded, matrix, topics, clusters, fine_labels)
-        sims = matrix @ centroids.T
-        for row, work in enumerate(embedded):
-            if not fields[work.id] and int(coarse[row]) in coarse_fields:
-                fields[work.id][coarse_fields[int(coarse[row])]] = 1.0
-            if len(topics[work.id]) >= MIN_SOURCE_TOPICS:
-                continue
-            own = fine_labels.get(int(clusters.fine[row]))
-            close = [i for i in np.flatnonzero(sims[row] >= floors) if keys[i] not in topics[work.id]]
-            if not close and not own and not topics[work.id] and keys:  # never topic-less: the nearest one
-                close = [int(np.argmax(sims[row]))]
-            close = sorted(close, key=lambda i: -sims[row, i])[:MAX_DERIVED]
-            best = max([sims[row, i] for i in close] or [1.0])
-            if own and own not in topics[work.id] and own not in {keys[i] for i in close}:
-                topics[work.id][own] = 1.0
-            for i in close:
-                topics[work.id].setdefault(keys[i], round(float(sims[row, i] / best), 3))
+        for start in range(0, len(embedded), SIMILARITY_ROWS):  # a block of works x every topic at a time
+            sims = matrix[start : start + SIMILARITY_ROWS] @ centroids.T
+            for row, work in enumerate(embedded[start : start + SIMILARITY_ROWS], start):
+                sim = sims[row - start]
+                if not fields[work.id] and int(coarse[row]) in coarse_fields:
+                    fields[work.id][coarse_fields[int(coarse[row])]] = 1.0
+                if len(topics[work.id]) >= MIN_SOURCE_TOPICS:
+                    continue
+                own = fine_labels.get(int(clusters.fine[row]))
+                close = [i for i in np.flatnonzero(sim >= floors) if keys[i] not in topics[work.id]]
+                if not close and not own and not topics[work.id] and keys:  # never topic-less: the nearest one
+                    close = [int(np.argmax(sim))]
+                close = sorted(close, key=lambda i: -sim[i])[:MAX_DERIVED]
+                best = max([sim[i] for i in close] or [1.0])
+                if own and own not in topics[work.id] and own not in {keys[i] for i in close}:
+                    topics[work.id][own] = 1.0
+                for i in close:
+                    topics[work.id].setdefault(keys[i], round(float(sim[i] / best), 3))
 
     parent: dict[str, Counter] = defaultdict(Counter)
-    for work in works:
+    for work in records:
         for key in topics[work.id]:
             parent[key].update(fields[work.id])
     refs = {key: display[key].most_common(1)[0][0] for key in display}
     result: dict[str, list[TopicRef]] = {}
-    for work in works:
+    for work in records:
         own = [TopicRef(topic_id(k), refs[k], w, "field") for k, w in fields[work.id].items() if k not in topics[work.id]]
         for key, weight in sorted(topics[work.id].items(), key=lambda kv: -kv[1]):
             up = parent[key].most_common(1)[0][0] if parent[key] else None
@@ -524,6 +718,18 @@ def assign_topics(works: list[Work], vectors: dict[str, np.ndarray]) -> tuple[di
             own.append(TopicRef(topic_id(key), refs[key]))
         result[work.id] = own
     return result, {topic_id(k): o for k, o in origin.items()}
+
+
+def _recounted(phrases: _Phrases, counts: _Counts, before: np.ndarray, after: np.ndarray, rows: np.ndarray) -> _Counts:
+    """`counts` (of `rows`, grouped as `before`) grouped as `after`, where some groups were halved:
+    only the works of the changed groups are read again."""
+    changed = np.unique(np.concatenate([before[before != after], after[before != after]]))
+    n = int(after.max()) + 1
+    (fresh,) = phrases.counts((after, n, rows[np.isin(after[rows], changed)]))
+    old, new = counts.entries(), fresh.entries()
+    kept = ~np.isin(old[0], changed)
+    merged = [np.concatenate([o[kept], f]) for o, f in zip(old, new)]
+    return _Counts.of(*merged, shape=(n, counts.in_group.shape[1]), sizes=np.bincount(after[rows], minlength=n).astype(np.float64))
 
 
 def _halve_unnamed(matrix: np.ndarray, groups: np.ndarray, unnamed: set[int]) -> np.ndarray:
