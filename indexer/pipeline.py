@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Collection, Iterable, Iterator, Mapping, NamedTuple
+from typing import Callable, Collection, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from indexer.catalog import CATALOG_STAMP, Catalog, text_hash
 from indexer.topic_model import TopicModel
 from indexer.vectors import VectorMatrix
 from models.embedding import Embedder
-from models.records import TopicRef, Venue, Work
+from models.records import TopicRef, Work
 from search.interface import DOC_KINDS, Changes, Corpus, IndexInfo, Progress, SearchEngine, doc_to_dict
 
 EMBED_CHUNK = 2048
@@ -72,27 +72,6 @@ class WorkStream:
 
     def close(self) -> None:
         self._reader.close()
-
-
-class TopicInput(NamedTuple):
-    """What clustering and naming topics read of a work (`indexer.topics`, `TopicModel.assign`): the
-    Work record without its authors and links, as one tuple."""
-
-    id: str
-    source: str
-    title: str
-    abstract: str | None
-    year: int | None
-    type: str | None
-    venue: Venue | None
-    keywords: list[str]
-    source_topics: list[str]
-    topic_fields: dict[str, str]
-
-    @classmethod
-    def of(cls, work: Work) -> "TopicInput":
-        return cls(work.id, work.source, work.title, work.abstract, work.year, work.type, work.venue,
-                   work.keywords, work.source_topics, work.topic_fields)
 
 
 def embed_works(
@@ -170,8 +149,7 @@ def build_corpus(
     assigned from the stored topic model; without one, topics are clustered again. `works`: the
     catalog snapshot to build from (the caller closes it); without it, one that lives as long as
     the corpus. Every stage streams the works; what stays in memory per work is its vector row,
-    compact facts (`aggregates.WorkFacts`), its mentions and topic refs, and, for the works whose
-    topics are computed, a `TopicInput`."""
+    compact facts (`aggregates.WorkFacts`), its mentions, labels and topic refs."""
     report = IndexReport()
     clock = time.perf_counter()
     works = works or WorkStream(catalog.path)
@@ -179,14 +157,7 @@ def build_corpus(
         progress("read", 0, works.count)
     stored = catalog.work_topics() if plan is not None else ({}, {})
     facts = aggregates.WorkFacts()
-    inputs: list[TopicInput] = []
-
-    def gather(work: Work) -> None:
-        facts.add(work)
-        if plan is None or work.id in plan.changed or work.id not in stored[0]:
-            inputs.append(TopicInput.of(work))
-
-    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full, catalog.path.parent, gather)
+    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full, catalog.path.parent, facts.add)
     report.works, report.skipped = len(vectors), works.skipped
     report.reused_vectors = report.works - report.embedded
     report.seconds["embed"] = time.perf_counter() - clock
@@ -207,11 +178,10 @@ def build_corpus(
     if progress:
         progress("topics", 0, 1)
     if plan is None:
-        work_topics, origin = topics.assign_topics(inputs, vectors)
+        work_topics, origin = topics.assign_topics(works, vectors)
         catalog.store_work_topics(_refs_as_dicts(work_topics), origin, replace=True)
     else:
-        work_topics, origin = _topics_from_model(catalog, stored, inputs, vectors, plan)
-    del inputs
+        work_topics, origin = _topics_from_model(catalog, stored, works, vectors, plan)
     docs = aggregates.build_docs(works, resolution, work_topics, origin, vectors, exclusions, facts)
     report.researchers, report.topics = docs.researchers_count, len(docs.topics)
     report.seconds["aggregate"] = time.perf_counter() - clock
@@ -235,12 +205,12 @@ def _refs_as_dicts(work_topics: Mapping[str, list]) -> dict[str, list[dict]]:
 
 
 def _topics_from_model(catalog: Catalog, stored: tuple[dict[str, list[dict]], dict[str, str]],
-                       inputs: list[TopicInput], vectors: VectorMatrix, plan: _Plan):
-    """Stored topics for unchanged works, the stored model's for the rest (`inputs`); the store follows."""
+                       works: Iterable[Work], vectors: VectorMatrix, plan: _Plan):
+    """Stored topics for unchanged works, the stored model's for the rest, read as `works` pass; the store follows."""
     stored_refs, origin = stored
     model = TopicModel({w: r for w, r in stored_refs.items() if w not in plan.changed}, vectors)
     new_refs = {}
-    for work in inputs:
+    for work in (w for w in works if w.id in plan.changed or w.id not in stored_refs):
         new_refs[work.id], new_origins = model.assign(work, vectors.get(work.id))
         for tid, kind in new_origins.items():
             origin.setdefault(tid, kind)

@@ -28,10 +28,9 @@
 from __future__ import annotations
 
 import functools
-import math
 import re
-from collections import Counter, defaultdict
 from array import array
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
@@ -67,11 +66,11 @@ MIN_FIELD_LABEL_SHARE = 0.1
 """A field is named by a phrase in this share of its works if it has one (a field is broad), else by its
 best phrase: every work has a field."""
 BATCH_SIZE = 4096
+"""Works per mini-batch of the fine k-means (scikit-learn's advice: above 256 x the cores)."""
 COUNT_CHUNK = 1 << 22
 """(group, phrase) pairs read from the texts before they are summed into the per-group counts."""
 SIMILARITY_ROWS = 4096
-"""Works compared with every topic's centroid at a time: works x topics never held whole (100k x 10k is 4 GB)."""
-"""Works per mini-batch of the fine k-means (scikit-learn's advice: above 256 x the cores)."""
+"""Works compared with every topic's centroid at a time: works x topics is never held whole (4 GB at 100k works)."""
 MIN_LABEL_SHARE = 0.3
 """A derived label must occur in at least this share of its cluster's works (else the cluster is unnamed)."""
 PHRASE_PREFERENCE = 0.3

@@ -9,7 +9,7 @@ import pytest
 from evaluation.topics import ML_VENUES, OPENALEX_SAMPLE, in_split, score_topics
 from indexer.sources import read_records
 from indexer.topics import (GENERIC, NOT_ALONE, _cluster_labels, _coarse_fields, _field_labels,
-                            _field_phrase, _fields_of, _halve_unnamed, _phrase_matrix, _shortened, acronyms, assign_topics,
+                            _field_phrase, _fields_of, _halve_unnamed, _Phrases, _shortened, acronyms, assign_topics,
                             label_key, synonyms)
 from models.records import TopicRef
 from tests.support import FIXTURES
@@ -17,6 +17,15 @@ from tests.support import FIXTURES
 
 def _works(*names):
     return [p.work for name in names for p in read_records(FIXTURES / name) if p.work]
+
+
+def _phrases(texts):
+    return _Phrases(list(enumerate(texts)))
+
+
+def _labels(phrases, groups, n):
+    """Each of `n` groups' label (`groups`: text -> group)."""
+    return _cluster_labels(phrases, *phrases.counts((groups, n, None)))
 
 
 def test_label_variants_collapse():
@@ -138,7 +147,7 @@ def test_a_lone_word_label_narrows_to_the_phrase_its_works_use():
                 "Endangered language documentation.", "Language contact in borders.", "Second language teaching.",
                 "Language policy in schools."]
     proteins = [f"Protein folding dynamics of {name}." for name in "abcdefghij"]
-    labels = _cluster_labels(_phrase_matrix(language + proteins), np.repeat([0, 1], 10), 2)
+    labels = _labels(_phrases(language + proteins), np.repeat([0, 1], 10), 2)
     assert labels[0] == "language acquisition"  # 2 of 10 works: under MIN_LABEL_SHARE, a fair share to narrow "language"
 
 
@@ -195,11 +204,11 @@ def test_a_cluster_too_mixed_to_name_is_halved_into_nameable_parts(embedder):
     """Twenty works on four subjects: no phrase covers MIN_LABEL_SHARE of them, so the cluster is
     unnamed; halved (real embeddings), each part is named by a phrase its works use."""
     matrix = np.array(embedder.embed(MIXED), dtype=np.float32)
-    phrases, one = _phrase_matrix(MIXED), np.zeros(len(MIXED), dtype=int)
-    assert _cluster_labels(phrases, one, 1) == {}
+    phrases, one = _phrases(MIXED), np.zeros(len(MIXED), dtype=int)
+    assert _labels(phrases, one, 1) == {}
     halves = _halve_unnamed(matrix, one, {0})
     assert min(np.bincount(halves)) >= 5
-    labels = _cluster_labels(phrases, halves, 2)
+    labels = _labels(phrases, halves, 2)
     assert len(labels) == 2
     for group, label in labels.items():
         assert sum(label in text.lower() for text in np.array(MIXED)[halves == group]) >= 3
@@ -237,7 +246,8 @@ def test_fields_are_named_by_whole_noun_phrases_on_real_records():
              and p.work.venue.name.rsplit(" ", 1)[0] in series]
     texts = [f"{w.title}. {w.abstract or ''}" for w in works]
     groups = np.array([series.index(w.venue.name.rsplit(" ", 1)[0]) for w in works])
-    names = _field_labels(_phrase_matrix(texts), groups, texts, recognised=set())
+    phrases = _phrases(texts)
+    names = _field_labels(phrases, *phrases.counts((groups, len(series), None)), recognised=set())
     assert set(names) == set(range(len(series)))
     acl = [t for t, g in zip(texts, groups) if g == series.index("ACL")]
     assert _field_phrase("natural language", [t for t in acl if "natural language" in t.lower()]) == "natural language processing"

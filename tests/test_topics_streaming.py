@@ -1,6 +1,7 @@
 """Issue 14.1: topics are derived from a stream of works, never from every text held at once.
 
-The topics below were pinned with the code that held every title and abstract (main at 084ef86):
+A real build (real records, the real model, real SQLite, the real embedded engine) counts the titles
+and abstracts alive at any moment through the catalog's own reader. The topics below were pinned with the code that held every title and abstract (main at 084ef86):
 real records of the four fixtures (ml-venues, the seed researcher, arXiv, older OpenAlex) with
 their real-model vectors, so source labels, acronyms, derived clusters (halved ones included),
 field names and display spellings are all reached. When a rule changes on purpose, regenerate
@@ -11,14 +12,69 @@ from __future__ import annotations
 
 import gzip
 import json
+import weakref
 from dataclasses import asdict
 
+from indexer import catalog as catalog_module
+from indexer.catalog import Catalog
+from indexer.ingest import ingest
+from indexer.pipeline import index
 from indexer.sources import read_records
 from indexer.topics import assign_topics
 from tests.support import FIXTURES, real_embedder
 
 PINNED = ["ml-venues.slice.jsonl.gz", "seed-researcher.openalex.jsonl", "arxiv.slice.jsonl", "openalex-old.slice.jsonl.gz"]
 TOPIC_PINS = FIXTURES / "topic-pins.json.gz"
+MOST_TEXTS = 16
+"""The title and abstract of the few works a stage looks at (tests/test_streaming_build.py: at most 8
+Work records alive at once); never the corpus's."""
+
+
+class _Tracked(str):
+    """A title or abstract as the catalog's reader returned it, counted while alive."""
+
+
+def test_a_build_never_holds_every_title_and_abstract(engine_factory, embedder, tmp_path, monkeypatch):
+    """Counted from the start of a build to the end of its topics stage (the stages after it, the
+    engine's, are not this test's)."""
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    alive = {"now": 0, "most": 0}
+    through_topics = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "topics" and done == total:
+            through_topics.append(alive["most"])
+    read = catalog_module.work_from_json
+
+    def counted(text: str):
+        work = read(text)
+        for name in ("title", "abstract"):
+            if getattr(work, name):
+                tracked = _Tracked(getattr(work, name))
+                setattr(work, name, tracked)
+                alive["now"] += 1
+                alive["most"] = max(alive["most"], alive["now"])
+                weakref.finalize(tracked, lambda: alive.__setitem__("now", alive["now"] - 1))
+        return work
+
+    try:
+        ingest(catalog, [FIXTURES / "ml-venues.slice.jsonl.gz"])
+        catalog.remove_works([w.id for w in catalog.works()][::10])  # added back below: an incremental build
+        monkeypatch.setattr(catalog_module, "work_from_json", counted)
+        engine = engine_factory("embedded")()
+        full = index(catalog, engine, embedder, progress=progress)
+        assert not full.incremental and full.topics > 10  # derived topics and fields were named from the texts
+        assert through_topics[-1] <= MOST_TEXTS, f"{through_topics[-1]} titles and abstracts of {full.works} works alive at once"
+
+        monkeypatch.setattr(catalog_module, "work_from_json", read)
+        ingest(catalog, [FIXTURES / "ml-venues.slice.jsonl.gz"])
+        monkeypatch.setattr(catalog_module, "work_from_json", counted)
+        alive["most"] = 0
+        again = index(catalog, engine, embedder, progress=progress)
+        assert again.incremental and again.works > full.works and len(through_topics) == 2
+        assert through_topics[-1] <= MOST_TEXTS, f"{through_topics[-1]} titles and abstracts of {again.works} works alive at once"
+    finally:
+        catalog.close()
 
 
 def assigned_now() -> dict:
