@@ -69,6 +69,10 @@ BATCH_SIZE = 4096
 """Works per mini-batch of the fine k-means (scikit-learn's advice: above 256 x the cores)."""
 COUNT_CHUNK = 1 << 22
 """(group, phrase) pairs read from the texts before they are summed into the per-group counts."""
+HASH_BITS = 26
+"""Buckets (one byte each: 64 MB) of the first count of phrases by hash, which spares the exact count the
+many phrases said once."""
+HASH_MASK = (1 << HASH_BITS) - 1
 SIMILARITY_ROWS = 4096
 """Works compared with every topic's centroid at a time: works x topics is never held whole (4 GB at 100k works)."""
 MIN_LABEL_SHARE = 0.3
@@ -357,10 +361,27 @@ class _Phrases:
     """The candidate phrases of a stream of (row, text), read pass by pass, never the texts kept: the
     vocabulary is every phrase two texts or more say (alphabetical), with its inverse document
     frequency and where the corpus first says it (row, then place in that text's phrases);
-    `counts` sums them by group in one more pass."""
+    `counts` sums them by group in one more pass.
+
+    Most distinct phrases are said once, so a first pass counts texts per hashed phrase in a fixed
+    array (up to 2) and the exact counts keep only phrases whose bucket reached two: memory follows
+    the vocabulary, not the corpus. Collisions only let a few once-said phrases into the exact count."""
 
     def __init__(self, texts: Iterable[tuple[int, str]]):
         self.texts = texts
+        buckets = np.zeros(1 << HASH_BITS, dtype=np.uint8)
+        pending = array("q")
+
+        def flush() -> None:
+            hashed, times = np.unique(np.frombuffer(pending, dtype=np.int64), return_counts=True)
+            buckets[hashed] = np.minimum(buckets[hashed] + np.minimum(times, 2), 2)
+            del pending[:]
+
+        for _, text in texts:
+            pending.extend(hash(phrase) & HASH_MASK for phrase in set(candidate_phrases(text)))
+            if len(pending) >= COUNT_CHUNK:
+                flush()
+        flush()
         df: Counter = Counter()
         met: dict[str, int] = {}
         n_docs = 0
@@ -368,12 +389,15 @@ class _Phrases:
             places: dict[str, int] = {}
             for place, phrase in enumerate(candidate_phrases(text)):
                 places.setdefault(phrase, place)
-            df.update(places.keys())
-            for phrase, place in places.items():
-                where = (row << 32) | place
-                if where < met.get(phrase, where + 1):
-                    met[phrase] = where
+            hashed = np.fromiter((hash(phrase) & HASH_MASK for phrase in places), dtype=np.int64, count=len(places))
+            for (phrase, place), twice in zip(places.items(), (buckets[hashed] >= 2).tolist()):
+                if twice:
+                    df[phrase] += 1
+                    where = (row << 32) | place
+                    if where < met.get(phrase, where + 1):
+                        met[phrase] = where
             n_docs += 1
+        del buckets
         self.vocabulary = np.array(sorted(p for p, n in df.items() if n >= 2), dtype=object)
         self.idf = np.log(n_docs / np.array([df[p] for p in self.vocabulary], dtype=np.int64))
         self.met = np.array([met[p] for p in self.vocabulary], dtype=np.int64)
