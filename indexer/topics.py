@@ -512,6 +512,7 @@ def _cluster_labels(
         labels[g] = vocabulary[best]
     return labels
 
+
 def _field_labels(phrases: _Phrases, counts: _Counts, recognised: set[str]) -> dict[int, str]:
     """Coarse cluster -> its name as a field: the best c-TF-IDF phrase found in MIN_FIELD_LABEL_SHARE of
     its works (else in any share: every field is named) that can name a field. That is a phrase of
