@@ -23,6 +23,10 @@
    words or a term the sources' vocabularies use, whole as its works say it: "natural language" is
    said as "natural language processing", and "real world" only qualifies what follows it). Every
    topic's parent is the field most of its works carry.
+
+The stage never holds the corpus's titles and abstracts: it keeps each work's labels and vector row,
+and reads the texts again from the works (the build's catalog snapshot) on each pass that needs them
+(`_Phrases`: vocabulary, per-cluster phrase counts, the works saying a field's phrase, spellings).
 """
 
 from __future__ import annotations
