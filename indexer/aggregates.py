@@ -168,9 +168,9 @@ def _researcher_doc(
                 topic_counts[t.id] += 1
                 topic_weights[t.id] += t.weight
                 labels[t.id] = t.label
-    joint: Counter = Counter()
+    joint: Counter = Counter()  # works together: a co-author named twice on a work counts once
     for w in own_works:
-        joint.update(other for other in authors_of[w] if other != rid)
+        joint.update(set(authors_of[w]) - {rid})
     spans: dict[str, list[int | None]] = {}
     span_works: Counter = Counter()
     for m in members:
@@ -215,6 +215,7 @@ def _researcher_doc(
         # recency-weighted mean of the expertise works' vectors
         vector=pool_vectors([(year_of[w], vectors[w], 1.0) for w in expertise if w in vectors]),
         identity_conflicts=conflicts,
+        coauthors=dict(sorted(joint.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 
 

@@ -199,6 +199,9 @@ class ResearcherDoc:
     vector: list[float] | None = None
     identity_conflicts: list[str] = field(default_factory=list)
     """Source ids found on mentions with incompatible names (not merged; shown to the admin)."""
+    coauthors: dict[str, int] = field(default_factory=dict)
+    """Every co-author's id -> works together, most first: suggestions walk the co-author graph from
+    these lists (yours, then your co-authors') instead of reading everyone's works per request."""
 
     @property
     def affiliation(self) -> str | None:

@@ -680,6 +680,16 @@ class EmbeddedEngine:
             rows = _rows_for(conn, "researchers", ids)
             return {i: version.researchers[r].tolist() for i, r in rows.items() if np.any(version.researchers[r])}
 
+    def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        ids = list(ids)
+        found: dict[str, dict[str, int]] = {}
+        with self._read() as (_, conn):
+            for chunk in _chunks(ids):
+                sql = f"SELECT id, json_extract(doc, '$.coauthors') FROM researchers WHERE id IN ({_marks(chunk)})"
+                for i, coauthors in conn.execute(sql, chunk):
+                    found[i] = json.loads(coauthors) if coauthors else {}
+        return found
+
     def topic_researchers(self, topic_id: str, limit: int) -> list[tuple[str, int]]:
         sql = (
             "SELECT a.researcher, COUNT(DISTINCT a.work) AS c FROM work_topics t JOIN work_authors a ON a.work = t.work "

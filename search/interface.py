@@ -237,6 +237,10 @@ class SearchEngine(Protocol):
 
     def researcher_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
 
+    def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Each known researcher's `ResearcherDoc.coauthors` (co-author id -> works together), read
+        without the rest of the document: the co-author graph a suggestion walks."""
+
     def topic_researchers(self, topic_id: str, limit: int) -> list[tuple[str, int]]:
         """Researchers with the most works on a topic, with their count."""
 

@@ -1273,6 +1273,10 @@ class OpenSearchEngine:
         docs = self._mget("researchers", ids, ["vector"])
         return {i: docs[i]["vector"] for i in dict.fromkeys(ids) if i in docs and docs[i].get("vector")}
 
+    def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        docs = self._mget("researchers", ids, ["doc.coauthors"])
+        return {i: (doc.get("doc") or {}).get("coauthors") or {} for i, doc in docs.items()}
+
     def topic_researchers(self, topic_id: str, limit: int) -> list[tuple[str, int]]:
         if limit <= 0:
             return []
