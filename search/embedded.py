@@ -38,7 +38,7 @@ import threading
 from array import array
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Sequence
@@ -46,6 +46,7 @@ from typing import Callable, Iterator, Literal, Sequence
 import numpy as np
 
 from models.records import ResearcherDoc, TopicDoc, WorkDoc
+from search import ann
 from search import text as T
 from search.interface import (
     Changes,
@@ -157,6 +158,9 @@ class _Version:
     facets: dict[str, np.ndarray]
     facet_values: dict[str, list[str]]
     _researcher_has_vector: np.ndarray | None = None
+    _ann: object = None
+    _ann_read: bool = False
+    _ann_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, path: Path) -> "_Version":
@@ -183,6 +187,14 @@ class _Version:
         if self._researcher_has_vector is None:
             self._researcher_has_vector = np.any(self.researchers != 0, axis=1)
         return self._researcher_has_vector
+
+    def researcher_ann(self):
+        """The version's IVF index of researcher vectors (`search.ann`), read at first use; None
+        when the version has too few researchers for one (then searches scan the matrix)."""
+        with self._ann_lock:
+            if not self._ann_read:
+                self._ann, self._ann_read = ann.load(self.path), True
+        return self._ann
 
     def info(self) -> IndexInfo:
         m = self.manifest
@@ -660,15 +672,17 @@ class EmbeddedEngine:
                 clauses.append("r.rowid IN (SELECT researcher FROM researcher_institutions WHERE name LIKE ?)")
                 params.append(f"%{T.normalize_name(institution)}%")
             has_vector = version.researcher_has_vector()
+            allowed = None
             if clauses:
                 sql = f"SELECT r.rowid FROM researchers r WHERE {' AND '.join(clauses)}"
                 allowed = np.fromiter((r for (r,) in conn.execute(sql, params)), dtype=np.int64)
                 allowed = allowed[has_vector[allowed]]
-            else:
-                allowed = np.flatnonzero(has_vector)
             excluded = np.fromiter(_rows_for(conn, "researchers", exclude).values(), dtype=np.int64)
-            allowed = np.setdiff1d(allowed, excluded, assume_unique=True)
-            top = _scored(version.researchers, query, allowed, limit)
+            index = version.researcher_ann()
+            top = ann.search(index, version.researchers, query, limit, allowed, excluded) if index is not None else None
+            if top is None:  # exact: a small version, or a filter the visited lists hold too few of
+                allowed = np.flatnonzero(has_vector) if allowed is None else allowed
+                top = _scored(version.researchers, query, np.setdiff1d(allowed, excluded, assume_unique=True), limit)
             return _ids_for(conn, "researchers", top)
 
     def get_researchers(self, ids: Sequence[str]) -> list[ResearcherDoc]:
@@ -969,7 +983,14 @@ def _write_version(path: Path, number: int, corpus: Corpus, progress: Progress |
             progress("index text", 1, 1)
     finally:
         db.close()
+    _save_ann(path, ann.build(np.load(path / "researchers.npy", mmap_mode="r")))
     _write_manifest(path, number, corpus, counts)
+
+
+def _save_ann(path: Path, index: object) -> None:
+    ann.save(index, path)
+    if index is not None:
+        _fsync_file(path / ann.FILE)
 
 
 def _write_manifest(path: Path, number: int, corpus: Corpus, counts: dict[str, int], applied: dict | None = None) -> None:
@@ -1138,6 +1159,10 @@ def _apply_changes(base: Path, path: Path, number: int, corpus: Corpus, changes:
                 _apply_facets(base / "facets", path / "facets", count, rows)
             elif kind == "researchers":
                 _apply_researchers(db, delete, rows)
+                matrix = np.load(path / "researchers.npy", mmap_mode="r")
+                old_count = np.load(base / "researchers.npy", mmap_mode="r").shape[0]
+                rewritten = np.array([row for row, _ in rows], dtype=np.int64)
+                _save_ann(path, ann.updated(ann.load(base), matrix, rewritten, old_count))
             else:
                 _apply_topics(db, delete, rows)
             counts[kind] = count
