@@ -1,28 +1,22 @@
 """The embedded engine's nearest researchers through an IVF index (`search.ann`) once a version has
 ANN_MIN_ROWS researchers: it answers as the exact scan does (exact cosines, filters and exclusions
-kept), mirrors the researcher matrix after a copy-and-apply update, and is read safely from several
-threads. The threshold is lowered so that the fixture corpus (real records, the real model, real
-SQLite, real faiss) crosses it; at its real value the contract suite's versions stay exact.
+kept) and is read safely from several threads; `tests/test_embedded_update.py` checks that an update
+keeps it equal to the researcher matrix. The threshold is lowered so that the fixture corpus (real
+records, the real model, real SQLite, real faiss) crosses it; at its real value the contract suite's
+versions stay exact.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
 
-from indexer.catalog import Catalog, content_hash
-from indexer.ingest import ingest
-from indexer.pipeline import index
 from search import ann
-from tests.support import FIXTURES
-
-SLICE = FIXTURES / "openalex-old.slice.jsonl.gz"
 
 
 def ivf_rows(path: Path) -> dict[int, bytes]:
@@ -94,30 +88,3 @@ def test_nearest_researchers_through_the_ivf_index_answer_as_the_exact_scan(corp
         together = list(pool.map(ask, asked * 4))
     assert together == alone * 4
 
-
-def test_an_update_keeps_the_ivf_index_equal_to_the_researcher_matrix(engine_factory, embedder, tmp_path, monkeypatch):
-    monkeypatch.setattr(ann, "ANN_MIN_ROWS", 200)
-    catalog = Catalog(tmp_path / "catalog.sqlite")
-    try:
-        ingest(catalog, [SLICE])
-        works = list(catalog.works())
-        held_out = works[::10][:4]
-        catalog.remove_works(w.id for w in held_out)
-        live = engine_factory("embedded")()
-        first = index(catalog, live, embedder)
-        before = Path(first.info.meta["path"])
-        assert len(ivf_rows(before)) >= 200
-
-        ingest(catalog, [SLICE])  # works come back, one changes, two go: researchers come, change and go
-        kept = [w for w in works if w not in held_out]
-        changed = replace(kept[2], title="Luminescent lanthanide frameworks for oxygen sensing")
-        catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
-        catalog.remove_works([kept[7].id, kept[11].id])
-        second = index(catalog, live, embedder)
-        assert second.incremental and second.info.meta["applied"]["researchers"]["changed"] > 0
-        after = Path(second.info.meta["path"])
-        assert ivf_rows(after) == matrix_rows(after) != matrix_rows(before)
-        vector = np.load(after / "researchers.npy")[next(iter(matrix_rows(after)))]
-        assert live.vector_researchers(vector, 5)  # the updated index answers
-    finally:
-        catalog.close()
