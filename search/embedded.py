@@ -50,6 +50,7 @@ from search import ann
 from search import text as T
 from search.interface import (
     Changes,
+    CoauthorList,
     FACET_LIMIT,
     BadQuery,
     Corpus,
@@ -686,7 +687,7 @@ class EmbeddedEngine:
             return _ids_for(conn, "researchers", top)
 
     def get_researchers(self, ids: Sequence[str]) -> list[ResearcherDoc]:
-        docs = self._docs("researchers", ids)
+        docs = self._docs("researchers", ids, "json_remove(doc, '$.coauthors')")  # read by researcher_coauthors
         return [researcher_from_dict(docs[i]) for i in ids if i in docs]
 
     def researcher_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
@@ -694,14 +695,15 @@ class EmbeddedEngine:
             rows = _rows_for(conn, "researchers", ids)
             return {i: version.researchers[r].tolist() for i, r in rows.items() if np.any(version.researchers[r])}
 
-    def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, CoauthorList]:
         ids = list(ids)
-        found: dict[str, dict[str, int]] = {}
+        found: dict[str, CoauthorList] = {}
         with self._read() as (_, conn):
             for chunk in _chunks(ids):
-                sql = f"SELECT id, json_extract(doc, '$.coauthors') FROM researchers WHERE id IN ({_marks(chunk)})"
-                for i, coauthors in conn.execute(sql, chunk):
-                    found[i] = json.loads(coauthors) if coauthors else {}
+                sql = ("SELECT id, json_extract(doc, '$.coauthors'), json_extract(doc, '$.large_works'), "
+                       f"json_extract(doc, '$.coauthors_count') FROM researchers WHERE id IN ({_marks(chunk)})")
+                for i, joint, large, count in conn.execute(sql, chunk):
+                    found[i] = CoauthorList(json.loads(joint or "{}"), json.loads(large or "[]"), count or 0)
         return found
 
     def topic_researchers(self, topic_id: str, limit: int) -> list[tuple[str, int]]:
@@ -739,13 +741,13 @@ class EmbeddedEngine:
             rows = _rows_for(conn, "topics", ids)
             return {i: version.topics[r].tolist() for i, r in rows.items() if np.any(version.topics[r])}
 
-    def _docs(self, table: str, ids: Sequence[str]) -> dict[str, dict]:
+    def _docs(self, table: str, ids: Sequence[str], doc: str = "doc") -> dict[str, dict]:
         ids = list(ids)
         found: dict[str, dict] = {}
         with self._read() as (_, conn):
             for start in range(0, len(ids), 900):
                 chunk = ids[start : start + 900]
-                for i, doc in conn.execute(f"SELECT id, doc FROM {table} WHERE id IN ({_marks(chunk)})", chunk):
+                for i, doc in conn.execute(f"SELECT id, {doc} FROM {table} WHERE id IN ({_marks(chunk)})", chunk):
                     found[i] = json.loads(doc)
         return found
 

@@ -35,6 +35,7 @@ from search.interface import (
     MAX_RESULT_WINDOW,
     MODES,
     BadQuery,
+    CoauthorList,
     EngineUnavailable,
     FacetValue,
     NotFound,
@@ -799,7 +800,9 @@ class Discovery:
         if near is None:
             near = self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude), active_since, institution)
         near = dict(near)
-        graph = _friends_of_friends(self.engine.researcher_coauthors(sorted(coauthors)), exclude)
+        middles = self.engine.researcher_coauthors(sorted(coauthors))
+        large = self.engine.get_works(sorted({w for m in middles.values() for w in m.large_works}))
+        graph = _friends_of_friends(middles, {w.id: w.researcher_ids for w in large}, exclude)
         graph_only = [rid for rid in graph if rid not in near]
         docs: dict[str, ResearcherDoc] = {}
         if topics or active_since is not None or institution is not None:
@@ -976,20 +979,23 @@ def blend_collaborators(signals: dict[str, CollaboratorSignals], blend: Collabor
 
 
 def _friends_of_friends(
-    middles: dict[str, dict[str, int]], exclude: set[str]
+    middles: dict[str, CoauthorList], large: dict[str, Sequence[str]], exclude: set[str]
 ) -> dict[str, tuple[float, int, list[str]]]:
     """Each co-author of a co-author outside `exclude`: (Adamic-Adar, common neighbours, the shared
     co-authors strongest link first). `middles`: each of the researcher's co-authors -> its stored
-    co-author list (`SearchEngine.researcher_coauthors`), so the walk reads as many lists as the
-    researcher has co-authors, never a work.
+    co-authors (`SearchEngine.researcher_coauthors`); `large`: the authors of their large works,
+    read once each. The walk reads as many lists as the researcher has co-authors, plus those works.
 
     A middle's weight is 1 / log(its co-author count). The sums run in numpy over one flat array of
-    (friend, middle) pairs: a large collaboration makes thousands of middles sharing one author list,
-    and Python loops over those pairs took seconds per profile."""
+    (friend, middle) pairs: Python loops over those pairs took seconds per profile."""
     names = sorted(middles)
-    weights = [1.0 / math.log(max(2, len(middles[m]))) for m in names]
+    weights = [1.0 / math.log(max(2, middles[m].count)) for m in names]
+    outside = {wid: frozenset(ids) - exclude for wid, ids in large.items()}  # for the researcher's own large work: none
     # every middle is in `exclude` (a co-author), so its friends outside it are new to the researcher
-    friends_of = [sorted(middles[m].keys() - exclude) for m in names]
+    friends_of = [
+        sorted(set(middles[m].joint).difference(exclude).union(*(outside[w] for w in middles[m].large_works if w in outside)))
+        for m in names
+    ]
     candidates = sorted(set().union(*friends_of)) if friends_of else []
     if not candidates:
         return {}
