@@ -67,9 +67,13 @@ def save(index: faiss.Index | None, directory: Path) -> None:
         faiss.write_index(index, str(directory / FILE))
 
 
-def load(directory: Path) -> faiss.Index | None:
+def load(directory: Path, mapped: bool = False) -> faiss.Index | None:
+    """The version's index, or None. `mapped`: memory-mapped, read-only (a server's processes share
+    the page cache instead of each holding a copy of every vector)."""
     path = directory / FILE
-    return faiss.read_index(str(path)) if path.exists() else None
+    if not path.exists():
+        return None
+    return faiss.read_index(str(path), faiss.IO_FLAG_MMAP) if mapped else faiss.read_index(str(path))
 
 
 def search(index: faiss.Index, matrix: np.ndarray, query: np.ndarray, limit: int,

@@ -194,7 +194,7 @@ class _Version:
         when the version has too few researchers for one (then searches scan the matrix)."""
         with self._ann_lock:
             if not self._ann_read:
-                self._ann, self._ann_read = ann.load(self.path), True
+                self._ann, self._ann_read = ann.load(self.path, mapped=True), True
         return self._ann
 
     def info(self) -> IndexInfo:
