@@ -991,9 +991,10 @@ def _friends_of_friends(
     names = sorted(middles)
     weights = [1.0 / math.log(max(2, middles[m].count)) for m in names]
     outside = {wid: frozenset(ids) - exclude for wid, ids in large.items()}  # for the researcher's own large work: none
-    # every middle is in `exclude` (a co-author), so its friends outside it are new to the researcher
+    # every middle is in `exclude` (a co-author), so its friends outside it are new to the researcher;
+    # unordered: the pairs are sorted once, by friend and then by the middle's strength
     friends_of = [
-        sorted(set(middles[m].joint).difference(exclude).union(*(outside[w] for w in middles[m].large_works if w in outside)))
+        list(set(middles[m].joint).difference(exclude).union(*(outside[w] for w in middles[m].large_works if w in outside)))
         for m in names
     ]
     candidates = sorted(set().union(*friends_of)) if friends_of else []
