@@ -741,13 +741,13 @@ class EmbeddedEngine:
             rows = _rows_for(conn, "topics", ids)
             return {i: version.topics[r].tolist() for i, r in rows.items() if np.any(version.topics[r])}
 
-    def _docs(self, table: str, ids: Sequence[str], doc: str = "doc") -> dict[str, dict]:
+    def _docs(self, table: str, ids: Sequence[str], column: str = "doc") -> dict[str, dict]:
         ids = list(ids)
         found: dict[str, dict] = {}
         with self._read() as (_, conn):
             for start in range(0, len(ids), 900):
                 chunk = ids[start : start + 900]
-                for i, doc in conn.execute(f"SELECT id, {doc} FROM {table} WHERE id IN ({_marks(chunk)})", chunk):
+                for i, doc in conn.execute(f"SELECT id, {column} FROM {table} WHERE id IN ({_marks(chunk)})", chunk):
                     found[i] = json.loads(doc)
         return found
 
