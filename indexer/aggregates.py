@@ -23,6 +23,7 @@ from models.records import (
 )
 
 MAX_COLLABORATORS = 50
+LARGE_TEAM = 50  # authors: a work with more is kept in its authors' `large_works`, not their `coauthors`
 CLOSE_MIN_JOINT_WORKS = 2  # "close": more than one paper together; every co-author is on the works
 MAX_TOPICS = 30
 MAX_SUBTOPICS = 40
@@ -168,9 +169,16 @@ def _researcher_doc(
                 topic_counts[t.id] += 1
                 topic_weights[t.id] += t.weight
                 labels[t.id] = t.label
-    joint: Counter = Counter()
+    joint: Counter = Counter()  # works together: a co-author named twice on a work counts once
+    in_teams: Counter = Counter()  # the same over works of at most LARGE_TEAM authors
+    large_works = []
     for w in own_works:
-        joint.update(other for other in authors_of[w] if other != rid)
+        others = set(authors_of[w]) - {rid}
+        joint.update(others)
+        if len(others | {rid}) > LARGE_TEAM:
+            large_works.append(w)
+        else:
+            in_teams.update(others)
     spans: dict[str, list[int | None]] = {}
     span_works: Counter = Counter()
     for m in members:
@@ -215,6 +223,9 @@ def _researcher_doc(
         # recency-weighted mean of the expertise works' vectors
         vector=pool_vectors([(year_of[w], vectors[w], 1.0) for w in expertise if w in vectors]),
         identity_conflicts=conflicts,
+        coauthors=dict(sorted(in_teams.items(), key=lambda kv: (-kv[1], kv[0]))),
+        large_works=large_works,
+        coauthors_count=len(joint),
     )
 
 

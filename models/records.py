@@ -199,6 +199,15 @@ class ResearcherDoc:
     vector: list[float] | None = None
     identity_conflicts: list[str] = field(default_factory=list)
     """Source ids found on mentions with incompatible names (not merged; shown to the admin)."""
+    coauthors: dict[str, int] = field(default_factory=dict)
+    """Co-author id -> works together, most first, over the works of at most
+    `indexer.aggregates.LARGE_TEAM` authors: suggestions walk the co-author graph from these lists
+    (yours, then your co-authors') instead of reading everyone's works per request."""
+    large_works: list[str] = field(default_factory=list)
+    """The works with more authors: their author lists are read once per request, not copied into
+    each author's `coauthors` (a 3,000-author paper would copy 3,000 names 3,000 times)."""
+    coauthors_count: int = 0
+    """Distinct co-authors over all works."""
 
     @property
     def affiliation(self) -> str | None:

@@ -38,7 +38,7 @@ import threading
 from array import array
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Sequence
@@ -46,9 +46,11 @@ from typing import Callable, Iterator, Literal, Sequence
 import numpy as np
 
 from models.records import ResearcherDoc, TopicDoc, WorkDoc
+from search import ann
 from search import text as T
 from search.interface import (
     Changes,
+    CoauthorList,
     FACET_LIMIT,
     BadQuery,
     Corpus,
@@ -157,6 +159,9 @@ class _Version:
     facets: dict[str, np.ndarray]
     facet_values: dict[str, list[str]]
     _researcher_has_vector: np.ndarray | None = None
+    _ann: object = None
+    _ann_read: bool = False
+    _ann_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, path: Path) -> "_Version":
@@ -183,6 +188,14 @@ class _Version:
         if self._researcher_has_vector is None:
             self._researcher_has_vector = np.any(self.researchers != 0, axis=1)
         return self._researcher_has_vector
+
+    def researcher_ann(self):
+        """The version's IVF index of researcher vectors (`search.ann`), read at first use; None
+        when the version has too few researchers for one (then searches scan the matrix)."""
+        with self._ann_lock:
+            if not self._ann_read:
+                self._ann, self._ann_read = ann.load(self.path, mapped=True), True
+        return self._ann
 
     def info(self) -> IndexInfo:
         m = self.manifest
@@ -660,25 +673,38 @@ class EmbeddedEngine:
                 clauses.append("r.rowid IN (SELECT researcher FROM researcher_institutions WHERE name LIKE ?)")
                 params.append(f"%{T.normalize_name(institution)}%")
             has_vector = version.researcher_has_vector()
+            allowed = None
             if clauses:
                 sql = f"SELECT r.rowid FROM researchers r WHERE {' AND '.join(clauses)}"
                 allowed = np.fromiter((r for (r,) in conn.execute(sql, params)), dtype=np.int64)
                 allowed = allowed[has_vector[allowed]]
-            else:
-                allowed = np.flatnonzero(has_vector)
             excluded = np.fromiter(_rows_for(conn, "researchers", exclude).values(), dtype=np.int64)
-            allowed = np.setdiff1d(allowed, excluded, assume_unique=True)
-            top = _scored(version.researchers, query, allowed, limit)
+            index = version.researcher_ann()
+            top = ann.search(index, version.researchers, query, limit, allowed, excluded) if index is not None else None
+            if top is None:  # exact: a small version, or a filter the visited lists hold too few of
+                allowed = np.flatnonzero(has_vector) if allowed is None else allowed
+                top = _scored(version.researchers, query, np.setdiff1d(allowed, excluded, assume_unique=True), limit)
             return _ids_for(conn, "researchers", top)
 
     def get_researchers(self, ids: Sequence[str]) -> list[ResearcherDoc]:
-        docs = self._docs("researchers", ids)
+        docs = self._docs("researchers", ids, "json_remove(doc, '$.coauthors')")  # read by researcher_coauthors
         return [researcher_from_dict(docs[i]) for i in ids if i in docs]
 
     def researcher_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
         with self._read() as (version, conn):
             rows = _rows_for(conn, "researchers", ids)
             return {i: version.researchers[r].tolist() for i, r in rows.items() if np.any(version.researchers[r])}
+
+    def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, CoauthorList]:
+        ids = list(ids)
+        found: dict[str, CoauthorList] = {}
+        with self._read() as (_, conn):
+            for chunk in _chunks(ids):
+                sql = ("SELECT id, json_extract(doc, '$.coauthors'), json_extract(doc, '$.large_works'), "
+                       f"json_extract(doc, '$.coauthors_count') FROM researchers WHERE id IN ({_marks(chunk)})")
+                for i, joint, large, count in conn.execute(sql, chunk):
+                    found[i] = CoauthorList(json.loads(joint or "{}"), json.loads(large or "[]"), count or 0)
+        return found
 
     def topic_researchers(self, topic_id: str, limit: int) -> list[tuple[str, int]]:
         sql = (
@@ -715,13 +741,13 @@ class EmbeddedEngine:
             rows = _rows_for(conn, "topics", ids)
             return {i: version.topics[r].tolist() for i, r in rows.items() if np.any(version.topics[r])}
 
-    def _docs(self, table: str, ids: Sequence[str]) -> dict[str, dict]:
+    def _docs(self, table: str, ids: Sequence[str], column: str = "doc") -> dict[str, dict]:
         ids = list(ids)
         found: dict[str, dict] = {}
         with self._read() as (_, conn):
             for start in range(0, len(ids), 900):
                 chunk = ids[start : start + 900]
-                for i, doc in conn.execute(f"SELECT id, doc FROM {table} WHERE id IN ({_marks(chunk)})", chunk):
+                for i, doc in conn.execute(f"SELECT id, {column} FROM {table} WHERE id IN ({_marks(chunk)})", chunk):
                     found[i] = json.loads(doc)
         return found
 
@@ -959,7 +985,14 @@ def _write_version(path: Path, number: int, corpus: Corpus, progress: Progress |
             progress("index text", 1, 1)
     finally:
         db.close()
+    _save_ann(path, ann.build(np.load(path / "researchers.npy", mmap_mode="r")))
     _write_manifest(path, number, corpus, counts)
+
+
+def _save_ann(path: Path, index: object) -> None:
+    ann.save(index, path)
+    if index is not None:
+        _fsync_file(path / ann.FILE)
 
 
 def _write_manifest(path: Path, number: int, corpus: Corpus, counts: dict[str, int], applied: dict | None = None) -> None:
@@ -1128,6 +1161,10 @@ def _apply_changes(base: Path, path: Path, number: int, corpus: Corpus, changes:
                 _apply_facets(base / "facets", path / "facets", count, rows)
             elif kind == "researchers":
                 _apply_researchers(db, delete, rows)
+                matrix = np.load(path / "researchers.npy", mmap_mode="r")
+                old_count = np.load(base / "researchers.npy", mmap_mode="r").shape[0]
+                rewritten = np.array([row for row, _ in rows], dtype=np.int64)
+                _save_ann(path, ann.updated(ann.load(base), matrix, rewritten, old_count))
             else:
                 _apply_topics(db, delete, rows)
             counts[kind] = count

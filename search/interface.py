@@ -137,6 +137,15 @@ class Corpus:
     meta: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class CoauthorList:
+    """A researcher's stored co-authors: `ResearcherDoc.coauthors`, `large_works`, `coauthors_count`."""
+
+    joint: dict[str, int]
+    large_works: list[str]
+    count: int
+
+
 DOC_KINDS: tuple[str, ...] = ("works", "researchers", "topics")
 """The three kinds of document every index version holds."""
 
@@ -233,9 +242,14 @@ class SearchEngine(Protocol):
     ) -> list[tuple[str, float]]: ...
 
     def get_researchers(self, ids: Sequence[str]) -> list[ResearcherDoc]:
-        """In the order asked; unknown ids are dropped; `vector` is left None (see below)."""
+        """In the order asked; unknown ids are dropped; `vector` is left None and `coauthors` empty
+        (see below: a co-author of a large collaboration has thousands)."""
 
     def researcher_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
+
+    def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, "CoauthorList"]:
+        """Each known researcher's place in the co-author graph a suggestion walks, read without the
+        rest of the document."""
 
     def topic_researchers(self, topic_id: str, limit: int) -> list[tuple[str, int]]:
         """Researchers with the most works on a topic, with their count."""

@@ -42,6 +42,7 @@ from search import text as T
 from search.interface import (
     DOC_KINDS,
     Changes,
+    CoauthorList,
     FACET_LIMIT,
     BadQuery,
     Corpus,
@@ -821,12 +822,13 @@ class OpenSearchEngine:
     def _ranked(self, kind: str, body: dict, convert: Callable[[float], float] = float) -> list[tuple[str, float]]:
         return [(hit["_id"], convert(hit["_score"] or 0.0)) for hit in self._hits(kind, body)]
 
-    def _mget(self, kind: str, ids: Sequence[str], source: Sequence[str]) -> dict[str, dict]:
+    def _mget(self, kind: str, ids: Sequence[str], source: Sequence[str], leave: Sequence[str] = ()) -> dict[str, dict]:
         ids = list(dict.fromkeys(i for i in ids if isinstance(i, str) and i))
         found: dict[str, dict] = {}
         for start in range(0, len(ids), 1000):
             chunk = ids[start : start + 1000]
-            response = self._call(self.client.mget, index=self._index(kind), body={"ids": chunk}, _source_includes=list(source))
+            response = self._call(self.client.mget, index=self._index(kind), body={"ids": chunk}, _source_includes=list(source),
+                                  **({"_source_excludes": list(leave)} if leave else {}))
             for doc in response.get("docs", []):
                 if doc.get("error"):  # e.g. a shard still recovering: "not found" would be a lie (503, not 404)
                     raise EngineUnavailable(f"OpenSearch cannot read {self.alias(kind)} now: {_item_reason(doc)}")
@@ -1266,12 +1268,18 @@ class OpenSearchEngine:
         return self._ranked("researchers", body, cosine)
 
     def get_researchers(self, ids: Sequence[str]) -> list[ResearcherDoc]:
-        docs = self._mget("researchers", ids, ["doc"])
+        docs = self._mget("researchers", ids, ["doc"], leave=["doc.coauthors"])  # read by researcher_coauthors
         return [researcher_from_dict(docs[i]["doc"]) for i in ids if i in docs]
 
     def researcher_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
         docs = self._mget("researchers", ids, ["vector"])
         return {i: docs[i]["vector"] for i in dict.fromkeys(ids) if i in docs and docs[i].get("vector")}
+
+    def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, CoauthorList]:
+        docs = self._mget("researchers", ids, ["doc.coauthors", "doc.large_works", "doc.coauthors_count"])
+        stored = {i: doc.get("doc") or {} for i, doc in docs.items()}
+        return {i: CoauthorList(d.get("coauthors") or {}, d.get("large_works") or [], d.get("coauthors_count") or 0)
+                for i, d in stored.items()}
 
     def topic_researchers(self, topic_id: str, limit: int) -> list[tuple[str, int]]:
         if limit <= 0:

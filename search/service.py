@@ -35,6 +35,7 @@ from search.interface import (
     MAX_RESULT_WINDOW,
     MODES,
     BadQuery,
+    CoauthorList,
     EngineUnavailable,
     FacetValue,
     NotFound,
@@ -799,9 +800,9 @@ class Discovery:
         if near is None:
             near = self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude), active_since, institution)
         near = dict(near)
-        middles = self.engine.get_researchers(sorted(coauthors))
-        works = self.engine.get_works(sorted({wid for m in middles for wid in m.work_ids}))
-        graph = _friends_of_friends(middles, {w.id: w.researcher_ids for w in works}, exclude)
+        middles = self.engine.researcher_coauthors(sorted(coauthors))
+        large = self.engine.get_works(sorted({w for m in middles.values() for w in m.large_works}))
+        graph = _friends_of_friends(middles, {w.id: w.researcher_ids for w in large}, exclude)
         graph_only = [rid for rid in graph if rid not in near]
         docs: dict[str, ResearcherDoc] = {}
         if topics or active_since is not None or institution is not None:
@@ -978,28 +979,24 @@ def blend_collaborators(signals: dict[str, CollaboratorSignals], blend: Collabor
 
 
 def _friends_of_friends(
-    middles: Sequence[ResearcherDoc], authors: dict[str, Sequence[str]], exclude: set[str]
+    middles: dict[str, CoauthorList], large: dict[str, Sequence[str]], exclude: set[str]
 ) -> dict[str, tuple[float, int, list[str]]]:
-    """Each co-author of a co-author (`middles`) outside `exclude`: (Adamic-Adar, common neighbours,
-    the shared co-authors strongest link first). `authors`: work id -> its researchers.
+    """Each co-author of a co-author outside `exclude`: (Adamic-Adar, common neighbours, the shared
+    co-authors strongest link first). `middles`: each of the researcher's co-authors -> its stored
+    co-authors (`SearchEngine.researcher_coauthors`); `large`: the authors of their large works,
+    read once each. The walk reads as many lists as the researcher has co-authors, plus those works.
 
-    A middle's weight is 1 / log(its co-author count). A large collaboration makes thousands of
-    middles who all share its author list, so each work's authors outside `exclude` are found once,
-    a middle's co-author count adds the other lists to its largest one instead of copying it, and
-    the sums run in numpy over one flat array of (friend, middle) pairs: Python loops over those
-    pairs took seconds per profile."""
-    author_sets = {wid: frozenset(ids) for wid, ids in authors.items()}
-    outside = {wid: ids - exclude for wid, ids in author_sets.items()}
-    weights, names, friends_of = [], [], []
-    for middle in middles:
-        lists = sorted((author_sets[w] for w in middle.work_ids if w in author_sets), key=len)
-        largest = lists.pop() if lists else frozenset()
-        rest = set().union(*lists) - largest
-        coauthors = len(largest) + len(rest) - (middle.id in largest or middle.id in rest)
-        weights.append(1.0 / math.log(max(2, coauthors)))
-        names.append(middle.id)
-        # every middle is in `exclude` (a co-author), so its friends outside it are its works' outsiders
-        friends_of.append(sorted(set().union(*(outside[w] for w in middle.work_ids if w in outside))))
+    A middle's weight is 1 / log(its co-author count). The sums run in numpy over one flat array of
+    (friend, middle) pairs: Python loops over those pairs took seconds per profile."""
+    names = sorted(middles)
+    weights = [1.0 / math.log(max(2, middles[m].count)) for m in names]
+    outside = {wid: frozenset(ids) - exclude for wid, ids in large.items()}  # for the researcher's own large work: none
+    # every middle is in `exclude` (a co-author), so its friends outside it are new to the researcher;
+    # unordered: the pairs are sorted once, by friend and then by the middle's strength
+    friends_of = [
+        list(set(middles[m].joint).difference(exclude).union(*(outside[w] for w in middles[m].large_works if w in outside)))
+        for m in names
+    ]
     candidates = sorted(set().union(*friends_of)) if friends_of else []
     if not candidates:
         return {}

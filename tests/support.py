@@ -2,11 +2,14 @@
 
 import os
 import shutil
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from indexer import aggregates
 from models.embedding import Embedder
+from search.interface import CoauthorList
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -15,6 +18,17 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 @lru_cache(maxsize=1)
 def real_embedder() -> Embedder:
     return Embedder()
+
+
+def coauthor_list(rid: str, works) -> CoauthorList:
+    """What `researcher_coauthors` should say of `rid`, counted from its works."""
+    joint, in_teams = Counter(), Counter()
+    for work in works:
+        others = set(work.researcher_ids) - {rid}
+        joint.update(others)
+        in_teams.update(others if len(set(work.researcher_ids)) <= aggregates.LARGE_TEAM else ())
+    large = [w.id for w in sorted(works, key=lambda w: (-(w.year or 0), w.id)) if len(set(w.researcher_ids)) > aggregates.LARGE_TEAM]
+    return CoauthorList(dict(in_teams), large, len(joint))
 
 
 # Debian's chromium, driven by Playwright (never a downloaded browser)

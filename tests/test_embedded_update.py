@@ -16,9 +16,10 @@ import pytest
 from indexer.catalog import Catalog, content_hash
 from indexer.ingest import ingest
 from indexer.pipeline import build_corpus, index
-from search import embedded
+from search import ann, embedded
 from search.interface import Changes, Corpus, WorkFilters
 from tests.support import FIXTURES
+from tests.test_researcher_ann import ivf_rows, matrix_rows
 
 SLICE = FIXTURES / "openalex-old.slice.jsonl.gz"
 
@@ -56,6 +57,7 @@ def vectors(path: Path, kind: str) -> dict[str, bytes]:
 
 def test_an_update_copies_the_live_version_and_writes_only_the_changed_documents(engine_factory, embedder, tmp_path, monkeypatch):
     monkeypatch.setattr(embedded, "TERM_DOCS_FLOOR", 2)  # so that term_docs holds terms at this size
+    monkeypatch.setattr(ann, "ANN_MIN_ROWS", 200)  # so that versions hold a researcher IVF index
     catalog = Catalog(tmp_path / "catalog.sqlite")
     try:
         ingest(catalog, [SLICE])
@@ -81,6 +83,7 @@ def test_an_update_copies_the_live_version_and_writes_only_the_changed_documents
         assert second.incremental and len(seen) == 1
         changes, after = seen[0], Path(second.info.meta["path"])
 
+        assert (before / ann.FILE).exists() and ivf_rows(after) == matrix_rows(after) != matrix_rows(before)
         applied = second.info.meta["applied"]  # what the engine wrote into the copy: the change, nothing more
         for kind in ("works", "researchers", "topics"):
             assert applied[kind]["changed"] + applied[kind]["removed"] == second.written[kind]
@@ -127,7 +130,8 @@ def test_an_update_copies_the_live_version_and_writes_only_the_changed_documents
         catalog.close()
 
 
-def test_more_removed_than_added_moves_the_last_rows_into_the_holes(engine_factory, embedder, tmp_path):
+def test_more_removed_than_added_moves_the_last_rows_into_the_holes(engine_factory, embedder, tmp_path, monkeypatch):
+    monkeypatch.setattr(ann, "ANN_MIN_ROWS", 200)
     catalog = Catalog(tmp_path / "catalog.sqlite")
     try:
         ingest(catalog, [SLICE])
@@ -139,6 +143,7 @@ def test_more_removed_than_added_moves_the_last_rows_into_the_holes(engine_facto
         assert second.incremental and second.info.meta["applied"]["works"] == {"changed": 0, "removed": 3, "moved": 3}
         after = Path(second.info.meta["path"])
         assert sorted(r for _, r in rows(after, "SELECT id, rowid FROM works")) == list(range(len(works) - 3))
+        assert second.info.meta["applied"]["researchers"]["removed"] and ivf_rows(after) == matrix_rows(after)
         full = index(catalog, engine_factory("embedded")(), embedder, full=True)
         assert tables(after) == tables(Path(full.info.meta["path"]))
         assert vectors(after, "works") == vectors(Path(full.info.meta["path"]), "works")

@@ -9,15 +9,17 @@ Real records, the real model, real SQLite and the real OpenSearch node.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict, replace
 
 import pytest
 
+from indexer import aggregates
 from indexer.catalog import Catalog, content_hash, text_hash
 from indexer.ingest import ingest
 from indexer.pipeline import INCREMENTAL_MAX_SHARE, index
 from search.service import Discovery
-from tests.support import FIXTURES
+from tests.support import FIXTURES, coauthor_list
 
 SLICE = FIXTURES / "openalex-old.slice.jsonl.gz"
 ENGINES = ("embedded", pytest.param("opensearch", marks=pytest.mark.opensearch))
@@ -47,7 +49,23 @@ def snapshot(discovery: Discovery, queries: list[str], names: list[str]) -> dict
     return seen
 
 
-def test_incremental_reindex_answers_like_a_full_one(kind, engine_factory, embedder, tmp_path):
+def coauthor_lists(engine, work_ids: list[str]) -> dict:
+    """Every indexed researcher's stored co-author list (`SearchEngine.researcher_coauthors`)."""
+    return engine.researcher_coauthors(sorted({rid for w in engine.get_works(work_ids) for rid in w.researcher_ids}))
+
+
+def graph_of(engine, work_ids: list[str]) -> dict:
+    """The same lists counted from the indexed works."""
+    works = engine.get_works(work_ids)
+    by_researcher = defaultdict(list)
+    for work in works:
+        for rid in set(work.researcher_ids):
+            by_researcher[rid].append(work)
+    return {rid: coauthor_list(rid, own) for rid, own in by_researcher.items()}
+
+
+def test_incremental_reindex_answers_like_a_full_one(kind, engine_factory, embedder, tmp_path, monkeypatch):
+    monkeypatch.setattr(aggregates, "LARGE_TEAM", 3)  # so that the slice has large works: both kinds of list are kept right
     catalog = Catalog(tmp_path / "catalog.sqlite")
     try:
         ingest(catalog, [SLICE])
@@ -56,6 +74,7 @@ def test_incremental_reindex_answers_like_a_full_one(kind, engine_factory, embed
         catalog.remove_works(w.id for w in held_out)
         first = index(catalog, live := engine_factory(kind)(), embedder)
         assert not first.incremental and first.why_full == "no index version yet"
+        before = coauthor_lists(live, [w.id for w in works])
 
         ingest(catalog, [SLICE])  # the held-out works come back; the others are unchanged
         kept = [w for w in works if w not in held_out]
@@ -84,6 +103,10 @@ def test_incremental_reindex_answers_like_a_full_one(kind, engine_factory, embed
         full = index(catalog, rebuilt := engine_factory(kind)(), embedder, full=True)
         assert not full.incremental and full.why_full == "--full"
         assert snapshot(Discovery(rebuilt, embedder), queries, names) == incremental
+        lists = coauthor_lists(live, [w.id for w in works])  # the graph new collaborators walk
+        assert lists == coauthor_lists(rebuilt, [w.id for w in works]) == graph_of(live, [w.id for w in works])
+        touched = {rid for w in live.get_works([held_out[0].id]) for rid in w.researcher_ids}
+        assert len(touched) > 1 and any(lists[r] != before.get(r) for r in touched)  # a co-author's side changed too
 
         keyword = [hit[0] for hit in incremental[(changed.title, "keyword")][1]]
         assert keyword[0] == changed.id  # the changed title is what the index holds

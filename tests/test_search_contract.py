@@ -26,6 +26,7 @@ from search.interface import (
     WorkFilters,
 )
 from search.service import Discovery
+from tests.support import coauthor_list
 
 SEED_PAPER = "Strength of Minibatch Noise in SGD"
 UAI_PAPER = "paperlists-uai2021-f4ddf1773c"  # "Ziyin Liu" at UAI 2021: the seed researcher's other name order
@@ -452,15 +453,16 @@ def test_profile_suggestions_search_the_researcher_vectors_once(discovery, seed,
 
 
 def test_suggestions_read_documents_only_for_what_they_show(discovery, seed, monkeypatch):
-    """Besides the co-author graph it walks (the researcher's co-authors and their works), a request
-    reads the documents of the suggestions it shows and the papers of their pairs, never those of
-    every candidate: reading each candidate's document and works took seconds per profile at 20k works."""
+    """A request walks the co-author graph through stored co-author lists (the researcher's
+    co-authors' lists, never their works) and reads the documents of the suggestions it shows and
+    the papers of their pairs, never those of every candidate: reading each candidate's document and
+    every co-author's works took seconds per profile at 20k works."""
     limit = 2
     coauthors = {rid for w in discovery.engine.get_works(seed.work_ids) for rid in w.researcher_ids} - {seed.id}
-    graph_works = {wid for r in discovery.engine.get_researchers(sorted(coauthors)) for wid in r.work_ids}
+    large_works = {w for c in discovery.engine.researcher_coauthors(sorted(coauthors)).values() for w in c.large_works}
     vector = discovery.engine.researcher_vectors([seed.id])[seed.id]
     candidates = discovery.collaborator_signals(seed, discovery.engine.get_works(seed.work_ids), vector)
-    read = {"get_researchers": set(), "get_works": set()}
+    read = {"get_researchers": set(), "get_works": set(), "researcher_coauthors": set()}
     for name, ids in read.items():
         fetch = getattr(discovery.engine, name)
         monkeypatch.setattr(discovery.engine, name, lambda asked, _fetch=fetch, _ids=ids: _ids.update(asked) or _fetch(asked))
@@ -478,10 +480,26 @@ def test_suggestions_read_documents_only_for_what_they_show(discovery, seed, mon
             ids.clear()
         people, papers, suggestions = shown_by(*ask())
         assert read["get_researchers"] - {seed.id} - coauthors <= people
-        assert read["get_works"] - set(seed.work_ids) - graph_works <= papers
+        assert read["get_works"] - set(seed.work_ids) - large_works <= papers
+        assert read["researcher_coauthors"] <= coauthors
     assert len(candidates) > 10 * limit, "the fixture should offer many more candidates than are shown"
     assert any(len(s.researcher.work_ids) > len(s.paper_pairs) for s in suggestions), \
         "a suggestion with more works than pairs shows that unpaired works are not read"
+
+
+def test_researchers_store_their_coauthors_with_joint_works(discovery, seed):
+    """The co-author lists suggestions walk equal the graph of the indexed works, for the seed and
+    each co-author (whose lists reach the seed's friends of friends)."""
+    works = discovery.engine.get_works(seed.work_ids)
+    coauthors = sorted({rid for w in works for rid in w.researcher_ids} - {seed.id})
+    stored = discovery.engine.researcher_coauthors([seed.id, *coauthors, "r-0000000000"])
+    assert set(stored) == {seed.id, *coauthors}
+    for doc in discovery.engine.get_researchers([seed.id, *coauthors]):
+        assert stored[doc.id] == coauthor_list(doc.id, discovery.engine.get_works(doc.work_ids))
+        assert list(stored[doc.id].joint.values()) == sorted(stored[doc.id].joint.values(), reverse=True)
+        assert doc.coauthors == {}  # documents come without the lists (the seed's has more than its close collaborators)
+    assert any(count > 1 for count in stored[seed.id].joint.values()), "the seed should have a repeated co-author"
+
 
 
 def test_similar_researchers_filters(discovery, seed):
