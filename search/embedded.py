@@ -94,7 +94,7 @@ RELAX_BELOW = 100
 that miss one of them (ranked after): ANDing every term is a cliff a long common-word query falls off."""
 NAME_CANDIDATES = 200  # trigram candidates re-ranked by string similarity
 SPELLING_TOKENIZER = "unicode61 remove_diacritics 2"  # "did you mean" words: folded, not stemmed
-FORMAT = 4  # bump when the layout changes: an older version directory is refused, not misread
+FORMAT = 5  # bump when the layout changes: an older version directory is refused, not misread
 _VERSION_DIR = re.compile(r"v(\d+)")
 _FACET_COLUMNS = ("year", "type", "venue", "topic_start", "topic")
 _NO_YEAR = np.iinfo(np.int32).min
