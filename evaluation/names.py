@@ -3,8 +3,10 @@
     result = evaluate_names([ML_VENUES], Settings())
     print(result.table())
 
-The test set is built from the indexed researchers themselves. For a seeded sample of researchers
-whose display name has a given and a family name, each variant kind yields one query:
+The test set is built from the corpus's own source ids (the identity evaluation's truth: mentions
+sharing a name-consistent ORCID, OpenAlex, OpenReview or dblp id are one person), never from the
+resolved records, so two versions of the identity rules are scored on the same queries. For a seeded
+sample of people whose usual name has a given and a family name, each variant kind yields one query:
 
     exact          "Ziyin Liu"           the display name as indexed (a control)
     reordered      "Liu Ziyin"           family name first
@@ -14,15 +16,17 @@ whose display name has a given and a family name, each variant kind yields one q
     typo           "Ziyin Lu"            one edit (deletion, insertion, substitution or swap) in one
                                           name of at least four letters, never the first letter
 
-Every query goes through `Discovery.search_people` (mode `auto`, as the search box does) and is
-scored recall@1 and recall@5: is the researcher the first hit / among the first five?
+After indexing, each query's target is the researcher record holding most of that person's
+mentions (a person the rules split is found only through that record). Every query goes through
+`Discovery.search_people` (mode `auto`, as the search box does) and is scored recall@1 and
+recall@5: is the target the first hit / among the first five?
 
-Fairness: a query another researcher could equally have meant is not held against the engine.
-Researchers whose folded name is shared by another researcher (identity resolution keeps two
-"Wei Chen" apart when nothing links them) are not sampled; an `initials` query whose initials and
-family name fit another researcher too, in either name order ("Z. Liu") is *ambiguous*, reported apart, and scored as
-found when the first hit is any researcher it fits; a typo that turns into another researcher's
-name is regenerated.
+Fairness: a query another person could equally have meant is not held against the engine. People
+whose folded name another person of the id truth also carries are not sampled; an `initials` query
+whose initials and family name fit a name another mention in the corpus carries, in either name
+order ("Z. Liu"), is *ambiguous*, reported apart, and scored as found when the first hit is the
+target or a record holding such a mention; a typo that spells a name some other mention carries is
+regenerated.
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ from unidecode import unidecode
 
 from evaluation import metrics as M
 from evaluation.collaborators import ML_VENUES, read_works
+from evaluation.identity import truth_clusters
 from evaluation.scratch import scratch_index
 from models.embedding import Embedder
+from models.records import Work
 from models.settings import Settings
 from search import text as T
 
@@ -54,11 +60,20 @@ class Variant:
     kind: str
     query: str
     accept: tuple[str, ...] = ()
-    """Researcher ids that also fit the query (ambiguous variants); empty when only the target does."""
+    """Other researcher ids an ambiguous query fits."""
+    ambiguous: bool = False
+    """The query fits another person's name too (decided on the corpus, whatever the records)."""
 
-    @property
-    def ambiguous(self) -> bool:
-        return bool(self.accept)
+
+@dataclass(frozen=True)
+class Query:
+    """One query for one person of the id truth, before any identity rule runs."""
+
+    person: tuple[str, ...]  # the person's mention keys (`<work id>#<position>`)
+    name: str
+    kind: str
+    query: str
+    others: tuple[str, ...] = ()  # mention keys of other people an ambiguous query fits
 
 
 def _tokens(name: str) -> list[str]:
@@ -146,45 +161,71 @@ def _initials_keys_any_order(name: str) -> set[str]:
     return {k for k in keys if k}
 
 
-def build_variants(researchers: Sequence, sample: int = 500, seed: int = 11) -> list[Variant]:
-    """The test set over ResearcherDocs: a seeded sample of unambiguously named researchers, every
-    applicable kind, plus up to a fifth more researchers whose names carry diacritics."""
+def _folded(name: str) -> str:
+    return " ".join(sorted(T.normalize_name(name).split()))
+
+
+def build_queries(works: Sequence[Work], sample: int = 500, seed: int = 11) -> list[Query]:
+    """The test set over the corpus's id truth: a seeded sample of unambiguously named people, every
+    applicable kind, plus up to a fifth more people whose names carry diacritics. It depends on the
+    works alone, so every rule version is graded on the same queries."""
     rng = random.Random(seed)
-    key_count = Counter(T.normalize_name(r.name) and " ".join(sorted(T.normalize_name(r.name).split())) for r in researchers)
+    truth, _ = truth_clusters(works)
+    name_of = {f"{w.id}#{a.position}": a.name for w in works for a in w.authorships}
+    people: dict[str, list[str]] = defaultdict(list)
+    for key in sorted(truth):
+        people[truth[key]].append(key)
+    owner = {key: truth.get(key, key) for key in name_of}  # a mention without an id stands for itself
+    carriers: dict[str, set[str]] = defaultdict(set)  # folded name -> people and lone mentions carrying it
     by_initials: dict[str, set[str]] = defaultdict(set)
-    names_by_key: dict[str, str] = {}
-    for r in researchers:
-        for name in [r.name, *r.name_variants]:
-            for key in _initials_keys_any_order(name):
-                by_initials[key].add(r.id)
-        names_by_key[" ".join(sorted(T.normalize_name(r.name).split()))] = r.id
+    for key, name in name_of.items():
+        carriers[_folded(name)].add(owner[key])
+        for initials in _initials_keys_any_order(name):
+            by_initials[initials].add(key)
 
-    def usable(r) -> bool:
-        norm = T.normalize_name(r.name)
-        return bool(norm) and key_count[" ".join(sorted(norm.split()))] == 1 and _family_given(r.name) is not None
+    def usual_name(keys: list[str]) -> str:
+        return min(Counter(name_of[k] for k in keys).items(), key=lambda kv: (-kv[1], kv[0]))[0]
 
-    pool = sorted((r for r in researchers if usable(r)), key=lambda r: r.id)
+    def usable(label: str, name: str) -> bool:
+        return bool(T.normalize_name(name)) and _family_given(name) is not None and {
+            p for p in carriers[_folded(name)] if p in people} == {label}
+
+    named = {label: usual_name(keys) for label, keys in people.items()}
+    pool = sorted(label for label, name in named.items() if usable(label, name))
     chosen = rng.sample(pool, min(sample, len(pool)))
-    taken = {r.id for r in chosen}
-    accented = [r for r in pool if r.id not in taken and unidecode(r.name) != r.name]
+    taken = set(chosen)
+    accented = [label for label in pool if label not in taken and unidecode(named[label]) != named[label]]
     chosen += rng.sample(accented, min(len(accented), max(1, sample // 5)))
 
-    out: list[Variant] = []
-    for r in chosen:
-        for kind, query in variants_of(r.name, rng).items():
-            accept: tuple[str, ...] = ()
+    out: list[Query] = []
+    for label in chosen:
+        name, person = named[label], tuple(people[label])
+        for kind, query in variants_of(name, rng).items():
+            others: tuple[str, ...] = ()
             if kind == "typo":
-                for _ in range(5):  # a typo must not spell another researcher's name
-                    key = " ".join(sorted(T.normalize_name(query).split()))
-                    if names_by_key.get(key, r.id) == r.id:
+                for _ in range(5):  # a typo must not spell a name another mention carries
+                    if carriers.get(_folded(query), {label}) <= {label}:
                         break
-                    query = typo(r.name, rng) or query
+                    query = typo(name, rng) or query
                 else:
                     continue
             if kind == "initials":
-                others = by_initials.get(_initials_key(r.name) or "", set()) - {r.id}
-                accept = tuple(sorted(others))
-            out.append(Variant(r.id, r.name, kind, query, accept))
+                others = tuple(sorted(k for k in by_initials.get(_initials_key(name) or "", set()) if owner[k] != label))
+            out.append(Query(person, name, kind, query, others))
+    return out
+
+
+def bind(queries: Sequence[Query], mentions: dict[str, str]) -> list[Variant]:
+    """The queries as variants of one build: each targets the record holding most of its person's
+    mentions (`mentions`: mention key -> researcher id, as that build resolved them)."""
+    out = []
+    for q in queries:
+        held = Counter(mentions[k] for k in q.person if k in mentions)
+        if not held:
+            continue
+        target = min(held.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        accept = tuple(sorted({mentions[k] for k in q.others if k in mentions} - {target}))
+        out.append(Variant(target, q.name, q.kind, q.query, accept, ambiguous=bool(q.others)))
     return out
 
 
@@ -217,8 +258,8 @@ class NamesResult:
 
     def table(self, failures: int = 15) -> str:
         lines = [
-            f"people search on name variants: {self.sampled_researchers} of {self.researchers} researchers "
-            f"({', '.join(Path(c).name for c in self.corpus)}), engine {self.engine}",
+            f"people search on name variants: {self.sampled_researchers} people sampled from the source ids, "
+            f"{self.researchers} researchers resolved ({', '.join(Path(c).name for c in self.corpus)}), engine {self.engine}",
             "",
             f"{'variant':<15}{'queries':>9}{'recall@1':>10}{'recall@5':>10}{'ambiguous':>11}{'amb. r@1':>10}",
         ]
@@ -286,11 +327,12 @@ def evaluate_names(
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
     works = read_works(paths)
+    queries = build_queries(works, sample, seed)
     with scratch_index(works, settings, embedder, vector_cache, scratch_dir, progress=progress) as built:
         seconds["index"] = time.perf_counter() - clock
         clock = time.perf_counter()
         researchers = list(built.corpus.researchers())
-        variants = build_variants(researchers, sample, seed)
+        variants = bind(queries, built.catalog_mentions)
         kinds, overall, failures = score_variants(built.discovery, variants)
         seconds["search"] = time.perf_counter() - clock
         engine_name = built.settings.engine
@@ -298,7 +340,7 @@ def evaluate_names(
         corpus=[str(p) for p in paths],
         engine=engine_name,
         researchers=len(researchers),
-        sampled_researchers=len({v.researcher_id for v in variants}),
+        sampled_researchers=len({q.person for q in queries}),
         kinds=kinds,
         overall=overall,
         failures=failures,

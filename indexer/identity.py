@@ -21,15 +21,20 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
 3. Two mentions on the same work are never one researcher.
 4. Otherwise all names of both clusters must agree (or be short forms, last item) and the evidence
    must agree too (a matching name alone never merges), strongest first:
-   * `name+coauthor` (0.95): a shared co-author; for a common name (rule 5) two shared
-     co-authors, or one with a rare name (few people share a rare co-author by chance);
-   * `name+affiliation` (0.9): a shared affiliation; for a common name the works must also be
-     on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD);
+   * `name+coauthor` (0.95): a shared co-author (middle initials left out: "Kilian Q. Weinberger"
+     is "Kilian Weinberger"); for a common name (rule 5) two shared co-authors, or one with a rare
+     name (few people share a rare co-author by chance);
+   * `name+affiliation` (0.9): a shared affiliation (each institution of an affiliation the source
+     joins with "+"); for a common name the works must also be on related topics (centroid cosine
+     >= AFFILIATION_TOPIC_THRESHOLD);
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
      when one name is initials only); for a very common name (VERY_COMMON_NAME_PEOPLE or more
-     would carry it by chance) only when one side is a lone work or the two published in years
-     that do not overlap (one person who moved): two records of a very common name, each built on
+     would carry it by chance) only when one side is a lone work sharing a co-author (any name)
+     with the other, or two records published in years that do not overlap (one person who moved).
+     A lone work's field alone picks among several same-named people of that field: ml-venues'
+     Tsinghua "Yang Liu" paper with Peng Li joined the Amazon Yang Liu at 0.66 (Microsoft's at
+     0.57). Two records of a very common name, each built on
      its own co-authors or affiliations and publishing at the same time, are as often two people of
      one field as one (ml-venues' Tsinghua, Microsoft and Amazon "Yang Liu"s, all NLP, 2021-2022,
      have centroid cosines of 0.72-0.74);
@@ -108,6 +113,13 @@ def name_tokens(name: str) -> list[str]:
 def name_key(name: str) -> str:
     """Order-insensitive key: 'Liu Ziyin' and 'Ziyin Liu' agree."""
     return " ".join(sorted(name_tokens(name)))
+
+
+def coauthor_key(name: str) -> str:
+    """A co-author's key, middle initials left out ("Peter I. Frazier" is "Peter Frazier"): sources
+    often drop them, and a co-author is evidence only beside an agreeing name of its own."""
+    tokens = name_tokens(name)
+    return " ".join(sorted(t for i, t in enumerate(tokens) if len(t) > 1 or i in (0, len(tokens) - 1)))
 
 
 def readings(tokens: list[str]) -> list[tuple[str, list[str]]]:
@@ -201,8 +213,10 @@ def names_compatible(a: list[str], b: list[str]) -> bool:
     return False
 
 
-def institution_key(name: str) -> str:
-    return normalize_name(name)
+def institution_keys(name: str) -> set[str]:
+    """One key per institution of an affiliation: ml-venues joins several with "+" ("Google+Tel Aviv
+    University" shares Tel Aviv University with the person's other works)."""
+    return {k for part in name.split("+") if (k := normalize_name(part))}
 
 
 @dataclass
@@ -266,7 +280,7 @@ class Resolution:
 def mentions_of(works: list[Work]) -> list[Mention]:
     mentions = []
     for work in works:
-        keys = [name_key(a.name) for a in work.authorships]
+        keys = [coauthor_key(a.name) for a in work.authorships]
         for a, own_key in zip(work.authorships, keys):
             tokens = name_tokens(a.name)
             if not tokens:
@@ -278,7 +292,7 @@ def mentions_of(works: list[Work]) -> list[Mention]:
                     name=a.name,
                     tokens=tokens,
                     identifiers=a.identifiers(),
-                    institutions={institution_key(i.name) for i in a.institutions if institution_key(i.name)},
+                    institutions={k for i in a.institutions for k in institution_keys(i.name)},
                     coauthors={k for k in keys if k and k != own_key},
                 )
             )
@@ -433,7 +447,10 @@ class _Evidence:
         names = [list(n) for n in c.names[a] | c.names[b]]
         abbreviated = any(is_abbreviated(n) for n in names)
         full = [n for n in names if not is_abbreviated(n)]
-        rare_full = bool(full) and all(self.frequency.is_rare(n) for n in full)  # "M. Ueda" beside a rare full name
+        # "M. Ueda" beside a rare full name; a rare full name both sides carry ("Michael I. Jordan")
+        # is as telling beside the common short form one side also joined ("Michael Jordan")
+        rare_full = bool(full) and (all(self.frequency.is_rare(n) for n in full) or any(
+            not is_abbreviated(list(n)) and self.frequency.is_rare(list(n)) for n in c.names[a] & c.names[b]))
         rare = rare_full and not abbreviated
         shared = c.coauthors[a] & c.coauthors[b]
         if shared and (rare_full or len(shared) >= 2 or any(not self.common_name(k) for k in shared)):
@@ -442,7 +459,8 @@ class _Evidence:
             return "name+affiliation", 0.9
         threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
         very_common = any(self.frequency.expected_people(n) >= VERY_COMMON_NAME_PEOPLE for n in names)
-        if similarity >= threshold and (not very_common or min(len(c.works[a]), len(c.works[b])) == 1 or self.one_after_the_other(a, b)):
+        lone = min(len(c.works[a]), len(c.works[b])) == 1
+        if similarity >= threshold and (not very_common or (bool(shared) if lone else self.one_after_the_other(a, b))):
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
         if rare and similarity < RARE_NAME_TOPIC_THRESHOLD:
             similarity = c.closest_works(a, b)

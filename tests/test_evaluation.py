@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from evaluation import metrics as M
-from evaluation.names import KINDS, build_variants, score_variants, typo, variants_of
+from evaluation.names import KINDS, bind, build_queries, score_variants, typo, variants_of
 from indexer.sources import detect_format, read_records
 from indexer.sources.cacm import author_name, norm_qid, read_qrels, read_queries
 from evaluation.relevance import FUSION_CANDIDATES
@@ -374,22 +374,59 @@ def _doc(rid: str, name: str, variants=()):
     return SimpleNamespace(id=rid, name=name, name_variants=list(variants) or [name])
 
 
-def test_build_variants_skips_shared_names_and_marks_ambiguous_initials():
-    docs = [
-        _doc("r-1", "Wei Chen"), _doc("r-2", "Wei Chen"),  # one name, two people: not sampled
-        _doc("r-3", "Ziyin Liu"), _doc("r-4", "Zhi Liu"),  # "Z. Liu" fits both
-        _doc("r-5", "Ada Lovelace"), _doc("r-6", "A. Turing"),  # initials only: no family/given split
+def _paper(wid: str, *authors):
+    """authors: (name, orcid or None)."""
+    from models.records import Authorship, Work
+
+    return Work(id=wid, source="test", source_id=wid, title=wid, authorships=[
+        Authorship(position=i, name=name, orcid=orcid) for i, (name, orcid) in enumerate(authors)])
+
+
+def test_build_queries_skips_shared_names_and_marks_ambiguous_initials():
+    works = [
+        _paper("w1", ("Wei Chen", "0000-0000-0000-0001"), ("Ziyin Liu", "0000-0000-0000-0003")),
+        _paper("w2", ("Wei Chen", "0000-0000-0000-0002"), ("Zhi Liu", "0000-0000-0000-0004")),  # two Wei Chens
+        _paper("w3", ("Ada Lovelace", "0000-0000-0000-0005"), ("A. Turing", "0000-0000-0000-0006")),
+        _paper("w4", ("Ziyin Liu", "0000-0000-0000-0003")),
     ]
-    variants = build_variants(docs, sample=10, seed=1)
-    sampled = {v.researcher_id for v in variants}
-    assert sampled == {"r-3", "r-4", "r-5"}
-    kinds = {(v.researcher_id, v.kind) for v in variants}
-    assert ("r-5", "reordered") in kinds and ("r-5", "initials") in kinds
-    z_liu = next(v for v in variants if v.researcher_id == "r-3" and v.kind == "initials")
-    assert z_liu.query == "Z. Liu" and z_liu.ambiguous and z_liu.accept == ("r-4",)
-    lovelace = next(v for v in variants if v.researcher_id == "r-5" and v.kind == "initials")
-    assert not lovelace.ambiguous
-    assert all(v.kind in KINDS for v in variants)
+    queries = build_queries(works, sample=10, seed=1)
+    assert {q.name for q in queries} == {"Ziyin Liu", "Zhi Liu", "Ada Lovelace"}
+    z_liu = next(q for q in queries if q.name == "Ziyin Liu" and q.kind == "initials")
+    assert z_liu.query == "Z. Liu" and z_liu.person == ("w1#1", "w4#0") and z_liu.others == ("w2#1",)
+    lovelace = next(q for q in queries if q.name == "Ada Lovelace" and q.kind == "initials")
+    assert not lovelace.others
+    assert all(q.kind in KINDS for q in queries)
+    # bound to a build: the target is the record holding most of the person's mentions
+    variants = bind(queries, {"w1#1": "r-3", "w4#0": "r-3", "w2#1": "r-4", "w3#0": "r-5"})
+    bound = next(v for v in variants if v.kind == "initials" and v.name == "Ziyin Liu")
+    assert (bound.researcher_id, bound.accept, bound.ambiguous) == ("r-3", ("r-4",), True)
+
+
+def test_name_queries_do_not_depend_on_the_identity_rules():
+    """Issue 16: `eval names` sampled its queries from the resolved records, so two rule versions
+    were graded on different queries (2,866 vs 2,881). The queries now come from the source ids:
+    two resolutions of one corpus (ids shown, ids hidden: different records) get the same queries,
+    each aimed at the record that holds most of its person's mentions."""
+    from collections import Counter
+
+    from evaluation.identity import hide_identifiers
+    from indexer.identity import resolve
+
+    works = [p.work for p in read_records(FIXTURES / "ml-venues.identity.jsonl.gz") if p.work is not None]
+    queries = build_queries(works, sample=60, seed=3)
+    assert queries == build_queries(works, sample=60, seed=3)
+    bound = []
+    for resolution in (resolve(works, {}), resolve(hide_identifiers(works), {})):
+        mentions = {k: link.researcher_id for k, link in resolution.links.items()}
+        variants = bind(queries, mentions)
+        assert len(variants) == len(queries)
+        for q, v in zip(queries, variants):
+            held = Counter(mentions[k] for k in q.person)
+            assert held[v.researcher_id] == max(held.values())
+        bound.append(variants)
+    shown, hidden = bound
+    assert [(v.name, v.kind, v.query, v.ambiguous) for v in shown] == [(v.name, v.kind, v.query, v.ambiguous) for v in hidden]
+    assert [v.researcher_id for v in shown] != [v.researcher_id for v in hidden]  # the records did differ
 
 
 def test_score_variants_counts_hits_and_misses():
@@ -404,7 +441,7 @@ def test_score_variants_counts_hits_and_misses():
         Variant("r-5", "Ada Lovelace", "exact", "Ada Lovelace"),
         Variant("r-5", "Ada Lovelace", "reordered", "Lovelace Ada"),
         Variant("r-5", "Ada Lovelace", "typo", "Ada Lovelce"),
-        Variant("r-3", "Ziyin Liu", "initials", "Z. Liu", ("r-4",)),
+        Variant("r-3", "Ziyin Liu", "initials", "Z. Liu", ("r-4",), ambiguous=True),
     ]
     kinds, overall, failures = score_variants(FakeService(), variants)
     by_kind = {k.kind: k for k in kinds}
@@ -419,7 +456,14 @@ def test_score_variants_counts_hits_and_misses():
 
 def test_name_variants_through_people_search(discovery, corpus):
     """A small name-variant run on the contract suite's index: complete and in range."""
-    variants = build_variants(list(corpus.researchers()), sample=15, seed=2)
+    from tests.conftest import CORPUS_FILES
+    from search.text import normalize_name
+
+    works = [p.work for name in CORPUS_FILES for p in read_records(FIXTURES / name) if p.work is not None]
+    record = {(wid, normalize_name(n)): r.id for r in corpus.researchers() for wid in r.work_ids for n in r.name_variants}
+    mentions = {f"{w.id}#{a.position}": rid for w in works for a in w.authorships
+                if (rid := record.get((w.id, normalize_name(a.name))))}
+    variants = bind(build_queries(works, sample=15, seed=2), mentions)
     assert variants
     kinds, overall, _ = score_variants(discovery, variants)
     assert overall.queries > 0

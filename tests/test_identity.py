@@ -533,3 +533,38 @@ def test_a_very_common_name_joins_on_topic_when_one_record_follows_the_other(com
                     if a.name == "Jie Xu" and any(b.name == coauthor for b in w.authorships)}
             for place, coauthor in groups.items()}
     assert held["mit"] and held["mit"] == held["nvidia"], held
+
+
+def test_a_lone_work_of_a_very_common_name_needs_more_than_its_field(common_names):
+    """Issue 16: "Rethinking Long Context Generation" (COLING 2025, with Peng Li: the Tsinghua Yang
+    Liu, checked against the paper) sat in the Amazon Alexa Yang Liu's record, joined by `name+topic`
+    alone (cosine 0.66): a lone work of a name five or more people carry could join whichever record
+    of its field was nearest (Microsoft's was at 0.57). Now such a work needs a co-author in common too."""
+    works, vectors = common_names
+    doubtful = "paperlists-coling2025-2025.coling-main.131"
+    for shown in (works, hide_identifiers(works)):
+        resolution = resolve(shown, vectors)
+        amazon = {rid for rid, people in yang_liu_people(resolution, works).items() if "Amazon Alexa dialogue" in people}
+        assert amazon and researcher_of(resolution, doubtful, 3) not in amazon
+
+
+EVIDENCE = FIXTURES / "ml-venues.evidence.jsonl.gz"
+
+
+@pytest.mark.parametrize("ids", ["hidden", "shown"])
+def test_affiliations_joined_with_a_plus_and_coauthors_with_a_middle_initial_are_evidence(ids):
+    """Issue 16 (recall): ml-venues writes several affiliations as one string joined by "+", and one
+    co-author with and without a middle initial. Yoon Kim at "MIT CSAIL+MIT-IBM Watson AI" shares
+    MIT CSAIL with his other works; Gao Huang's works with "Kilian Weinberger" and with "Kilian Q.
+    Weinberger" share that co-author. Both names are very common (every part is a common syllable),
+    so nothing else joined the records."""
+    works = [p.work for p in read_records(EVIDENCE) if p.work is not None]
+    resolution = resolve(hide_identifiers(works) if ids == "hidden" else works, vectors_for(works))
+
+    def records(name: str, mark) -> set[str]:
+        return {researcher_of(resolution, w.id, a.position) for w in works for a in w.authorships
+                if a.name == name and mark(w, a)}
+
+    csail = records("Yoon Kim", lambda w, a: any("MIT CSAIL" in i.name.split("+") for i in a.institutions))
+    weinberger = records("Gao Huang", lambda w, a: any("Weinberger" in b.name for b in w.authorships))
+    assert len(csail) == 1 and len(weinberger) == 1, (csail, weinberger)
