@@ -103,6 +103,7 @@ SHORT_FORM_MIN_LETTERS = 3  # "Dan"/"Daniel"; shorter prefixes are initials or f
 SHORT_FORM_COAUTHORS = 2  # shared co-authors a short-form pair needs (on top of affiliation or topic)
 NAME_PART_MENTIONS = 10  # a word in this many names is a name part: "Xian"+"gang" is a name, not a short form
 ID_KINDS = ("orcid", "openalex", "openreview", "dblp")
+NO_KEYS: frozenset[str] = frozenset()  # one empty set shared by every mention without affiliations
 
 
 def name_tokens(name: str) -> list[str]:
@@ -226,8 +227,8 @@ class Mention:
     name: str
     tokens: list[str]
     identifiers: dict[str, str]
-    institutions: set[str]
-    coauthors: set[str]  # name keys of the other authors on the work
+    institutions: frozenset[str]
+    authors: frozenset[str]  # `coauthor_key`s of every author on the work, this one's too: one set shared by the work's mentions
 
 
 @dataclass
@@ -278,10 +279,12 @@ class Resolution:
 
 
 def mentions_of(works: list[Work]) -> list[Mention]:
+    """One mention per named author. The work's author keys are kept once per work, not once per
+    mention without its own key: a work with n authors would cost n^2 keys (2,831 arXiv authors: 748 MB)."""
     mentions = []
     for work in works:
-        keys = [coauthor_key(a.name) for a in work.authorships]
-        for a, own_key in zip(work.authorships, keys):
+        authors = frozenset(k for k in (coauthor_key(a.name) for a in work.authorships) if k)
+        for a in work.authorships:
             tokens = name_tokens(a.name)
             if not tokens:
                 continue
@@ -292,8 +295,8 @@ def mentions_of(works: list[Work]) -> list[Mention]:
                     name=a.name,
                     tokens=tokens,
                     identifiers=a.identifiers(),
-                    institutions={k for i in a.institutions for k in institution_keys(i.name)},
-                    coauthors={k for k in keys if k and k != own_key},
+                    institutions=frozenset(k for i in a.institutions for k in institution_keys(i.name)) or NO_KEYS,
+                    authors=authors,
                 )
             )
     return mentions
@@ -321,15 +324,20 @@ class NameFrequency:
 
 
 class _Clusters:
-    """Union-find over mentions with the evidence each cluster carries (one summed vector each)."""
+    """Union-find over mentions with the evidence each cluster carries (one summed vector each).
+
+    A lone mention's co-authors and affiliations are its mention's shared frozensets (its work's
+    author keys, without `own_key`, the one key that is its own); a merge copies them into a set of
+    the cluster's own, so memory grows with the clusters that merged, never with authors squared."""
 
     def __init__(self, mentions: list[Mention], vectors: dict[str, np.ndarray]):
         self.parent = list(range(len(mentions)))
         self.mentions = mentions
         self.ids: list[dict[str, set[str]]] = [{k: {v} for k, v in m.identifiers.items()} for m in mentions]
         self.works: list[set[str]] = [{m.work_id} for m in mentions]
-        self.coauthors: list[set[str]] = [set(m.coauthors) for m in mentions]
-        self.institutions: list[set[str]] = [set(m.institutions) for m in mentions]
+        self.coauthors: list[frozenset[str] | set[str]] = [m.authors for m in mentions]
+        self.own_key: list[str | None] = [coauthor_key(m.name) for m in mentions]  # None once copied
+        self.institutions: list[frozenset[str] | set[str]] = [m.institutions for m in mentions]
         self.names: list[set[tuple[str, ...]]] = [{tuple(m.tokens)} for m in mentions]
         self.sums: list[np.ndarray | None] = [vectors.get(m.work_id) for m in mentions]
         self.vectors = vectors
@@ -358,15 +366,34 @@ class _Clusters:
         for kind, values in self.ids[b].items():
             self.ids[a].setdefault(kind, set()).update(values)
         self.works[a] |= self.works[b]
-        self.coauthors[a] |= self.coauthors[b]
-        self.institutions[a] |= self.institutions[b]
+        self.coauthors[a] = self._grown(self.coauthors[a], self.coauthor_keys(a), self.coauthor_keys(b))
+        self.own_key[a] = self.own_key[b] = None
+        self.institutions[a] = self._grown(self.institutions[a], self.institutions[a], self.institutions[b])
         self.names[a] |= self.names[b]
         if self.sums[b] is not None:
             self.sums[a] = self.sums[b].copy() if self.sums[a] is None else self.sums[a] + self.sums[b]
-        for released in (self.works, self.coauthors, self.institutions, self.names):
+        for released in (self.works, self.names):
             released[b] = set()
+        self.coauthors[b] = self.institutions[b] = NO_KEYS
         self.sums[b] = None
         return a
+
+    @staticmethod
+    def _grown(held: frozenset[str] | set[str], mine: Collection[str], theirs: Collection[str]) -> set[str]:
+        """`mine` | `theirs` in a set of the cluster's own: `held` itself once copied, else a copy."""
+        grown = held if type(held) is set else set(mine)
+        grown.update(theirs)
+        return grown
+
+    def coauthor_keys(self, a: int) -> Collection[str]:
+        """The co-author name keys of cluster `a` (a lone mention's work's keys without its own)."""
+        own = self.own_key[a]
+        return self.coauthors[a] if own is None or own not in self.coauthors[a] else self.coauthors[a] - {own}
+
+    def shared_coauthors(self, a: int, b: int) -> set[str]:
+        shared = set(self.coauthors[a] & self.coauthors[b])
+        shared.difference_update((self.own_key[a], self.own_key[b]))
+        return shared
 
     def centroid(self, a: int) -> np.ndarray | None:
         s = self.sums[a]
@@ -441,7 +468,7 @@ class _Evidence:
         if self.compound(a, b):
             return None
         if fit == "short form":
-            shared = len(c.coauthors[a] & c.coauthors[b])
+            shared = len(c.shared_coauthors(a, b))
             related = bool(c.institutions[a] & c.institutions[b]) or similarity >= TOPIC_THRESHOLD
             return ("short-form+coauthor", 0.9) if shared >= SHORT_FORM_COAUTHORS and related else None
         names = [list(n) for n in c.names[a] | c.names[b]]
@@ -452,7 +479,7 @@ class _Evidence:
         rare_full = bool(full) and (all(self.frequency.is_rare(n) for n in full) or any(
             not is_abbreviated(list(n)) and self.frequency.is_rare(list(n)) for n in c.names[a] & c.names[b]))
         rare = rare_full and not abbreviated
-        shared = c.coauthors[a] & c.coauthors[b]
+        shared = c.shared_coauthors(a, b)
         if shared and (rare_full or len(shared) >= 2 or any(not self.common_name(k) for k in shared)):
             return "name+coauthor", 0.95
         if c.institutions[a] & c.institutions[b] and (rare_full or similarity >= AFFILIATION_TOPIC_THRESHOLD):
@@ -514,7 +541,8 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
     pairs: dict[tuple[int, int], float] = {}
     lowest = min(RARE_NAME_TOPIC_THRESHOLD, AFFILIATION_TOPIC_THRESHOLD)
     rare_names = {r: {" ".join(sorted(n)) for n in clusters.names[r] if rare.is_rare(list(n))} for r in roots}
-    for attribute in (clusters.coauthors, clusters.institutions, rare_names):
+    coauthors = {r: clusters.coauthor_keys(r) for r in roots}
+    for attribute in (coauthors, clusters.institutions, rare_names):
         index: dict[str, list[int]] = defaultdict(list)
         for r in roots:
             for value in attribute[r]:
