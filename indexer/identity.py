@@ -342,17 +342,12 @@ class _Clusters:
         self.names: list[set[tuple[str, ...]]] = [{tuple(m.tokens)} for m in mentions]
         self.sums: list[np.ndarray | None] = [vectors.get(m.work_id) for m in mentions]
         self.vectors = vectors
-        # Asked for again on every pass: kept for the block being resolved (`new_block` empties them).
+        # Centroids, asked for by several stages of a pass and again on the next: kept for the block
+        # being resolved (`new_block` empties them, so memory stays with one block).
         self.centroids: dict[int, np.ndarray | None] = {}
-        # Rare-name pairs between cluster states ((root, works): a cluster changes only by growing), and
-        # per rare name the states already compared with every other cluster of that name.
-        self.related: dict[tuple[int, int], set[tuple[int, int]]] = defaultdict(set)
-        self.compared: dict[str, set[tuple[int, int]]] = defaultdict(set)
 
     def new_block(self) -> None:
         self.centroids.clear()
-        self.related.clear()
-        self.compared.clear()
 
     def find(self, i: int) -> int:
         while self.parent[i] != i:
@@ -561,11 +556,11 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
         for r in roots:
             for value in attribute[r]:
                 index[value].append(r)
-        for value, group in index.items():
+        for group in index.values():
             if len(group) < 2:
                 continue
             if attribute is rare_names:
-                pairs.update(dict.fromkeys(_rare_name_pairs(clusters, group, lowest, value), 0.0))
+                pairs.update(dict.fromkeys(_rare_name_pairs(clusters, group, lowest), 0.0))
                 continue
             pairs.update(dict.fromkeys(combinations(group, 2), 0.0))  # a group lists roots in ascending order
     with_vectors = [(r, c) for r in roots if (c := clusters.centroid(r)) is not None]
@@ -590,41 +585,23 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
     return pairs
 
 
-def _rare_name_pairs(clusters: _Clusters, group: list[int], lowest: float, name: str) -> list[tuple[int, int]]:
-    """Pairs of `group` (clusters sharing the rare `name`) whose centroids or closest works reach the
+def _rare_name_pairs(clusters: _Clusters, group: list[int], lowest: float) -> list[tuple[int, int]]:
+    """Pairs of `group` (clusters sharing a rare name) whose centroids or closest works reach the
     `lowest` cosine any rule accepts: without a shared co-author or affiliation (paired by their
     own indexes) no rule joins the others. A rare name carried by many clusters would otherwise give
     all-against-all pairs, each stacking its works (quadratic in the mentions); here one product of
     the group's work vectors gives every pair's closest works (TOLERANCE keeps float rounding from
-    dropping a pair the rules, which compute the exact cosine, would accept). Only the clusters new
-    since the last pass are multiplied (by all): the group's full product on every pass grew with
-    the square of the name's mentions (8x the time for 4x the mentions)."""
+    dropping a pair the rules, which compute the exact cosine, would accept)."""
     members = [r for r in group if clusters.centroid(r) is not None]
     if len(members) < 2:
         return []
-    state = {r: (r, len(clusters.works[r])) for r in members}
-    compared = clusters.compared[name]
-    fresh = [r for r in members if state[r] not in compared]
-    if fresh:
-        rows = [[clusters.vectors[w] for w in clusters.works[r] if w in clusters.vectors] for r in members]
-        starts = np.cumsum([0] + [len(r) for r in rows[:-1]])
-        works = np.stack([v for r in rows for v in r]).astype(np.float32)
-        at = {r: x for x, r in enumerate(members)}
-        new_rows = [rows[at[r]] for r in fresh]
-        new_starts = np.cumsum([0] + [len(r) for r in new_rows[:-1]])
-        new_works = np.stack([v for r in new_rows for v in r]).astype(np.float32)
-        closest = np.maximum.reduceat(np.maximum.reduceat(new_works @ works.T, new_starts, axis=0), starts, axis=1)
-        centroids = np.stack([clusters.centroid(r) for r in members]).astype(np.float32)
-        new_centroids = centroids[[at[r] for r in fresh]]
-        related = np.maximum(closest, new_centroids @ centroids.T) >= lowest - TOLERANCE
-        for x, y in zip(*np.nonzero(related)):
-            a, b = state[fresh[x]], state[members[y]]
-            if a != b:
-                clusters.related[a].add(b)
-                clusters.related[b].add(a)
-        compared.update(state[r] for r in fresh)
-    now = set(state.values())
-    return [(r, other[0]) for r in members for other in clusters.related.get(state[r], ()) if other in now and r < other[0]]
+    rows = [[clusters.vectors[w] for w in clusters.works[r] if w in clusters.vectors] for r in members]
+    starts = np.cumsum([0] + [len(r) for r in rows[:-1]])
+    works = np.stack([v for r in rows for v in r]).astype(np.float32)
+    closest = np.maximum.reduceat(np.maximum.reduceat(works @ works.T, starts, axis=0), starts, axis=1)
+    centroids = np.stack([clusters.centroid(r) for r in members]).astype(np.float32)
+    related = np.triu(np.maximum(closest, centroids @ centroids.T) >= lowest - TOLERANCE, k=1)
+    return [(min(members[x], members[y]), max(members[x], members[y])) for x, y in zip(*np.nonzero(related))]
 
 
 def resolve(
