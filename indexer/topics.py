@@ -479,15 +479,16 @@ class _Phrases:
 
 
 def _cluster_labels(
-    phrases: _Phrases, counts: _Counts, min_share: float = MIN_LABEL_SHARE, may_name: Callable[[str], bool] | None = None,
+    phrases: _Phrases, counts: _Counts, min_share: float = MIN_LABEL_SHARE, nameable: np.ndarray | None = None,
 ) -> dict[int, str]:
     """c-TF-IDF: each group's best candidate phrase found in at least `min_share` of its works
     (of the rows `counts` were summed over: the works that will carry the label), among the phrases
-    `may_name` accepts (by default: any phrase of several words, a lone word that is no modifier)."""
+    `nameable` marks (a mask over the vocabulary; by default: any phrase of several words, a lone
+    word that is no modifier)."""
     vocabulary, idf, in_group, sizes = phrases.vocabulary, phrases.idf, phrases.in_touch_order(counts), counts.sizes
     n_groups = len(sizes)
-    may_name = may_name or (lambda p: " " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)))
-    nameable = np.array([may_name(p) for p in vocabulary], dtype=bool)
+    if nameable is None:
+        nameable = np.array([" " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)) for p in vocabulary], dtype=bool)
     rows = np.repeat(np.arange(n_groups), np.diff(in_group.indptr))
     share = in_group.data / np.maximum(sizes[rows], 1)
     eligible = (share >= min_share) & (in_group.data >= 2) & nameable[in_group.indices]
@@ -523,24 +524,20 @@ def _field_labels(phrases: _Phrases, counts: _Counts, recognised: set[str]) -> d
     several words, or a lone word only where a source's vocabulary uses it as a label ("Optics"; not
     "Mass", nor an adjective); a phrase mostly said as part of a longer one names the field by that
     one (`_field_phrases`, over every work saying it), and one that mostly qualifies a following word is passed over."""
-    passed_over: set[str] = set()
     said_as: dict[str, str | None] = {}
-
-    def may_name(p: str) -> bool:
-        if p in passed_over:
-            return False
-        return " " in p or (p in recognised and p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS))
-
+    # Judged once over the whole vocabulary (millions of phrases at 100k works), not on every round.
+    nameable = np.array([" " in p or (p in recognised and p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS))
+                         for p in phrases.vocabulary], dtype=bool)
     while True:
-        chosen = {**_cluster_labels(phrases, counts, min_share=0, may_name=may_name),
-                  **_cluster_labels(phrases, counts, min_share=MIN_FIELD_LABEL_SHARE, may_name=may_name)}
+        chosen = {**_cluster_labels(phrases, counts, min_share=0, nameable=nameable),
+                  **_cluster_labels(phrases, counts, min_share=MIN_FIELD_LABEL_SHARE, nameable=nameable)}
         unjudged = {p for p in chosen.values() if " " in p and p not in said_as}
         said_as.update(_field_phrases(unjudged, phrases.saying))
         named = {group: said_as[phrase] if " " in phrase else phrase for group, phrase in chosen.items()}
         qualifiers = {chosen[g] for g, name in named.items() if name is None}
         if not qualifiers:
             return named
-        passed_over |= qualifiers
+        nameable[[phrases.column[q] for q in qualifiers]] = False  # passed over from now on
 
 
 def _field_phrase(phrase: str, texts: list[str]) -> str | None:
