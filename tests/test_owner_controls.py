@@ -194,7 +194,7 @@ def test_build_docs_leaves_excluded_works_out_of_vector_and_topics():
     vectors = {f"W{i}": np.eye(3, dtype=np.float32)[i] for i in range(3)}
     topics = {f"W{i}": [TopicRef(f"t-{i}", f"topic {i}")] for i in range(3)}
     members = [Mention(key=f"W{i}#0", work_id=f"W{i}", name="Ada Lovelace", tokens=["ada", "lovelace"],
-                       identifiers={}, institutions=set(), coauthors=set()) for i in range(3)]
+                       identifiers={}, institutions=frozenset(), authors=frozenset()) for i in range(3)]
     resolution = Resolution(members={"r-ada": members},
                             links={m.key: Link("r-ada", "name", 1.0) for m in members})
     (plain,) = aggregates.build_docs(works, resolution, topics, {}, vectors).researchers()
