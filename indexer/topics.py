@@ -480,12 +480,15 @@ class _Phrases:
 
 def _cluster_labels(
     phrases: _Phrases, counts: _Counts, min_share: float = MIN_LABEL_SHARE, nameable: np.ndarray | None = None,
+    in_group: sparse.csr_matrix | None = None,
 ) -> dict[int, str]:
     """c-TF-IDF: each group's best candidate phrase found in at least `min_share` of its works
     (of the rows `counts` were summed over: the works that will carry the label), among the phrases
     `nameable` marks (a mask over the vocabulary; by default: any phrase of several words, a lone
-    word that is no modifier)."""
-    vocabulary, idf, in_group, sizes = phrases.vocabulary, phrases.idf, phrases.in_touch_order(counts), counts.sizes
+    word that is no modifier). `in_group` is `phrases.in_touch_order(counts)`, when a caller has it."""
+    vocabulary, idf, sizes = phrases.vocabulary, phrases.idf, counts.sizes
+    if in_group is None:
+        in_group = phrases.in_touch_order(counts)
     n_groups = len(sizes)
     if nameable is None:
         nameable = np.array([" " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)) for p in vocabulary], dtype=bool)
@@ -528,9 +531,10 @@ def _field_labels(phrases: _Phrases, counts: _Counts, recognised: set[str]) -> d
     # Judged once over the whole vocabulary (millions of phrases at 100k works), not on every round.
     nameable = np.array([" " in p or (p in recognised and p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS))
                          for p in phrases.vocabulary], dtype=bool)
+    in_group = phrases.in_touch_order(counts)  # sorted once too: the counts do not change between rounds
     while True:
-        chosen = {**_cluster_labels(phrases, counts, min_share=0, nameable=nameable),
-                  **_cluster_labels(phrases, counts, min_share=MIN_FIELD_LABEL_SHARE, nameable=nameable)}
+        chosen = {**_cluster_labels(phrases, counts, min_share=0, nameable=nameable, in_group=in_group),
+                  **_cluster_labels(phrases, counts, min_share=MIN_FIELD_LABEL_SHARE, nameable=nameable, in_group=in_group)}
         unjudged = {p for p in chosen.values() if " " in p and p not in said_as}
         said_as.update(_field_phrases(unjudged, phrases.saying))
         named = {group: said_as[phrase] if " " in phrase else phrase for group, phrase in chosen.items()}
