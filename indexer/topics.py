@@ -408,6 +408,32 @@ class _Phrases:
         del df, met
         self.column = {p: i for i, p in enumerate(self.vocabulary)}
 
+    @functools.cached_property
+    def several_words(self) -> np.ndarray:
+        """Mask over the vocabulary: phrases of more than one word."""
+        return np.fromiter((" " in p for p in self.vocabulary), dtype=bool, count=len(self.vocabulary))
+
+    @functools.cached_property
+    def _containing(self) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+        """word -> its number, and the columns of the phrases saying each word, grouped by word
+        (flat arrays: millions of phrases at 100k works would cost far more as lists)."""
+        numbers: dict[str, int] = {}
+        word_of, column_of = array("q"), array("q")
+        for column in np.flatnonzero(self.several_words).tolist():
+            for word in set(self.vocabulary[column].split()):
+                word_of.append(numbers.setdefault(word, len(numbers)))
+                column_of.append(column)
+        words = np.frombuffer(word_of, dtype=np.int64)
+        order = np.argsort(words, kind="stable")
+        starts = np.searchsorted(words[order], np.arange(len(numbers) + 1))
+        return numbers, np.frombuffer(column_of, dtype=np.int64)[order], starts
+
+    def containing(self, word: str) -> np.ndarray:
+        """The columns of the phrases of several words that have `word` among their words (ascending)."""
+        numbers, columns, starts = self._containing
+        number = numbers.get(word)
+        return columns[:0] if number is None else columns[starts[number] : starts[number + 1]]
+
     def counts(self, *selections: tuple[np.ndarray, int, np.ndarray | None]) -> list[_Counts]:
         """For each (groups: row -> group, number of groups, rows or None for all), the counts of
         its groups over its rows, all from one pass over the texts."""
@@ -497,26 +523,31 @@ def _cluster_labels(
     eligible = (share >= min_share) & (in_group.data >= 2) & nameable[in_group.indices]
     # A phrase eligible in many groups ("theory", "observation") names none of them.
     spread = np.log(1 + n_groups / np.maximum(np.bincount(in_group.indices[eligible], minlength=len(vocabulary)), 1))
+    several_words = phrases.several_words
     labels = {}
-    for g in range(n_groups):
+    for g in range(n_groups):  # array operations per group: a group may have millions of phrases at 1M works
         span = slice(in_group.indptr[g], in_group.indptr[g + 1])
         ok = eligible[span]
         terms = in_group.indices[span][ok]
         if not len(terms):
             continue
-        score = dict(zip(terms.tolist(), (share[span][ok] * idf[terms] * spread[terms]).tolist()))
-        best = max(score, key=score.get)
+        score = share[span][ok] * idf[terms] * spread[terms]
+        top = int(np.argmax(score))  # the first of equal scores, in the group's touch order
         # A phrase that narrows the best word ("label" -> "noisy label") names the group better.
-        several = [t for t in score if " " in vocabulary[t]]
-        narrower = [t for t in several if vocabulary[best] in vocabulary[t].split()]
-        best_phrase = max(narrower or several, key=score.get, default=None)
-        if best_phrase is not None and score[best_phrase] >= PHRASE_PREFERENCE * score[best]:
-            best = best_phrase
-        if " " not in vocabulary[best]:  # a lone word ("Language") narrows to a phrase of a fair share
+        several = np.flatnonzero(several_words[terms])
+        narrower = several[np.isin(terms[several], phrases.containing(vocabulary[terms[top]]))]
+        candidates = narrower if len(narrower) else several
+        if len(candidates):
+            phrase = int(candidates[np.argmax(score[candidates])])
+            if score[phrase] >= PHRASE_PREFERENCE * score[top]:
+                top = phrase
+        best = int(terms[top])
+        if not several_words[best]:  # a lone word ("Language") narrows to a phrase of a fair share
             all_terms, counts = in_group.indices[span], in_group.data[span]
             fair = (share[span] >= MIN_NARROWING_SHARE) & (counts >= 2)
-            narrower = [t for t in all_terms[fair].tolist() if vocabulary[best] in vocabulary[t].split() and t != best]
-            best = max(narrower, key=lambda t: in_group[g, t] * idf[t], default=best)
+            narrower = np.flatnonzero(fair & np.isin(all_terms, phrases.containing(vocabulary[best])))
+            if len(narrower):
+                best = int(all_terms[narrower[np.argmax(counts[narrower] * idf[all_terms[narrower]])]])
         labels[g] = vocabulary[best]
     return labels
 
