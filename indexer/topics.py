@@ -504,38 +504,57 @@ class _Phrases:
                         yield phrase, text
 
 
-def _cluster_labels(
-    phrases: _Phrases, counts: _Counts, min_share: float = MIN_LABEL_SHARE, nameable: np.ndarray | None = None,
-    in_group: sparse.csr_matrix | None = None,
-) -> dict[int, str]:
+def _cluster_labels(phrases: _Phrases, counts: _Counts, min_share: float = MIN_LABEL_SHARE) -> dict[int, str]:
     """c-TF-IDF: each group's best candidate phrase found in at least `min_share` of its works
-    (of the rows `counts` were summed over: the works that will carry the label), among the phrases
-    `nameable` marks (a mask over the vocabulary; by default: any phrase of several words, a lone
-    word that is no modifier). `in_group` is `phrases.in_touch_order(counts)`, when a caller has it."""
-    vocabulary, idf, sizes = phrases.vocabulary, phrases.idf, counts.sizes
-    if in_group is None:
-        in_group = phrases.in_touch_order(counts)
-    n_groups = len(sizes)
-    if nameable is None:
-        nameable = np.array([" " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)) for p in vocabulary], dtype=bool)
-    rows = np.repeat(np.arange(n_groups), np.diff(in_group.indptr))
-    share = in_group.data / np.maximum(sizes[rows], 1)
-    eligible = (share >= min_share) & (in_group.data >= 2) & nameable[in_group.indices]
-    # A phrase eligible in many groups ("theory", "observation") names none of them.
-    spread = np.log(1 + n_groups / np.maximum(np.bincount(in_group.indices[eligible], minlength=len(vocabulary)), 1))
-    several_words = phrases.several_words
-    labels = {}
-    for g in range(n_groups):  # array operations per group: a group may have millions of phrases at 1M works
+    (of the rows `counts` were summed over: the works that will carry the label); see `_Labeller`."""
+    nameable = np.array([" " in p or (p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS)) for p in phrases.vocabulary], dtype=bool)
+    return _Labeller(phrases, counts, min_share, nameable, phrases.in_touch_order(counts)).labels()
+
+
+class _Labeller:
+    """The labels of `_cluster_labels` among the phrases `nameable` marks (a mask over the vocabulary),
+    kept so that when phrases are passed over (`pass_over`) only the groups where they were eligible
+    are labelled again. A phrase's spread (in how many groups it is eligible) does not change when
+    other phrases are turned off, so one computation serves every round."""
+
+    def __init__(self, phrases: _Phrases, counts: _Counts, min_share: float, nameable: np.ndarray, in_group: sparse.csr_matrix):
+        self.phrases, self.in_group, self.nameable = phrases, in_group, nameable
+        n_groups = len(counts.sizes)
+        rows = np.repeat(np.arange(n_groups), np.diff(in_group.indptr))
+        self.share = in_group.data / np.maximum(counts.sizes[rows], 1)
+        self.fits = (self.share >= min_share) & (in_group.data >= 2)
+        eligible = self.fits & nameable[in_group.indices]
+        # A phrase eligible in many groups ("theory", "observation") names none of them.
+        self.spread = np.log(1 + n_groups / np.maximum(np.bincount(in_group.indices[eligible], minlength=len(phrases.vocabulary)), 1))
+        self.chosen: dict[int, str] = {}
+        for group in range(n_groups):
+            self._label(group)
+
+    def labels(self) -> dict[int, str]:
+        return dict(sorted(self.chosen.items()))
+
+    def pass_over(self, columns: list[int]) -> None:
+        """Turn `columns` off (in the shared `nameable` mask too) and label again the groups having them."""
+        self.nameable[columns] = False
+        having = self.in_group[:, columns].tocsr().getnnz(axis=1).nonzero()[0]
+        for group in having.tolist():
+            self._label(group)
+
+    def _label(self, g: int) -> None:
+        """Group g's best eligible phrase; a phrase narrowing it, or a fair-share phrase narrowing a lone word."""
+        in_group, vocabulary, idf = self.in_group, self.phrases.vocabulary, self.phrases.idf
         span = slice(in_group.indptr[g], in_group.indptr[g + 1])
-        ok = eligible[span]
+        ok = self.fits[span] & self.nameable[in_group.indices[span]]
         terms = in_group.indices[span][ok]
         if not len(terms):
-            continue
-        score = share[span][ok] * idf[terms] * spread[terms]
+            self.chosen.pop(g, None)
+            return
+        several_words = self.phrases.several_words
+        score = self.share[span][ok] * idf[terms] * self.spread[terms]
         top = int(np.argmax(score))  # the first of equal scores, in the group's touch order
         # A phrase that narrows the best word ("label" -> "noisy label") names the group better.
         several = np.flatnonzero(several_words[terms])
-        narrower = several[np.isin(terms[several], phrases.containing(vocabulary[terms[top]]))]
+        narrower = several[np.isin(terms[several], self.phrases.containing(vocabulary[terms[top]]))]
         candidates = narrower if len(narrower) else several
         if len(candidates):
             phrase = int(candidates[np.argmax(score[candidates])])
@@ -544,12 +563,11 @@ def _cluster_labels(
         best = int(terms[top])
         if not several_words[best]:  # a lone word ("Language") narrows to a phrase of a fair share
             all_terms, counts = in_group.indices[span], in_group.data[span]
-            fair = (share[span] >= MIN_NARROWING_SHARE) & (counts >= 2)
-            narrower = np.flatnonzero(fair & np.isin(all_terms, phrases.containing(vocabulary[best])))
+            fair = (self.share[span] >= MIN_NARROWING_SHARE) & (counts >= 2)
+            narrower = np.flatnonzero(fair & np.isin(all_terms, self.phrases.containing(vocabulary[best])))
             if len(narrower):
                 best = int(all_terms[narrower[np.argmax(counts[narrower] * idf[all_terms[narrower]])]])
-        labels[g] = vocabulary[best]
-    return labels
+        self.chosen[g] = vocabulary[best]
 
 
 def _field_labels(phrases: _Phrases, counts: _Counts, recognised: set[str]) -> dict[int, str]:
@@ -563,16 +581,19 @@ def _field_labels(phrases: _Phrases, counts: _Counts, recognised: set[str]) -> d
     nameable = np.array([" " in p or (p in recognised and p not in NOT_ALONE and not p.endswith(_MODIFIER_ENDINGS))
                          for p in phrases.vocabulary], dtype=bool)
     in_group = phrases.in_touch_order(counts)  # sorted once too: the counts do not change between rounds
+    # Every round relabels only the groups where a passed-over phrase was eligible (hundreds of rounds at 100k works).
+    any_share, fair_share = (_Labeller(phrases, counts, share, nameable, in_group) for share in (0, MIN_FIELD_LABEL_SHARE))
     while True:
-        chosen = {**_cluster_labels(phrases, counts, min_share=0, nameable=nameable, in_group=in_group),
-                  **_cluster_labels(phrases, counts, min_share=MIN_FIELD_LABEL_SHARE, nameable=nameable, in_group=in_group)}
+        chosen = {**any_share.labels(), **fair_share.labels()}
         unjudged = {p for p in chosen.values() if " " in p and p not in said_as}
         said_as.update(_field_phrases(unjudged, phrases.saying))
         named = {group: said_as[phrase] if " " in phrase else phrase for group, phrase in chosen.items()}
         qualifiers = {chosen[g] for g, name in named.items() if name is None}
         if not qualifiers:
             return named
-        nameable[[phrases.column[q] for q in qualifiers]] = False  # passed over from now on
+        passed_over = [phrases.column[q] for q in qualifiers]
+        any_share.pass_over(passed_over)
+        fair_share.pass_over(passed_over)
 
 
 def _field_phrase(phrase: str, texts: list[str]) -> str | None:
