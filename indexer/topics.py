@@ -519,6 +519,7 @@ class _Labeller:
 
     def __init__(self, phrases: _Phrases, counts: _Counts, min_share: float, nameable: np.ndarray, in_group: sparse.csr_matrix):
         self.phrases, self.in_group, self.nameable = phrases, in_group, nameable
+        self.by_phrase = in_group.tocsc()  # phrase -> the groups saying it, for `pass_over`
         n_groups = len(counts.sizes)
         rows = np.repeat(np.arange(n_groups), np.diff(in_group.indptr))
         self.share = in_group.data / np.maximum(counts.sizes[rows], 1)
@@ -536,8 +537,8 @@ class _Labeller:
     def pass_over(self, columns: list[int]) -> None:
         """Turn `columns` off (in the shared `nameable` mask too) and label again the groups having them."""
         self.nameable[columns] = False
-        having = self.in_group[:, columns].tocsr().getnnz(axis=1).nonzero()[0]
-        for group in having.tolist():
+        indptr, groups = self.by_phrase.indptr, self.by_phrase.indices
+        for group in np.unique(np.concatenate([groups[indptr[c] : indptr[c + 1]] for c in columns])).tolist():
             self._label(group)
 
     def _label(self, g: int) -> None:
