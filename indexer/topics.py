@@ -562,9 +562,9 @@ class _Labeller:
             if score[phrase] >= PHRASE_PREFERENCE * score[top]:
                 top = phrase
         best = int(terms[top])
-        if not several_words[best]:  # a lone word ("Language") narrows to a phrase of a fair share
+        if not several_words[best]:  # a lone word ("Language") narrows to a phrase of a fair share, never one passed over
             all_terms, counts = in_group.indices[span], in_group.data[span]
-            fair = (self.share[span] >= MIN_NARROWING_SHARE) & (counts >= 2)
+            fair = (self.share[span] >= MIN_NARROWING_SHARE) & (counts >= 2) & self.nameable[all_terms]
             narrower = np.flatnonzero(fair & np.isin(all_terms, self.phrases.containing(vocabulary[best])))
             if len(narrower):
                 best = int(all_terms[narrower[np.argmax(counts[narrower] * idf[all_terms[narrower]])]])

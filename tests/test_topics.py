@@ -257,6 +257,20 @@ def test_fields_are_named_by_whole_noun_phrases_on_real_records():
         assert _field_phrase(name, [t for t, g in zip(texts, groups) if g == group]) == name  # whole, and no qualifier
 
 
+def test_a_field_named_by_a_lone_word_never_narrows_to_a_phrase_passed_over():
+    """"Adaptive optics" qualifies varied words, so it is passed over; the lone word "optics" then
+    names the field. Narrowing the word back to the passed-over phrase used to repeat the round forever (this test hung)."""
+    texts = ["Adaptive optics systems for telescopes.", "Adaptive optics imaging of the retina.",
+             "Adaptive optics correction in microscopy.", "Adaptive optics wavefront sensing.",
+             "Graph neural networks for molecules.", "Graph neural networks on citation data.",
+             "Graph neural networks in chemistry.", "Graph neural networks at scale."]
+    assert _field_phrase("adaptive optics", texts[:4]) is None
+    phrases = _phrases(texts)
+    groups = np.array([0] * 4 + [1] * 4)
+    assert _field_labels(phrases, *phrases.counts((groups, 2, None)), recognised={"optics"}) == {
+        0: "optics", 1: "graph neural network"}
+
+
 def test_a_phrase_said_mostly_inside_a_longer_one_names_a_field_by_that_one():
     """Judged by the words around the phrase in its works: extended when one longer phrase dominates,
     passed over when it mostly qualifies the word after it."""
