@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -371,7 +372,7 @@ class _Phrases:
     array (up to 2) and the exact counts keep only phrases whose bucket reached two: memory follows
     the vocabulary, not the corpus. Collisions only let a few once-said phrases into the exact count."""
 
-    def __init__(self, texts: Iterable[tuple[int, str]]):
+    def __init__(self, texts: Iterable[tuple[int, str]], lap: Callable[[str], None] = lambda _: None):
         self.texts = texts
         buckets = np.zeros(1 << HASH_BITS, dtype=np.uint8)
         pending = array("q")
@@ -386,6 +387,7 @@ class _Phrases:
             if len(pending) >= COUNT_CHUNK:
                 flush()
         flush()
+        lap("hashed count")
         df: Counter = Counter()
         met: dict[str, int] = {}
         n_docs = 0
@@ -407,6 +409,7 @@ class _Phrases:
         self.met = np.array([met[p] for p in self.vocabulary], dtype=np.int64)
         del df, met
         self.column = {p: i for i, p in enumerate(self.vocabulary)}
+        lap("vocabulary")
 
     def counts(self, *selections: tuple[np.ndarray, int, np.ndarray | None]) -> list[_Counts]:
         """For each (groups: row -> group, number of groups, rows or None for all), the counts of
@@ -636,12 +639,29 @@ def _displays(wanted: list[tuple[str, np.ndarray, int]], texts: Iterable[tuple[i
         result[key] = " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in re.split(r"\s+", surface))
     return result
 
-def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
+class _Laps:
+    """Seconds per sub-step of the stage, added up in `into` (bench/topics.py's; None keeps nothing)."""
+
+    def __init__(self, into: dict[str, float] | None):
+        self.into, self.clock = into, time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        if self.into is not None:
+            self.into[step] = self.into.get(step, 0.0) + now - self.clock
+        self.clock = now
+
+
+def assign_topics(
+    works: Iterable[Work], vectors: Mapping[str, np.ndarray], seconds: dict[str, float] | None = None
+) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
     """Work id -> its weighted fields and topics; topic id -> origin ("source" or "derived").
 
     `works` is read several times (a list, or the build's catalog snapshot, which reads the catalog
     again on each pass), in any order: what stays in memory is each work's labels, its vector row
-    and cluster, and phrase counts per cluster, never the titles and abstracts."""
+    and cluster, and phrase counts per cluster, never the titles and abstracts. `seconds` receives
+    the time of each sub-step (for `bench/topics.py`)."""
+    lap = _Laps(seconds)
     records: list[_Labels] = []
     long_forms = acronyms(_kept(works, records))
     records.sort(key=lambda w: w.id)  # ties (display spellings, parents, clusters) never follow input order
@@ -675,21 +695,28 @@ def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> t
                     origin.setdefault(canonical(field), "source")
 
     embedded = [w for w in records if w.id in vectors]
+    lap("source labels")
     if embedded:
         matrix = np.stack([vectors[w.id] for w in embedded]).astype(np.float32)
         clusters = _cluster(matrix)
+        lap("clustering")
         texts = _Texts(works, {w.id: row for row, w in enumerate(embedded)})
-        phrases = _Phrases(texts)
+        phrases = _Phrases(texts, lap)
         unlabelled = np.array([i for i, w in enumerate(embedded) if len(topics[w.id]) < MIN_SOURCE_TOPICS], dtype=int)
         coarse = clusters.coarse_of[clusters.fine]
         counts, coarse_counts = phrases.counts((clusters.fine, len(clusters.centroids), unlabelled),
                                                (coarse, int(coarse.max()) + 1, None))
+        lap("counts")
         fine = _cluster_labels(phrases, counts)
+        lap("labels")
         for _ in range(SPLIT_ROUNDS):
             halved = _halve_unnamed(matrix, clusters.fine, set(clusters.fine[unlabelled].tolist()) - set(fine))
+            lap("clustering")
             counts = _recounted(phrases, counts, clusters.fine, halved, unlabelled)
+            lap("counts")
             clusters.fine = halved
             fine = _cluster_labels(phrases, counts)
+            lap("labels")
         fine_labels = {c: canonical(k) for c, k in fine.items()}
         for longer, key in _shortened(Counter(k for own in topics.values() for k in own), set(fine_labels.values())).items():
             for work_id, own in topics.items():
@@ -697,6 +724,7 @@ def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> t
                     topics[work_id] = {key if k == longer else k: w for k, w in own.items()}
             del display[longer]  # the works' own spelling of the shorter form names the topic
             origin[key] = origin.pop(longer)
+        lap("labels")
         coarse_labels = {c: canonical(k) for c, k in _field_labels(phrases, coarse_counts, recognised).items()}
         del counts, coarse_counts
         coarse_fields = _coarse_fields(embedded, coarse, fields, coarse_labels)
@@ -706,8 +734,10 @@ def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> t
             if key not in display:
                 wanted.setdefault(key, (key, labels, group))
                 origin.setdefault(key, "derived")
+        lap("field naming")
         for key, label in _displays(list(wanted.values()), texts).items():
             display[key][label] += 1
+        lap("displays")
         keys, centroids, floors = _topic_centroids(embedded, matrix, topics, clusters, fine_labels)
         for start in range(0, len(embedded), SIMILARITY_ROWS):  # a block of works x every topic at a time
             sims = matrix[start : start + SIMILARITY_ROWS] @ centroids.T
@@ -746,6 +776,7 @@ def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> t
             origin.setdefault(key, "derived")
             own.append(TopicRef(topic_id(key), refs[key]))
         result[work.id] = own
+    lap("assignment")
     return result, {topic_id(k): o for k, o in origin.items()}
 
 
