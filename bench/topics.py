@@ -68,7 +68,7 @@ def run(catalog_path: Path, scratch: Path) -> dict:
             rss_before = peak_rss_mb(reset=True)
             clock, cpu = time.perf_counter(), time.process_time()
             steps = StepPeaks()
-            work_topics, origin = topics.assign_topics(works, vectors, seconds=steps)
+            work_topics, origin = topics.assign_topics(works, vectors, seconds=steps, directory=scratch)
             seconds, cpu_seconds = time.perf_counter() - clock, time.process_time() - cpu
         finally:
             works.close()
