@@ -178,7 +178,7 @@ def build_corpus(
     if progress:
         progress("topics", 0, 1)
     if plan is None:
-        work_topics, origin = topics.assign_topics(works, vectors)
+        work_topics, origin = topics.assign_topics(works, vectors, directory=catalog.path.parent)
         catalog.store_work_topics(_refs_as_dicts(work_topics), origin, replace=True)
     else:
         work_topics, origin = _topics_from_model(catalog, stored, works, vectors, plan)

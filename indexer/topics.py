@@ -33,9 +33,13 @@ from __future__ import annotations
 
 import functools
 import re
+import tempfile
+import time
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import compress
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
@@ -282,6 +286,12 @@ def candidate_phrases(text: str) -> list[str]:
     return phrases
 
 
+def _may_be_candidate(phrase: str) -> bool:
+    """Whether `candidate_phrases` may give `phrase` for some text (a necessary condition only)."""
+    words = phrase.split()
+    return len(words) <= 3 and words[0] not in GENERIC and words[-1] not in GENERIC
+
+
 @dataclass
 class _Clusters:
     fine: np.ndarray  # work row -> fine cluster
@@ -362,16 +372,18 @@ class _Counts:
 
 
 class _Phrases:
-    """The candidate phrases of a stream of (row, text), read pass by pass, never the texts kept: the
-    vocabulary is every phrase two texts or more say (alphabetical), with its inverse document
-    frequency and where the corpus first says it (row, then place in that text's phrases);
-    `counts` sums them by group in one more pass.
+    """The candidate phrases of a stream of (row, text), never the texts kept: the vocabulary is every
+    phrase two texts or more say (alphabetical), with its inverse document frequency and where the
+    corpus first says it (row, then place in that text's phrases); `counts` sums them by group.
 
     Most distinct phrases are said once, so a first pass counts texts per hashed phrase in a fixed
     array (up to 2) and the exact counts keep only phrases whose bucket reached two: memory follows
-    the vocabulary, not the corpus. Collisions only let a few once-said phrases into the exact count."""
+    the vocabulary, not the corpus. Collisions only let a few once-said phrases into the exact count.
+    That second pass also keeps each text's vocabulary phrases as int32 column ids in a file (mapped,
+    so the page cache holds it), from which `counts` and `saying` work without splitting texts again."""
 
-    def __init__(self, texts: Iterable[tuple[int, str]]):
+    def __init__(self, texts: Iterable[tuple[int, str]], lap: Callable[[str], None] = lambda _: None,
+                 directory: Path | None = None):
         self.texts = texts
         buckets = np.zeros(1 << HASH_BITS, dtype=np.uint8)
         pending = array("q")
@@ -386,27 +398,70 @@ class _Phrases:
             if len(pending) >= COUNT_CHUNK:
                 flush()
         flush()
-        df: Counter = Counter()
-        met: dict[str, int] = {}
-        n_docs = 0
+        lap("hashed count")
+        self._file = tempfile.TemporaryFile(prefix="topic-phrases-", suffix=".i32", dir=directory)
+        first_id: dict[str, int] = {}  # phrase -> id in order of first sight
+        df, met = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        ids, wheres, rows, lengths = array("i"), array("q"), array("i"), array("q")
+
+        def keep() -> None:  # a chunk of (phrase id, where said) into the file, df and first place
+            nonlocal df, met
+            grown = len(first_id) - len(df)
+            df = np.concatenate([df, np.zeros(grown, dtype=np.int64)])
+            met = np.concatenate([met, np.full(grown, np.iinfo(np.int64).max)])
+            chunk = np.frombuffer(ids, dtype=np.int32)
+            df += np.bincount(chunk, minlength=len(df))
+            np.minimum.at(met, chunk, np.frombuffer(wheres, dtype=np.int64))
+            del chunk  # a view of `ids`, which is emptied next
+            ids.tofile(self._file)
+            del ids[:], wheres[:]
+
         for row, text in texts:
             places: dict[str, int] = {}
             for place, phrase in enumerate(candidate_phrases(text)):
                 places.setdefault(phrase, place)
             hashed = np.fromiter((hash(phrase) & HASH_MASK for phrase in places), dtype=np.int64, count=len(places))
-            for (phrase, place), twice in zip(places.items(), (buckets[hashed] >= 2).tolist()):
-                if twice:
-                    df[phrase] += 1
-                    where = (row << 32) | place
-                    if where < met.get(phrase, where + 1):
-                        met[phrase] = where
-            n_docs += 1
+            twice = (buckets[hashed] >= 2).tolist()
+            said = [first_id.setdefault(phrase, len(first_id)) for phrase in compress(places, twice)]
+            ids.extend(said)
+            wheres.extend((row << 32) | place for place in compress(places.values(), twice))
+            rows.append(row)
+            lengths.append(len(said))
+            if len(ids) >= COUNT_CHUNK:
+                keep()
+        keep()
+        self._file.flush()
         del buckets
-        self.vocabulary = np.array(sorted(p for p, n in df.items() if n >= 2), dtype=object)
-        self.idf = np.log(n_docs / np.array([df[p] for p in self.vocabulary], dtype=np.int64))
-        self.met = np.array([met[p] for p in self.vocabulary], dtype=np.int64)
-        del df, met
+        n_docs = len(rows)
+        phrases = list(first_id)
+        del first_id
+        order = sorted(np.flatnonzero(df >= 2).tolist(), key=phrases.__getitem__)
+        self.vocabulary = np.array([phrases[i] for i in order], dtype=object)
+        del phrases
+        self.idf = np.log(n_docs / df[order])
+        self.met = met[order]
+        column_of = np.full(len(df), -1, dtype=np.int32)
+        column_of[order] = np.arange(len(order), dtype=np.int32)
+        del df, met, order
         self.column = {p: i for i, p in enumerate(self.vocabulary)}
+        self.rows = np.frombuffer(rows, dtype=np.int32).copy()  # text -> its row, in stream order
+        self.bounds = np.concatenate([[0], np.cumsum(np.frombuffer(lengths, dtype=np.int64))])
+        self.said = np.memmap(self._file, dtype=np.int32, mode="r+", shape=(int(self.bounds[-1]),)) if self.bounds[-1] else np.zeros(0, np.int32)
+        for start in range(0, len(self.said), COUNT_CHUNK):  # phrase ids -> column ids (-1: outside the vocabulary)
+            self.said[start : start + COUNT_CHUNK] = column_of[self.said[start : start + COUNT_CHUNK]]
+        lap("vocabulary")
+
+    def _said(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(row, column) of the vocabulary phrases each text says, COUNT_CHUNK of them at a time."""
+        text = 0
+        while text < len(self.rows):
+            end = int(np.searchsorted(self.bounds, self.bounds[text] + COUNT_CHUNK, side="right")) - 1
+            end = max(end, text + 1)
+            columns = np.asarray(self.said[self.bounds[text] : self.bounds[end]])
+            rows = np.repeat(self.rows[text:end], np.diff(self.bounds[text : end + 1]))
+            inside = columns >= 0
+            yield rows[inside], columns[inside]
+            text = end
 
     @functools.cached_property
     def several_words(self) -> np.ndarray:
@@ -436,48 +491,29 @@ class _Phrases:
 
     def counts(self, *selections: tuple[np.ndarray, int, np.ndarray | None]) -> list[_Counts]:
         """For each (groups: row -> group, number of groups, rows or None for all), the counts of
-        its groups over its rows, all from one pass over the texts."""
-        masks = []
-        for groups, _, rows in selections:
-            mask = np.zeros(len(groups), dtype=bool)
-            mask[slice(None) if rows is None else rows] = True
-            masks.append(mask)
+        its groups over its rows."""
         width = max(len(self.vocabulary), 1)
-        totals = [sparse.csr_matrix((n, width), dtype=np.int64) for _, n, _ in selections]
-        firsts = [sparse.csr_matrix((n, width), dtype=np.int64) for _, n, _ in selections]  # row count - first row
-        pending = [(array("q"), array("q")) for _ in selections]  # (group * width + phrase, row), a chunk at a time
-
-        def flush(i: int) -> None:
-            keys, rows = (np.frombuffer(a, dtype=np.int64) for a in pending[i])
-            if not len(keys):
-                return
-            order = np.lexsort((rows, keys))
-            keys, rows = keys[order], rows[order]
-            starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-            keys, counts, first = keys[starts], np.diff(np.append(starts, len(keys))), rows[starts]
-            where = (keys // width, keys % width)
-            totals[i] = totals[i] + sparse.csr_matrix((counts, where), shape=totals[i].shape)
-            firsts[i] = firsts[i].maximum(sparse.csr_matrix((len(masks[i]) - first, where), shape=totals[i].shape))
-            pending[i] = (array("q"), array("q"))
-
-        for row, text in self.texts:
-            wanted = [i for i, mask in enumerate(masks) if mask[row]]
-            if not wanted:
-                continue
-            terms = [self.column[p] for p in set(candidate_phrases(text)) if p in self.column]
-            for i in wanted:
-                base = int(selections[i][0][row]) * width
-                pending[i][0].extend(base + t for t in terms)
-                pending[i][1].extend([row] * len(terms))
-                if len(pending[i][0]) >= COUNT_CHUNK:
-                    flush(i)
         result = []
-        for i, (groups, n, _) in enumerate(selections):
-            flush(i)
-            total, first = totals[i], firsts[i]
+        for groups, n, selected in selections:
+            mask = np.zeros(len(groups), dtype=bool)
+            mask[slice(None) if selected is None else selected] = True
+            total = sparse.csr_matrix((n, width), dtype=np.int64)
+            least = sparse.csr_matrix((n, width), dtype=np.int64)  # row count - first row
+            for rows, columns in self._said():
+                chosen = mask[rows]
+                rows, keys = rows[chosen], groups[rows[chosen]].astype(np.int64) * width + columns[chosen]
+                if not len(keys):
+                    continue
+                order = np.lexsort((rows, keys))
+                keys, rows = keys[order], rows[order]
+                starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+                keys, times, first = keys[starts], np.diff(np.append(starts, len(keys))), rows[starts]
+                where = (keys // width, keys % width)
+                total = total + sparse.csr_matrix((times, where), shape=total.shape)
+                least = least.maximum(sparse.csr_matrix((len(mask) - first, where), shape=total.shape))
             entry_groups = np.repeat(np.arange(n), np.diff(total.indptr))
-            sizes = np.bincount(groups[masks[i]], minlength=n).astype(np.float64)
-            result.append(_Counts.of(entry_groups, total.indices, total.data, len(masks[i]) - first.data, total.shape, sizes))
+            sizes = np.bincount(groups[mask], minlength=n).astype(np.float64)
+            result.append(_Counts.of(entry_groups, total.indices, total.data, len(mask) - least.data, total.shape, sizes))
         return result
 
     def in_touch_order(self, counts: _Counts) -> sparse.csr_matrix:
@@ -491,17 +527,26 @@ class _Phrases:
 
     def saying(self, phrases: set[str]) -> Iterator[tuple[str, str]]:
         """(phrase, text) for every text among whose candidate phrases one of `phrases` is, in one pass.
-        A text lacking a phrase word's stem (the word less its last two letters: what `_singular`
-        may have changed) cannot say it, so most texts are never split into phrases."""
-        stems = {p: [w[:-2] for w in p.split()] for p in phrases}
-        for _, text in self.texts:
-            lower = _ascii(text).lower()
-            maybe = [p for p, words in stems.items() if all(w in lower for w in words)]
-            if maybe:
-                said = set(candidate_phrases(text))
-                for phrase in maybe:
-                    if phrase in said:
-                        yield phrase, text
+        Vocabulary phrases are found in the kept column ids. A phrase no text can say (over three
+        words, or starting or ending with a generic word: "large language model") is in none; any
+        other (said by one text at most) is looked for in the texts lacking none of its words' stems
+        (the word less its last two letters: what `_singular` may have changed), split again."""
+        known = {self.column[p]: p for p in phrases if p in self.column}
+        stems = {p: [w[:-2] for w in p.split()] for p in phrases - set(known.values()) if _may_be_candidate(p)}
+        wanted = np.array(sorted(known), dtype=np.int32)
+        by_row: dict[int, list[str]] = defaultdict(list)
+        for rows, columns in self._said():
+            hit = np.isin(columns, wanted)
+            for row, column in zip(rows[hit].tolist(), columns[hit].tolist()):
+                by_row[row].append(known[column])
+        for row, text in self.texts:
+            yield from ((phrase, text) for phrase in by_row.get(row, ()))
+            if stems:
+                lower = _ascii(text).lower()
+                maybe = [p for p, words in stems.items() if all(w in lower for w in words)]
+                if maybe:
+                    said = set(candidate_phrases(text))
+                    yield from ((phrase, text) for phrase in maybe if phrase in said)
 
 
 def _cluster_labels(phrases: _Phrases, counts: _Counts, min_share: float = MIN_LABEL_SHARE) -> dict[int, str]:
@@ -689,12 +734,31 @@ def _displays(wanted: list[tuple[str, np.ndarray, int]], texts: Iterable[tuple[i
         result[key] = " ".join(w if any(c.isupper() for c in w) else w.capitalize() for w in re.split(r"\s+", surface))
     return result
 
-def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
+class _Laps:
+    """Seconds per sub-step of the stage, added up in `into` (bench/topics.py's; None keeps nothing)."""
+
+    def __init__(self, into: dict[str, float] | None):
+        self.into, self.clock = into, time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        if self.into is not None:
+            self.into[step] = self.into.get(step, 0.0) + now - self.clock
+        self.clock = now
+
+
+def assign_topics(
+    works: Iterable[Work], vectors: Mapping[str, np.ndarray], seconds: dict[str, float] | None = None,
+    directory: Path | None = None,
+) -> tuple[dict[str, list[TopicRef]], dict[str, str]]:
     """Work id -> its weighted fields and topics; topic id -> origin ("source" or "derived").
 
     `works` is read several times (a list, or the build's catalog snapshot, which reads the catalog
     again on each pass), in any order: what stays in memory is each work's labels, its vector row
-    and cluster, and phrase counts per cluster, never the titles and abstracts."""
+    and cluster, and phrase counts per cluster, never the titles and abstracts. Each text's phrase ids
+    go to a temporary file in `directory` (None: the system's temporary folder). `seconds` receives
+    the time of each sub-step (for `bench/topics.py`)."""
+    lap = _Laps(seconds)
     records: list[_Labels] = []
     long_forms = acronyms(_kept(works, records))
     records.sort(key=lambda w: w.id)  # ties (display spellings, parents, clusters) never follow input order
@@ -728,21 +792,28 @@ def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> t
                     origin.setdefault(canonical(field), "source")
 
     embedded = [w for w in records if w.id in vectors]
+    lap("source labels")
     if embedded:
         matrix = np.stack([vectors[w.id] for w in embedded]).astype(np.float32)
         clusters = _cluster(matrix)
+        lap("clustering")
         texts = _Texts(works, {w.id: row for row, w in enumerate(embedded)})
-        phrases = _Phrases(texts)
+        phrases = _Phrases(texts, lap, directory)
         unlabelled = np.array([i for i, w in enumerate(embedded) if len(topics[w.id]) < MIN_SOURCE_TOPICS], dtype=int)
         coarse = clusters.coarse_of[clusters.fine]
         counts, coarse_counts = phrases.counts((clusters.fine, len(clusters.centroids), unlabelled),
                                                (coarse, int(coarse.max()) + 1, None))
+        lap("counts")
         fine = _cluster_labels(phrases, counts)
+        lap("labels")
         for _ in range(SPLIT_ROUNDS):
             halved = _halve_unnamed(matrix, clusters.fine, set(clusters.fine[unlabelled].tolist()) - set(fine))
+            lap("clustering")
             counts = _recounted(phrases, counts, clusters.fine, halved, unlabelled)
+            lap("counts")
             clusters.fine = halved
             fine = _cluster_labels(phrases, counts)
+            lap("labels")
         fine_labels = {c: canonical(k) for c, k in fine.items()}
         for longer, key in _shortened(Counter(k for own in topics.values() for k in own), set(fine_labels.values())).items():
             for work_id, own in topics.items():
@@ -750,6 +821,7 @@ def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> t
                     topics[work_id] = {key if k == longer else k: w for k, w in own.items()}
             del display[longer]  # the works' own spelling of the shorter form names the topic
             origin[key] = origin.pop(longer)
+        lap("labels")
         coarse_labels = {c: canonical(k) for c, k in _field_labels(phrases, coarse_counts, recognised).items()}
         del counts, coarse_counts
         coarse_fields = _coarse_fields(embedded, coarse, fields, coarse_labels)
@@ -759,8 +831,10 @@ def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> t
             if key not in display:
                 wanted.setdefault(key, (key, labels, group))
                 origin.setdefault(key, "derived")
+        lap("field naming")
         for key, label in _displays(list(wanted.values()), texts).items():
             display[key][label] += 1
+        lap("displays")
         keys, centroids, floors = _topic_centroids(embedded, matrix, topics, clusters, fine_labels)
         for start in range(0, len(embedded), SIMILARITY_ROWS):  # a block of works x every topic at a time
             sims = matrix[start : start + SIMILARITY_ROWS] @ centroids.T
@@ -799,6 +873,7 @@ def assign_topics(works: Iterable[Work], vectors: Mapping[str, np.ndarray]) -> t
             origin.setdefault(key, "derived")
             own.append(TopicRef(topic_id(key), refs[key]))
         result[work.id] = own
+    lap("assignment")
     return result, {topic_id(k): o for k, o in origin.items()}
 
 

@@ -10,12 +10,15 @@ them: `python -m tests.test_topics_streaming` rewrites TOPIC_PINS.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import weakref
+from collections import Counter
 from dataclasses import asdict
 
 from indexer import catalog as catalog_module
+from indexer import topics
 from indexer.catalog import Catalog
 from indexer.ingest import ingest
 from indexer.pipeline import index
@@ -77,11 +80,16 @@ def test_a_build_never_holds_every_title_and_abstract(engine_factory, embedder, 
         catalog.close()
 
 
+@functools.lru_cache(maxsize=1)
+def pinned_records() -> tuple[list, dict]:
+    """The pinned records and their real-model vectors."""
+    works = [p.work for name in PINNED for p in read_records(FIXTURES / name) if p.work]
+    return works, dict(zip([w.id for w in works], real_embedder().embed([w.embedding_text() for w in works])))
+
+
 def assigned_now() -> dict:
     """What the current code assigns to the pinned records: every work's refs and every topic's origin."""
-    works = [p.work for name in PINNED for p in read_records(FIXTURES / name) if p.work]
-    vectors = dict(zip([w.id for w in works], real_embedder().embed([w.embedding_text() for w in works])))
-    work_topics, origin = assign_topics(works, vectors)
+    work_topics, origin = assign_topics(*pinned_records())
     return {"topics": {wid: [asdict(ref) for ref in refs] for wid, refs in work_topics.items()}, "origin": origin}
 
 
@@ -92,6 +100,26 @@ def test_real_records_get_exactly_the_pinned_topics():
     # the pins reach derived topics and fields, not only the sources' labels
     assert {"derived", "source"} <= set(pins["origin"].values())
     assert any(ref["level"] == "field" and pins["origin"][ref["id"]] == "derived" for refs in pins["topics"].values() for ref in refs)
+
+
+def test_each_text_is_split_into_phrases_at_most_twice(monkeypatch):
+    """Splitting titles and abstracts into candidate phrases was most of the stage's time at 100k works,
+    done three times and more (hashed count, vocabulary, per-cluster counts, halved clusters, field
+    naming). Now twice: the vocabulary pass keeps each text's phrase ids for everything after it."""
+    works, vectors = pinned_records()
+    splits: Counter = Counter()
+    split = topics.candidate_phrases
+
+    def counted(text: str) -> list[str]:
+        splits[text] += 1
+        return split(text)
+
+    monkeypatch.setattr(topics, "candidate_phrases", counted)
+    _, origin = assign_topics(works, vectors)
+    assert "derived" in origin.values()  # clusters were named, fields too: every pass ran
+    texts = Counter(topics._text(w) for w in works if w.id in vectors)
+    assert set(splits) == set(texts)
+    assert max(splits[text] / texts[text] for text in texts) <= 2
 
 
 if __name__ == "__main__":
