@@ -11,7 +11,6 @@ IDENTITY_PINS.
 """
 
 import gzip
-import hashlib
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.identity import real_names, synthetic
+from bench.identity import clusters, digest, real_names, synthetic
 from evaluation.identity import hide_identifiers
 from indexer.identity import resolve
 from indexer.sources import read_records
@@ -34,20 +33,8 @@ IDENTITY_PINS = FIXTURES / "identity-pins.json.gz"
 SYNTHETIC_MENTIONS = 20_000
 
 
-def clusters(resolution) -> list[list]:
-    """Each researcher with its mentions, link methods and confidences, in a canonical order."""
-    return sorted(
-        [rid, sorted([m.key, resolution.links[m.key].method, resolution.links[m.key].confidence] for m in members)]
-        for rid, members in resolution.members.items()
-    )
-
-
 def conflicts(resolution) -> list[list[str]]:
     return sorted([c.kind, c.value, c.mention_key] for c in resolution.conflicts)
-
-
-def digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 def real_works_and_vectors():
