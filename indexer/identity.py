@@ -54,11 +54,12 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
    and never when made only of COMMON_NAME_PARTS; otherwise it is common.
 
 At scale: mentions are blocked by (family name, first given initial) in both readings; inside a
-block, candidate pairs come from sub-blocks (shared co-author, shared affiliation) and from one
-centroid per cluster (a block's centroids compared in one matrix product, each cluster's
-TOPIC_NEIGHBOURS nearest kept; clusters of one rare name are paired when their centroids or closest
-works are related, found in one product of the name's work vectors), never from re-stacking every
-work vector. Passes repeat until no merge happens (a few passes; each is near-linear in the
+block, candidate pairs come from sub-blocks (shared co-author, shared affiliation; a large one pairs
+only clusters whose names can fit) and from one centroid per cluster (a block's centroids compared
+in one matrix product, each cluster's TOPIC_NEIGHBOURS nearest kept; clusters of one rare name are
+paired when their centroids or closest works are related, found in small tiled products of the
+rare names' work vectors), never from re-stacking every work vector. Passes repeat until no merge
+happens (a few passes; each is near-linear in the
 block's mentions apart from the centroid product); a pass skips the pairs an earlier pass found no
 evidence for while neither cluster has grown since. A merge is tested against the clusters as they
 are when it is made: evidence found before either side grew this pass is looked at again.
@@ -635,7 +636,8 @@ def _rare_name_pairs(clusters: _Clusters, groups: list[list[int]], lowest: float
         if len(members) < 2:
             continue
         for r in members:
-            for rows, vectors in ((centroids, [clusters.centroid(r)]), (works, [clusters.vectors[w] for w in clusters.works[r] if w in clusters.vectors])):
+            own = [clusters.vectors[w] for w in clusters.works[r] if w in clusters.vectors]
+            for rows, vectors in ((centroids, [clusters.centroid(r)]), (works, own)):
                 rows[0].extend(vectors)
                 rows[1].extend([g] * len(vectors))
                 rows[2].extend([r] * len(vectors))
