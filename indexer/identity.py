@@ -89,7 +89,6 @@ AFFILIATION_TOPIC_THRESHOLD = 0.3  # a common name at a shared (often large) ins
 TOPIC_NEIGHBOURS = 20  # nearest centroids tested per cluster in a block: keeps big blocks near-linear
 NAME_SUB_BLOCK_MIN = 16  # a co-author or affiliation group larger than this pairs only clusters whose names can fit
 RARE_BATCH_ROWS = 64  # side of one rare-name product: many small groups share one, a larger group is tiled
-# (OpenBLAS goes multi-threaded above about 64x64x384, which on a busy machine cost 30-100x the CPU)
 TOLERANCE = 1e-4  # cosine margin of candidate filters: float32 products differ in the last bits
 FAMILY_SPELLING_SIMILARITY = 0.85  # "schutze"/"schuetze": one source id, one family name
 RARE_NAME_EXPECTED_PEOPLE = 0.5
@@ -626,9 +625,8 @@ def _rare_name_pairs(clusters: _Clusters, groups: list[list[int]], lowest: float
     the rules, which compute the exact cosine, would accept.
 
     A block holds thousands of small groups: their work vectors (and centroids) are stacked once and
-    multiplied in batches of about RARE_BATCH_ROWS rows, each product masked to pairs of one group,
-    rather than one product per group (whose fixed numpy cost dominated) or one of a large group's
-    every work with every other at once."""
+    multiplied in tiles of RARE_BATCH_ROWS rows and columns, each masked to pairs of one group: not one
+    product per group (whose fixed numpy cost dominated), nor a large group's works x works matrix."""
     works: tuple[list[np.ndarray], list[int], list[int]] = ([], [], [])  # vectors, their groups and clusters
     centroids: tuple[list[np.ndarray], list[int], list[int]] = ([], [], [])
     for g, group in enumerate(groups):
@@ -644,7 +642,8 @@ def _rare_name_pairs(clusters: _Clusters, groups: list[list[int]], lowest: float
     related: set[tuple[int, int]] = set()
     for vectors, group_of, owner in (works, centroids):
         if vectors:
-            related |= _related_within_groups(np.stack(vectors).astype(np.float32), np.array(group_of), np.array(owner), lowest - TOLERANCE)
+            matrix = np.stack(vectors).astype(np.float32)
+            related |= _related_within_groups(matrix, np.array(group_of), np.array(owner), lowest - TOLERANCE)
     return sorted(related)
 
 
