@@ -10,7 +10,8 @@ home field (a random unit vector), one affiliation and a circle of co-authors; e
 authors from one circle, a vector near its first author's field, and for each author their
 affiliation (70%) and their name as usual, with the middle initial dropped (10%) or as initials
 (5%). Prints one JSON line: mentions, works, people, distinct names, wall and CPU seconds (on a shared
-machine the CPU time is the steadier number), peak RSS, and the
+machine the CPU time is the steadier number), peak RSS, the researchers and a digest of the clusters
+(`clusters_sha256`: a faster version must print the same), and the
 pairwise precision/recall against the generated people (a sanity check, not a quality claim:
 the real measurement is `discovery eval identity`).
 
@@ -22,6 +23,7 @@ mentions, works, the largest author count, wall and CPU seconds and peak RSS.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import resource
@@ -89,6 +91,18 @@ def synthetic(mentions: int, names: Counter, seed: int = 7) -> tuple[list[Work],
     return works, vectors, truth
 
 
+def clusters(resolution: identity.Resolution) -> list[list]:
+    """Each researcher with its mentions, link methods and confidences, in a canonical order."""
+    return sorted(
+        [rid, sorted([m.key, resolution.links[m.key].method, resolution.links[m.key].confidence] for m in members)]
+        for rid, members in resolution.members.items()
+    )
+
+
+def digest(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
 def resolve_records(paths: list[Path]) -> None:
     works = [parsed.work for path in paths for parsed in read_records(path) if parsed.work is not None]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -125,7 +139,7 @@ def main() -> None:
         "mentions": len(truth), "works": len(works), "people": len(set(truth.values())),
         "distinct_real_names": len(names), "resolve_s": round(seconds, 1), "resolve_cpu_s": round(cpu, 1),
         "peak_rss_mb": round(peak), "peak_rss_before_resolve_mb": round(before),
-        "researchers": len(resolution.members),
+        "researchers": len(resolution.members), "clusters_sha256": digest(clusters(resolution)),
         "pairwise_precision": quality.pairwise_precision, "pairwise_recall": quality.pairwise_recall,
         "machine": describe(),
     }))

@@ -54,11 +54,12 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
    and never when made only of COMMON_NAME_PARTS; otherwise it is common.
 
 At scale: mentions are blocked by (family name, first given initial) in both readings; inside a
-block, candidate pairs come from sub-blocks (shared co-author, shared affiliation) and from one
-centroid per cluster (a block's centroids compared in one matrix product, each cluster's
-TOPIC_NEIGHBOURS nearest kept; clusters of one rare name are paired when their centroids or closest
-works are related, found in one product of the name's work vectors), never from re-stacking every
-work vector. Passes repeat until no merge happens (a few passes; each is near-linear in the
+block, candidate pairs come from sub-blocks (shared co-author, shared affiliation; a large one pairs
+only clusters whose names can fit) and from one centroid per cluster (a block's centroids compared
+in one matrix product, each cluster's TOPIC_NEIGHBOURS nearest kept; clusters of one rare name are
+paired when their centroids or closest works are related, found in small tiled products of the
+rare names' work vectors), never from re-stacking every work vector. Passes repeat until no merge
+happens (a few passes; each is near-linear in the
 block's mentions apart from the centroid product); a pass skips the pairs an earlier pass found no
 evidence for while neither cluster has grown since. A merge is tested against the clusters as they
 are when it is made: evidence found before either side grew this pass is looked at again.
@@ -75,6 +76,7 @@ from typing import Collection, Mapping
 
 import numpy as np
 from rapidfuzz.distance import Indel
+from threadpoolctl import threadpool_limits
 
 from models.records import Work, researcher_id
 from search.text import normalize_name
@@ -85,6 +87,8 @@ RARE_NAME_TOPIC_THRESHOLD = 0.25  # same broad field: enough when few people car
 INITIALS_TOPIC_THRESHOLD = 0.6  # an initial-only name needs stronger topical evidence
 AFFILIATION_TOPIC_THRESHOLD = 0.3  # a common name at a shared (often large) institution: related topics too
 TOPIC_NEIGHBOURS = 20  # nearest centroids tested per cluster in a block: keeps big blocks near-linear
+NAME_SUB_BLOCK_MIN = 16  # a co-author or affiliation group larger than this pairs only clusters whose names can fit
+RARE_BATCH_ROWS = 64  # side of one rare-name product: many small groups share one, a larger group is tiled
 TOLERANCE = 1e-4  # cosine margin of candidate filters: float32 products differ in the last bits
 FAMILY_SPELLING_SIMILARITY = 0.85  # "schutze"/"schuetze": one source id, one family name
 RARE_NAME_EXPECTED_PEOPLE = 0.5
@@ -345,6 +349,7 @@ class _Clusters:
         # Centroids, asked for by several stages of a pass and again on the next: kept for the block
         # being resolved (`new_block` empties them, so memory stays with one block).
         self.centroids: dict[int, np.ndarray | None] = {}
+        self.rare_keys: dict[tuple[str, ...], str | None] = {}  # name -> `rare_key`, asked for on every pass
 
     def new_block(self) -> None:
         self.centroids.clear()
@@ -403,6 +408,12 @@ class _Clusters:
         shared = set(self.coauthors[a] & self.coauthors[b])
         shared.difference_update((self.own_key[a], self.own_key[b]))
         return shared
+
+    def rare_key(self, name: tuple[str, ...], frequency: NameFrequency) -> str | None:
+        """`name`'s order-insensitive key when it is rare, else None."""
+        if name not in self.rare_keys:
+            self.rare_keys[name] = " ".join(sorted(name)) if frequency.is_rare(list(name)) else None
+        return self.rare_keys[name]
 
     def centroid(self, a: int) -> np.ndarray | None:
         if a not in self.centroids:
@@ -545,24 +556,28 @@ def _link_by_identifiers(mentions: list[Mention], clusters: _Clusters, reasons: 
 
 def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency) -> dict[tuple[int, int], float]:
     """Pairs of clusters worth testing, with their centroid cosine: sharing a co-author or an
-    affiliation (inverted indexes), sharing a rare name and topically related (`_rare_name_pairs`),
-    or topically close (one matrix product over the centroids)."""
+    affiliation (inverted indexes; a large group pairs only clusters whose names can fit,
+    `_name_fitting_pairs`), sharing a rare name and topically related (`_rare_name_pairs`), or
+    topically close (one matrix product over the centroids)."""
     pairs: dict[tuple[int, int], float] = {}
     lowest = min(RARE_NAME_TOPIC_THRESHOLD, AFFILIATION_TOPIC_THRESHOLD)
-    rare_names = {r: {" ".join(sorted(n)) for n in clusters.names[r] if rare.is_rare(list(n))} for r in roots}
-    coauthors = {r: clusters.coauthor_keys(r) for r in roots}
-    for attribute in (coauthors, clusters.institutions, rare_names):
+    for attribute in (clusters.coauthors, clusters.institutions):
         index: dict[str, list[int]] = defaultdict(list)
         for r in roots:
+            own = clusters.own_key[r] if attribute is clusters.coauthors else None
             for value in attribute[r]:
-                index[value].append(r)
+                if value != own:  # a lone mention's work keys hold its own name (see `coauthor_keys`)
+                    index[value].append(r)
         for group in index.values():
-            if len(group) < 2:
-                continue
-            if attribute is rare_names:
-                pairs.update(dict.fromkeys(_rare_name_pairs(clusters, group, lowest), 0.0))
-                continue
-            pairs.update(dict.fromkeys(combinations(group, 2), 0.0))  # a group lists roots in ascending order
+            if len(group) > NAME_SUB_BLOCK_MIN:
+                pairs.update(dict.fromkeys(_name_fitting_pairs(clusters, group), 0.0))
+            elif len(group) > 1:
+                pairs.update(dict.fromkeys(combinations(group, 2), 0.0))  # a group lists roots in ascending order
+    rare_groups: dict[str, list[int]] = defaultdict(list)
+    for r in roots:
+        for key in {k for n in clusters.names[r] if (k := clusters.rare_key(n, rare))}:
+            rare_groups[key].append(r)
+    pairs.update(dict.fromkeys(_rare_name_pairs(clusters, [g for g in rare_groups.values() if len(g) > 1], lowest), 0.0))
     with_vectors = [(r, c) for r in roots if (c := clusters.centroid(r)) is not None]
     if len(with_vectors) > 1:
         ids = [r for r, _ in with_vectors]
@@ -585,25 +600,79 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
     return pairs
 
 
-def _rare_name_pairs(clusters: _Clusters, group: list[int], lowest: float) -> list[tuple[int, int]]:
-    """Pairs of `group` (clusters sharing a rare name) whose centroids or closest works reach the
-    `lowest` cosine any rule accepts: without a shared co-author or affiliation (paired by their
-    own indexes) no rule joins the others. A rare name carried by many clusters would otherwise give
-    all-against-all pairs, each stacking its works (quadratic in the mentions); here one product of
-    the group's work vectors gives every pair's closest works (TOLERANCE keeps float rounding from
-    dropping a pair the rules, which compute the exact cosine, would accept)."""
-    members = [r for r in group if clusters.centroid(r) is not None]
-    if len(members) < 2:
-        return []
-    rows = [[clusters.vectors[w] for w in clusters.works[r] if w in clusters.vectors] for r in members]
-    starts = np.cumsum([0] + [len(r) for r in rows[:-1]])
-    works = np.stack([v for r in rows for v in r]).astype(np.float32)
-    closest = np.maximum.reduceat(np.maximum.reduceat(works @ works.T, starts, axis=0), starts, axis=1)
-    centroids = np.stack([clusters.centroid(r) for r in members]).astype(np.float32)
-    related = np.triu(np.maximum(closest, centroids @ centroids.T) >= lowest - TOLERANCE, k=1)
-    return [(min(members[x], members[y]), max(members[x], members[y])) for x, y in zip(*np.nonzero(related))]
+def _name_fitting_pairs(clusters: _Clusters, group: list[int]) -> set[tuple[int, int]]:
+    """The pairs of `group` in which some name of one side is, agrees with or is a short form of
+    some name of the other: `names_fit` accepts no other pair (two clusters without a common name
+    must fit on every pair of names). A large institution or a common co-author name shared by many
+    clusters of a block thus pairs the namesakes among them, not every member with every other."""
+    holders: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for r in group:
+        for name in clusters.names[r]:
+            holders[name].append(r)
+    names = list(holders)
+    out: set[tuple[int, int]] = set()
+    for i, x in enumerate(names):
+        for y in names[i:]:
+            if x is y or _names_agree(x, y) or _names_agree(y, x) or _short_form(x, y) or _short_form(y, x):
+                out.update((min(a, b), max(a, b)) for a in holders[x] for b in holders[y] if a != b)
+    return out
 
 
+def _rare_name_pairs(clusters: _Clusters, groups: list[list[int]], lowest: float) -> list[tuple[int, int]]:
+    """Pairs within each of `groups` (clusters sharing a rare name) whose centroids or closest works
+    reach the `lowest` cosine any rule accepts: without a shared co-author or affiliation (paired by
+    their own indexes) no rule joins the others. TOLERANCE keeps float rounding from dropping a pair
+    the rules, which compute the exact cosine, would accept.
+
+    A block holds thousands of small groups: their work vectors (and centroids) are stacked once and
+    multiplied in tiles of RARE_BATCH_ROWS rows and columns, each masked to pairs of one group: not one
+    product per group (whose fixed numpy cost dominated), nor a large group's works x works matrix."""
+    works: tuple[list[np.ndarray], list[int], list[int]] = ([], [], [])  # vectors, their groups and clusters
+    centroids: tuple[list[np.ndarray], list[int], list[int]] = ([], [], [])
+    for g, group in enumerate(groups):
+        members = [r for r in group if clusters.centroid(r) is not None]
+        if len(members) < 2:
+            continue
+        for r in members:
+            own = [clusters.vectors[w] for w in clusters.works[r] if w in clusters.vectors]
+            for rows, vectors in ((centroids, [clusters.centroid(r)]), (works, own)):
+                rows[0].extend(vectors)
+                rows[1].extend([g] * len(vectors))
+                rows[2].extend([r] * len(vectors))
+    related: set[tuple[int, int]] = set()
+    for vectors, group_of, owner in (works, centroids):
+        if vectors:
+            matrix = np.stack(vectors).astype(np.float32)
+            related |= _related_within_groups(matrix, np.array(group_of), np.array(owner), lowest - TOLERANCE)
+    return sorted(related)
+
+
+def _related_within_groups(matrix: np.ndarray, group: np.ndarray, owner: np.ndarray, threshold: float) -> set[tuple[int, int]]:
+    """(owner a, owner b), a < b, of the row pairs of one group (a group's rows are consecutive)
+    whose vectors' product reaches `threshold`, in tiles of RARE_BATCH_ROWS."""
+    starts = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(group)]
+    out: set[tuple[int, int]] = set()
+    first = 0
+    for k in range(1, len(starts)):  # spans of whole groups, about RARE_BATCH_ROWS rows each (or one larger group)
+        if k < len(starts) - 1 and starts[k + 1] - starts[first] <= RARE_BATCH_ROWS:
+            continue
+        lo, hi = starts[first], starts[k]
+        first = k
+        for top in range(lo, hi, RARE_BATCH_ROWS):
+            down = slice(top, min(hi, top + RARE_BATCH_ROWS))
+            for left in range(lo, hi, RARE_BATCH_ROWS):
+                across = slice(left, min(hi, left + RARE_BATCH_ROWS))
+                hit = matrix[down] @ matrix[across].T >= threshold
+                hit &= group[down, None] == group[None, across]
+                hit &= owner[down, None] < owner[None, across]
+                x, y = np.nonzero(hit)
+                out.update(zip(owner[top + x].tolist(), owner[left + y].tolist()))
+    return out
+
+
+# One BLAS thread: the products here are many and small (a block's centroids, a rare name's works), and
+# OpenBLAS's threads on them cost more CPU than they save (x30-100 for a 64x256 product on a busy machine).
+@threadpool_limits.wrap(limits=1, user_api="blas")
 def resolve(
     works: list[Work], vectors: dict[str, np.ndarray], previous: Mapping[str, Link] | None = None,
     changed: Collection[str] | None = None,

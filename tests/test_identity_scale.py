@@ -11,22 +11,23 @@ IDENTITY_PINS.
 """
 
 import gzip
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import tracemalloc
 from collections import Counter
+from itertools import combinations, product
 from pathlib import Path
+from string import ascii_lowercase
 
 import pytest
 
-from bench.identity import real_names, synthetic
+from bench.identity import clusters, digest, real_names, synthetic
 from evaluation.identity import hide_identifiers
-from indexer.identity import resolve
+from indexer.identity import NameFrequency, _Clusters, _candidate_pairs, mentions_of, resolve
 from indexer.sources import read_records
-from models.records import Authorship, Work
+from models.records import Authorship, Institution, Work
 from tests.support import FIXTURES, real_embedder
 
 REAL = [FIXTURES / "ml-venues.identity.jsonl.gz", FIXTURES / "ml-venues.slice.jsonl.gz"]
@@ -34,20 +35,8 @@ IDENTITY_PINS = FIXTURES / "identity-pins.json.gz"
 SYNTHETIC_MENTIONS = 20_000
 
 
-def clusters(resolution) -> list[list]:
-    """Each researcher with its mentions, link methods and confidences, in a canonical order."""
-    return sorted(
-        [rid, sorted([m.key, resolution.links[m.key].method, resolution.links[m.key].confidence] for m in members)]
-        for rid, members in resolution.members.items()
-    )
-
-
 def conflicts(resolution) -> list[list[str]]:
     return sorted([c.kind, c.value, c.mention_key] for c in resolution.conflicts)
-
-
-def digest(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 def real_works_and_vectors():
@@ -132,6 +121,24 @@ def test_a_hyperauthored_work_costs_memory_in_proportion_to_its_authors():
         tracemalloc.stop()
     assert len(resolution.members) == 2000  # rule 3: authors of one work are different people
     assert peak < 10_000 * len(names), f"{peak / len(names):.0f} bytes an author"
+
+
+def test_a_large_shared_affiliation_pairs_only_clusters_whose_names_can_fit():
+    """152 "Y... Wang"s of one name block at one institution: 150 different given names, one of them
+    twice, and one "Y. Wang". Every pair of them was a candidate (11,476, quadratic in the
+    institution's size); only the namesakes and the initial with each can ever be joined."""
+    given = ["y" + "".join(letters) for letters in product(ascii_lowercase, repeat=2)][:150]
+    names = [f"{g.title()} Wang" for g in given] + [f"{given[0].title()} Wang", "Y. Wang"]
+    works = [Work(id=f"W{i}", source="test", source_id=f"W{i}", title=f"Work {i}",
+                  authorships=[Authorship(position=0, name=name, institutions=[Institution("Google")])])
+             for i, name in enumerate(names)]
+    mentions = mentions_of(works)
+    clusters = _Clusters(mentions, {})
+    roots = list(range(len(mentions)))
+    candidates = _candidate_pairs(clusters, roots, NameFrequency(mentions))
+    fitting = {(a, b) for a, b in combinations(roots, 2) if clusters.names_fit(a, b)}
+    assert fitting <= candidates.keys()
+    assert len(candidates) == len(fitting) == 1 + 151
 
 
 if __name__ == "__main__":
