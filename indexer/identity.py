@@ -9,7 +9,8 @@ across the family/given boundary: "Xilin Chen" and "Chenxi Lin" are two people. 
 is not one when the corpus writes the given names as one word: "Xiang Yang Li" is "Xiangyang Li",
 never "Xiang Li" (rule 4 refuses that pair whatever the evidence).
 
-Rules, in order (each has a test in tests/test_identity.py; each link records which one made it):
+Rules, in order (each has a test in tests/test_identity.py or tests/test_identity_recall.py; each link
+records which one made it):
 1. Mentions sharing a source identifier (ORCID, OpenAlex, OpenReview, dblp) are one researcher
    (provenance: the identifier kind, confidence 1.0) -- if their names are *compatible*: in some
    reading the family names match (equal, or near-equal spellings such as "Schütze"/"Schuetze")
@@ -26,7 +27,10 @@ Rules, in order (each has a test in tests/test_identity.py; each link records wh
      name (few people share a rare co-author by chance);
    * `name+affiliation` (0.9): a shared affiliation (each institution of an affiliation the source
      joins with "+"); for a common name the works must also be on related topics (centroid cosine
-     >= AFFILIATION_TOPIC_THRESHOLD);
+     >= AFFILIATION_TOPIC_THRESHOLD) or, unless the name is very common or initials, published
+     within AFFILIATION_YEARS_APART years of each other: one stay at one institution (ml-venues'
+     Sheng Liu at Stanford, 2024 and 2025, on unrelated topics), while over more years an
+     institution holds several cohorts, and people of one common name among them;
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
      when one name is initials only); for a very common name (VERY_COMMON_NAME_PEOPLE or more
@@ -86,6 +90,7 @@ COMMON_NAME_TOPIC_THRESHOLD = 0.65  # a common name: topic alone must be close (
 RARE_NAME_TOPIC_THRESHOLD = 0.25  # same broad field: enough when few people carry the name
 INITIALS_TOPIC_THRESHOLD = 0.6  # an initial-only name needs stronger topical evidence
 AFFILIATION_TOPIC_THRESHOLD = 0.3  # a common name at a shared (often large) institution: related topics too
+AFFILIATION_YEARS_APART = 5  # ... or published within this many years of each other there (one stay, e.g. a PhD; not two cohorts)
 TOPIC_NEIGHBOURS = 20  # nearest centroids tested per cluster in a block: keeps big blocks near-linear
 NAME_SUB_BLOCK_MIN = 16  # a co-author or affiliation group larger than this pairs only clusters whose names can fit
 RARE_BATCH_ROWS = 64  # side of one rare-name product: many small groups share one, a larger group is tiled
@@ -452,12 +457,22 @@ class _Evidence:
     def __init__(self, clusters: _Clusters, frequency: NameFrequency, years: Mapping[str, int | None]):
         self.clusters, self.frequency, self.years = clusters, frequency, years
 
+    def years_apart(self, a: int, b: int) -> int | None:
+        """Years between the two clusters' publication spans: 0 when they overlap, None when a side has no year."""
+        ya = [y for w in self.clusters.works[a] if (y := self.years.get(w))]
+        yb = [y for w in self.clusters.works[b] if (y := self.years.get(w))]
+        return max(0, min(yb) - max(ya), min(ya) - max(yb)) if ya and yb else None
+
     def one_after_the_other(self, a: int, b: int) -> bool:
         """The two clusters' publication years do not overlap: one person who moved, rather than two
         people of one field publishing at the same time."""
-        ya = [y for w in self.clusters.works[a] if (y := self.years.get(w))]
-        yb = [y for w in self.clusters.works[b] if (y := self.years.get(w))]
-        return bool(ya and yb) and (max(ya) < min(yb) or max(yb) < min(ya))
+        return (self.years_apart(a, b) or 0) > 0
+
+    def one_stay(self, a: int, b: int) -> bool:
+        """The two clusters published within AFFILIATION_YEARS_APART years of each other: at one
+        institution, one stay (a degree, a post) rather than two cohorts of the same name."""
+        apart = self.years_apart(a, b)
+        return apart is not None and apart <= AFFILIATION_YEARS_APART
 
     def compound(self, a: int, b: int) -> bool:
         """A short form, or a given name with a middle name on one side only, that is really another
@@ -502,10 +517,11 @@ class _Evidence:
         shared = c.shared_coauthors(a, b)
         if shared and (rare_full or len(shared) >= 2 or any(not self.common_name(k) for k in shared)):
             return "name+coauthor", 0.95
-        if c.institutions[a] & c.institutions[b] and (rare_full or similarity >= AFFILIATION_TOPIC_THRESHOLD):
+        very_common = any(self.frequency.expected_people(n) >= VERY_COMMON_NAME_PEOPLE for n in names)
+        if c.institutions[a] & c.institutions[b] and (rare_full or similarity >= AFFILIATION_TOPIC_THRESHOLD or (
+                not very_common and not abbreviated and self.one_stay(a, b))):
             return "name+affiliation", 0.9
         threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
-        very_common = any(self.frequency.expected_people(n) >= VERY_COMMON_NAME_PEOPLE for n in names)
         lone = min(len(c.works[a]), len(c.works[b])) == 1
         if similarity >= threshold and (not very_common or (bool(shared) if lone else self.one_after_the_other(a, b))):
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
