@@ -130,11 +130,14 @@ class StagePeaks:
     """A `Progress` callback for `index` that keeps the peak resident memory of each stage it reports
     ("read", "embed", "identity", "topics", "index works", ...): the peak is taken and reset when the
     next stage starts. "topics" includes the aggregates; "hashes" runs from there to the engine's first
-    stage (documents made and hashed against the live version's)."""
+    stage (documents made and hashed against the live version's). Each finished stage is logged to
+    stderr with its seconds and peak, so a run stopped part-way (a 1M run can outlast a session) still
+    says how far it got and what each stage cost."""
 
     def __init__(self) -> None:
         self.peaks: dict[str, float] = {}
         self.stage: str | None = None
+        self.started = time.perf_counter()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         name = "hashes" if stage == "topics" and done == total == 1 else stage  # topics and aggregates are done
@@ -144,7 +147,13 @@ class StagePeaks:
 
     def close(self) -> dict[str, float]:
         if self.stage is not None:
-            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), peak_rss_mb(reset=True))
+            peak = peak_rss_mb(reset=True)
+            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), peak)
+            now = time.perf_counter()
+            print(f"{time.strftime('%H:%M:%S')} stage {self.stage}: {now - self.started:.1f} s, peak {peak:,.0f} MB, "
+                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
+            self.started = now
+        self.stage = None
         return self.peaks
 
 
