@@ -577,6 +577,7 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
     topically close (one matrix product over the centroids)."""
     pairs: dict[tuple[int, int], float] = {}
     lowest = min(RARE_NAME_TOPIC_THRESHOLD, AFFILIATION_TOPIC_THRESHOLD)
+    large_groups: set[tuple[int, ...]] = set()
     for attribute in (clusters.coauthors, clusters.institutions):
         index: dict[str, list[int]] = defaultdict(list)
         for r in roots:
@@ -586,7 +587,9 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
                     index[value].append(r)
         for group in index.values():
             if len(group) > NAME_SUB_BLOCK_MIN:
-                pairs.update(dict.fromkeys(_name_fitting_pairs(clusters, group), 0.0))
+                if (members := tuple(group)) not in large_groups:  # a work with hundreds of authors repeats one group per author
+                    large_groups.add(members)
+                    pairs.update(dict.fromkeys(_name_fitting_pairs(clusters, group), 0.0))
             elif len(group) > 1:
                 pairs.update(dict.fromkeys(combinations(group, 2), 0.0))  # a group lists roots in ascending order
     rare_groups: dict[str, list[int]] = defaultdict(list)

@@ -141,5 +141,28 @@ def test_a_large_shared_affiliation_pairs_only_clusters_whose_names_can_fit():
     assert len(candidates) == len(fitting) == 1 + 151
 
 
+def test_a_hyperauthored_work_names_its_block_once_not_once_per_outside_coauthor(monkeypatch):
+    """A work with 20 "S. H..." authors (one name block, "s|h", through the family-first reading) and
+    30 other authors: each of the 30 co-author keys gives the same group of 20 clusters. The group is
+    searched for fitting names once per pass, not 30 times (at 1M recombined works, copies of large
+    collaborations repeated such groups hundreds of times in one block)."""
+    import indexer.identity as identity
+
+    inside = [f"S. H{vowel}{consonant}" for vowel, consonant in product("aeiou", "klmn")]
+    outside = [f"{given} {family}" for given, family in product(("Ada", "Bo", "Cy", "Di", "Ed", "Flo"), ("Ek", "Ot", "Ru", "Ul", "Ib"))]
+    work = Work(id="W1", source="test", source_id="W1", title="A large collaboration",
+                authorships=[Authorship(position=i, name=name) for i, name in enumerate(inside + outside)])
+    mentions = mentions_of([work])
+    clusters = _Clusters(mentions, {})
+    block = [i for i, m in enumerate(mentions) if m.name in inside]
+    searched: list[tuple[int, ...]] = []
+    search = identity._name_fitting_pairs
+    monkeypatch.setattr(identity, "_name_fitting_pairs", lambda c, group: searched.append(tuple(group)) or search(c, group))
+    candidates = _candidate_pairs(clusters, block, NameFrequency(mentions))
+    assert tuple(block) in searched
+    assert len(searched) == len(set(searched)) == 1 + len(inside)  # the outside authors' group once, each inside author's own once
+    assert candidates.keys() == {(a, b) for a, b in combinations(block, 2) if clusters.names_fit(a, b)}
+
+
 if __name__ == "__main__":
     IDENTITY_PINS.write_bytes(gzip.compress(json.dumps(resolved_now(), sort_keys=True).encode(), mtime=0))
