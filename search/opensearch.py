@@ -1002,7 +1002,7 @@ class OpenSearchEngine:
             body["settings"]["index"].update(number_of_shards=self.shards, number_of_replicas=0)
             self._call(self.client.indices.create, index=index, body=body, request_timeout=BUILD_TIMEOUT)
 
-        def actions(kind: str, docs: Callable[[], Iterable], to_source: Callable) -> Iterator[dict]:
+        def actions(kind: str, docs: Iterable, to_source: Callable) -> Iterator[dict]:
             seen: set[str] = set()
             for doc in docs:
                 if doc.id in seen:

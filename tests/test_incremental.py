@@ -168,7 +168,6 @@ def test_a_build_keeps_work_vectors_in_one_float32_matrix(embedder, tmp_path, mo
         catalog.close()
 
 
-
 def test_an_incremental_reindex_makes_each_document_once(kind, engine_factory, embedder, tmp_path, monkeypatch):
     """The documents the indexer made to compare hashes are the ones the engine writes: no second
     pass over every work and researcher to pick the changed few (it cost more than half the build)."""
