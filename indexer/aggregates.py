@@ -61,8 +61,8 @@ class WorkFacts:
 
 @dataclass
 class Docs:
-    """A build's documents. Work and researcher documents are made anew on every call (a build reads
-    them twice: once to hash, once to write), so no list of them for the whole catalog is ever held."""
+    """A build's documents. Work and researcher documents are made anew on every call (a full build
+    reads them twice: once to hash, once to write), so no list of them for the whole catalog is ever held."""
 
     works: Callable[[], Iterator[WorkDoc]]
     researchers: Callable[[], Iterator[ResearcherDoc]]
@@ -209,10 +209,10 @@ def _researcher_doc(
             TopicCount(t, labels[t], topic_counts[t], round(w, 3))
             for t, w in sorted(topic_weights.items(), key=lambda kv: (-kv[1], labels[kv[0]]))[:MAX_TOPICS]
         ],
-        close_collaborators=[
+        close_collaborators=[  # only the close ones are sorted: most co-authors of large works share one paper
             Collaborator(other, names[other], count)
-            for other, count in sorted(joint.items(), key=lambda kv: (-kv[1], names[kv[0]]))[:MAX_COLLABORATORS]
-            if count >= CLOSE_MIN_JOINT_WORKS
+            for other, count in sorted(((o, c) for o, c in joint.items() if c >= CLOSE_MIN_JOINT_WORKS),
+                                       key=lambda kv: (-kv[1], names[kv[0]]))[:MAX_COLLABORATORS]
         ],
         institutions=[
             InstitutionSpan(name, first, last, span_works[name])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Iterator, Mapping
 
@@ -17,10 +17,14 @@ from indexer.topic_model import TopicModel
 from indexer.vectors import VectorMatrix
 from models.embedding import Embedder
 from models.records import TopicRef, Work
-from search.interface import DOC_KINDS, Changes, Corpus, IndexInfo, Progress, SearchEngine, doc_to_dict
+from search.interface import DOC_KINDS, Changes, Corpus, IndexInfo, Progress, SearchEngine
 
 EMBED_CHUNK = 2048
 """Texts embedded and stored per step, so an interrupted run keeps what it embedded."""
+
+KEPT_DOCS_MAX = 50_000
+"""Changed documents of one kind an incremental reindex keeps in memory for the engine (about 1% of
+a million works' researchers); past it, the engine makes that kind's documents again to find them."""
 
 INCREMENTAL_MAX_SHARE = 0.2
 """A reindex is incremental while the works added, changed or removed since the live version are at
@@ -221,11 +225,21 @@ def _topics_from_model(catalog: Catalog, stored: tuple[dict[str, list[dict]], di
 
 
 def doc_hash(doc) -> str:
-    """What a document is, vector included: equal hashes, equal documents in the index."""
-    digest = hashlib.blake2b(json.dumps(doc_to_dict(doc), sort_keys=True, default=str).encode(), digest_size=16)
+    """What a document is, vector included: equal hashes, equal documents in the index. The JSON is
+    `doc_to_dict`'s, written straight from the dataclasses (`_json_fields`) rather than from the
+    dict copy `dataclasses.asdict` makes, which cost most of the hashing: the hashes stay those
+    earlier versions stored."""
+    digest = hashlib.blake2b(json.dumps(doc, sort_keys=True, default=_json_fields).encode(), digest_size=16)
     if doc.vector is not None:
         digest.update(np.asarray(doc.vector, dtype=np.float32).tobytes())
     return digest.hexdigest()
+
+
+def _json_fields(value: object) -> object:
+    """`json.dumps`'s fallback in `doc_hash`: a dataclass as its fields but the vector, anything else as `str`."""
+    if is_dataclass(value):
+        return {name: v for name, v in vars(value).items() if name != "vector"}
+    return str(value)
 
 
 def _plan(catalog: Catalog, engine: SearchEngine, embedder: Embedder, full: bool) -> tuple[_Plan | None, str | None]:
@@ -253,30 +267,40 @@ def _plan(catalog: Catalog, engine: SearchEngine, embedder: Embedder, full: bool
 
 def _changes(catalog: Catalog, engine: str, corpus: Corpus, incremental: bool) -> tuple[Changes, dict[str, dict[str, str]]]:
     """Which documents differ from those of the version `engine` last built (all of them when not
-    `incremental`), and the new hashes of those; stored hashes are read a batch at a time."""
+    `incremental`), and the new hashes of those; stored hashes are read a batch at a time. An
+    incremental run keeps the documents it found changed (up to KEPT_DOCS_MAX of a kind) in
+    `Changes.docs`, so that the engine writes them without making every document again."""
     sources = {"works": corpus.works, "researchers": corpus.researchers, "topics": corpus.topics}
     changed: dict[str, set[str]] = {}
     removed: dict[str, set[str]] = {}
     new_hashes: dict[str, dict[str, str]] = {}
+    kept: dict[str, dict[str, object] | None] = {}
     for kind in DOC_KINDS:
         seen: set[str] = set()
         new_hashes[kind] = {}
-        batch: dict[str, str] = {}
+        kept[kind] = {}
+        batch: dict[str, tuple[str, object]] = {}  # id -> (hash, document)
 
         def compare() -> None:
             before = catalog.doc_hashes(engine, kind, list(batch)) if incremental else {}
-            new_hashes[kind].update((i, h) for i, h in batch.items() if before.get(i) != h)
+            for i, (h, doc) in batch.items():
+                if before.get(i) != h:
+                    new_hashes[kind][i] = h
+                    if incremental and kept[kind] is not None:
+                        kept[kind][i] = doc
+            if kept[kind] is not None and len(kept[kind]) > KEPT_DOCS_MAX:
+                kept[kind] = None  # a large change: the engine makes these documents again
             batch.clear()
 
         for doc in sources[kind]():
             seen.add(doc.id)
-            batch[doc.id] = doc_hash(doc)
+            batch[doc.id] = (doc_hash(doc), doc)
             if len(batch) >= 5000:
                 compare()
         compare()
         changed[kind] = set(new_hashes[kind])
         removed[kind] = {i for i in catalog.hashed_doc_ids(engine, kind) if i not in seen} if incremental else set()
-    return Changes(changed, removed), new_hashes
+    return Changes(changed, removed, {kind: docs for kind, docs in kept.items() if docs}), new_hashes
 
 
 def index(

@@ -156,6 +156,9 @@ class Changes:
 
     changed: dict[str, set[str]]  # kind ("works", "researchers", "topics") -> ids of new or changed docs
     removed: dict[str, set[str]]  # kind -> ids the base version holds and the corpus does not
+    docs: dict[str, dict[str, object]] = field(default_factory=dict)
+    """Kind -> id -> the changed documents as the indexer made them to compare (`indexer.pipeline._changes`),
+    so that an engine need not make every document again to find them; a kind may be absent or partial."""
 
 
 class SearchEngine(Protocol):

@@ -1035,9 +1035,10 @@ class OpenSearchEngine:
             self._call(self.client.indices.put_mapping, index=index,
                        body={"_meta": {"version": number, "kind": kind, "complete": False}})
 
-        def actions(kind: str, docs: Iterable, to_source: Callable) -> Iterator[dict]:
+        def actions(kind: str, docs: Callable[[], Iterable], to_source: Callable) -> Iterator[dict]:
             wanted = changes.changed.get(kind, set())
-            for doc in docs:
+            kept = changes.docs.get(kind, {})
+            for doc in kept.values() if wanted <= kept.keys() else docs():  # the indexer's, or made again
                 if doc.id in wanted:
                     yield {"_index": names[kind], "_id": doc.id, "_source": to_source(doc, dimension)}
             for doc_id in sorted(changes.removed.get(kind, ())):
@@ -1045,7 +1046,7 @@ class OpenSearchEngine:
 
         for kind, docs, to_source in _sources(corpus):
             total = len(changes.changed.get(kind, ())) + len(changes.removed.get(kind, ()))
-            self._bulk(kind, actions(kind, docs(), to_source), total, progress, heartbeat)
+            self._bulk(kind, actions(kind, docs, to_source), total, progress, heartbeat)
         self._finish_version(names, progress, heartbeat)
         return dict(corpus.counts)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer import pipeline
 from indexer.catalog import Catalog, content_hash
 from indexer.ingest import ingest
 from indexer.pipeline import build_corpus, index
@@ -55,7 +56,11 @@ def vectors(path: Path, kind: str) -> dict[str, bytes]:
     return {i: matrix[r].tobytes() for i, r in rows(path, f"SELECT id, rowid FROM {kind}")}
 
 
-def test_an_update_copies_the_live_version_and_writes_only_the_changed_documents(engine_factory, embedder, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kept_max", [pipeline.KEPT_DOCS_MAX, 0], ids=["docs-kept", "docs-made-again"])
+def test_an_update_copies_the_live_version_and_writes_only_the_changed_documents(kept_max, engine_factory, embedder, tmp_path, monkeypatch):
+    """Whether the engine gets the changed documents from the indexer or makes them again (a change
+    over `KEPT_DOCS_MAX`), it writes the same version."""
+    monkeypatch.setattr(pipeline, "KEPT_DOCS_MAX", kept_max)
     monkeypatch.setattr(embedded, "TERM_DOCS_FLOOR", 2)  # so that term_docs holds terms at this size
     monkeypatch.setattr(ann, "ANN_MIN_ROWS", 200)  # so that versions hold a researcher IVF index
     catalog = Catalog(tmp_path / "catalog.sqlite")
@@ -82,6 +87,8 @@ def test_an_update_copies_the_live_version_and_writes_only_the_changed_documents
         second = index(catalog, live, embedder)
         assert second.incremental and len(seen) == 1
         changes, after = seen[0], Path(second.info.meta["path"])
+        assert {kind: set(docs) for kind, docs in changes.docs.items()} == (
+            {kind: ids for kind, ids in changes.changed.items() if ids} if kept_max else {})
 
         assert (before / ann.FILE).exists() and ivf_rows(after) == matrix_rows(after) != matrix_rows(before)
         applied = second.info.meta["applied"]  # what the engine wrote into the copy: the change, nothing more

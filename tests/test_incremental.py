@@ -167,3 +167,67 @@ def test_a_build_keeps_work_vectors_in_one_float32_matrix(embedder, tmp_path, mo
     finally:
         catalog.close()
 
+
+def test_an_incremental_reindex_makes_each_document_once(kind, engine_factory, embedder, tmp_path, monkeypatch):
+    """The documents the indexer made to compare hashes are the ones the engine writes: no second
+    pass over every work and researcher to pick the changed few (it cost more than half the build)."""
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        catalog.remove_works(w.id for w in works[-4:])
+        live = engine_factory(kind)()
+        first = index(catalog, live, embedder)
+        ingest(catalog, [SLICE])  # four works come back at the end: rows are added, none removed
+
+        made = {"works": 0, "researchers": 0}
+        work_doc, researcher_doc = aggregates.WorkDoc, aggregates._researcher_doc
+
+        def counted(kind_made, make):
+            def count(*args, **kwargs):
+                made[kind_made] += 1
+                return make(*args, **kwargs)
+            return count
+
+        monkeypatch.setattr(aggregates, "WorkDoc", counted("works", work_doc))
+        monkeypatch.setattr(aggregates, "_researcher_doc", counted("researchers", researcher_doc))
+        second = index(catalog, live, embedder)
+        assert second.incremental and second.written["works"] == 4 and second.written["researchers"] > 0
+        assert made == {"works": second.works, "researchers": second.researchers}
+        assert second.info.version == first.info.version + 1
+        if kind == "embedded":
+            assert second.info.meta["applied"]["works"] == {"changed": 4, "removed": 0, "moved": 0}
+        assert {w.id for w in live.get_works([w.id for w in works[-4:]])} == {w.id for w in works[-4:]}
+    finally:
+        catalog.close()
+
+
+def test_document_hashes_stay_those_earlier_versions_stored(embedder, tmp_path):
+    """`doc_hash` writes the JSON straight from the dataclasses; the hashes must stay those of the
+    JSON of `doc_to_dict` (what every earlier version stored), or the first reindex after an
+    upgrade would find every document changed and rewrite them all."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    from indexer.pipeline import build_corpus, doc_hash
+    from search.interface import doc_to_dict
+
+    def stored_hash(doc) -> str:
+        digest = hashlib.blake2b(json.dumps(doc_to_dict(doc), sort_keys=True, default=str).encode(), digest_size=16)
+        if doc.vector is not None:
+            digest.update(np.asarray(doc.vector, dtype=np.float32).tobytes())
+        return digest.hexdigest()
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        ingest(catalog, [SLICE])
+        corpus, _ = build_corpus(catalog, embedder)
+        docs = [*corpus.works(), *corpus.researchers(), *corpus.topics()]
+        assert {type(d).__name__ for d in docs} == {"WorkDoc", "ResearcherDoc", "TopicDoc"}
+        assert [doc_hash(d) for d in docs] == [stored_hash(d) for d in docs]
+        changed = replace(docs[0], authors=[replace(docs[0].authors[0], confidence=0.5)])
+        assert doc_hash(changed) != doc_hash(docs[0])  # a nested field counts
+    finally:
+        catalog.close()
