@@ -1275,6 +1275,17 @@ class OpenSearchEngine:
         docs = self._mget("researchers", ids, ["vector"])
         return {i: docs[i]["vector"] for i in dict.fromkeys(ids) if i in docs and docs[i].get("vector")}
 
+    def researcher_cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        query = _query_vector(vector)
+        found = self.researcher_vectors(ids)
+        if query is None or not found:
+            return {}
+        matrix = np.asarray(list(found.values()), dtype=np.float32)
+        if matrix.shape[1] != len(query):
+            raise BadQuery(f"query vector has {len(query)} dimensions, the index {matrix.shape[1]}")
+        scores = matrix @ np.asarray(query, dtype=np.float32)
+        return {i: float(s) for i, s in zip(found, scores)}
+
     def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, CoauthorList]:
         docs = self._mget("researchers", ids, ["doc.coauthors", "doc.large_works", "doc.coauthors_count"])
         stored = {i: doc.get("doc") or {} for i, doc in docs.items()}
