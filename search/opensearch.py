@@ -1276,15 +1276,13 @@ class OpenSearchEngine:
         return {i: docs[i]["vector"] for i in dict.fromkeys(ids) if i in docs and docs[i].get("vector")}
 
     def researcher_cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
-        query = _query_vector(vector)
-        found = self.researcher_vectors(ids)
-        if query is None or not found:
+        if _query_vector(vector) is None:
             return {}
-        matrix = np.asarray(list(found.values()), dtype=np.float32)
-        if matrix.shape[1] != len(query):
-            raise BadQuery(f"query vector has {len(query)} dimensions, the index {matrix.shape[1]}")
-        scores = matrix @ np.asarray(query, dtype=np.float32)
-        return {i: float(s) for i, s in zip(found, scores)}
+        query = np.asarray(vector, dtype=np.float32)  # as the embedded engine: as given, one row at a time
+        found = {i: np.asarray(v, dtype=np.float32) for i, v in self.researcher_vectors(ids).items()}
+        if any(v.shape != query.shape for v in found.values()):
+            raise BadQuery(f"query vector has {len(query)} dimensions, the index {next(iter(found.values())).shape[0]}")
+        return {i: float(v @ query) for i, v in found.items()}
 
     def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, CoauthorList]:
         docs = self._mget("researchers", ids, ["doc.coauthors", "doc.large_works", "doc.coauthors_count"])

@@ -1015,11 +1015,11 @@ def _friends_of_friends(
         signature = tuple(sorted(works_of.get(rid, ())))
         if signature not in by_signature:
             shared = set().union(*(on_work[w] for w in signature))
-            by_signature[signature] = (shared, sum(weight[m] for m in sorted(shared, key=strength.get)),
-                                       sorted(shared, key=strength.get)[:VIA_SHOWN])
+            by_signature[signature] = (shared, sum(weight[m] for m in sorted(shared)), sorted(shared, key=strength.get)[:VIA_SHOWN])
         shared, adamic_adar, via = by_signature[signature]
         extra = [m for m in joint.get(rid, ()) if m not in shared]
-        adamic_adar += sum(weight[m] for m in sorted(extra, key=strength.get))
+        if extra:  # summed in the middles' order, as for everyone else: equal sets give equal sums (ties stay ties)
+            adamic_adar = sum(weight[m] for m in sorted(shared.union(extra)))
         found[rid] = (adamic_adar, len(shared) + len(extra), sorted([*via, *extra], key=strength.get)[:VIA_SHOWN])
     return found
 
