@@ -695,6 +695,16 @@ class EmbeddedEngine:
             rows = _rows_for(conn, "researchers", ids)
             return {i: version.researchers[r].tolist() for i, r in rows.items() if np.any(version.researchers[r])}
 
+    def researcher_cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        with self._read() as (version, conn):
+            rows = _rows_for(conn, "researchers", ids)
+            if not rows:
+                return {}
+            _query_vector(vector, version.dimension)  # checked; scored as given, one row at a time, so
+            query = np.asarray(vector, dtype=np.float32)  # equal vectors score equal (and tie, ordered by id)
+            matrix = version.researchers[np.fromiter(rows.values(), dtype=np.int64, count=len(rows))]
+            return {i: float(row @ query) for i, row, has in zip(rows, matrix, np.any(matrix, axis=1)) if has}
+
     def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, CoauthorList]:
         ids = list(ids)
         found: dict[str, CoauthorList] = {}

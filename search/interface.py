@@ -250,6 +250,11 @@ class SearchEngine(Protocol):
 
     def researcher_vectors(self, ids: Sequence[str]) -> dict[str, list[float]]: ...
 
+    def researcher_cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        """Cosine of `vector` (a researcher's, unit length) to each listed researcher's vector (those
+        without one are left out): new collaborators score thousands of friends of friends, and
+        reading their vectors cost more than the scores."""
+
     def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, "CoauthorList"]:
         """Each known researcher's place in the co-author graph a suggestion walks, read without the
         rest of the document."""

@@ -1276,6 +1276,15 @@ class OpenSearchEngine:
         docs = self._mget("researchers", ids, ["vector"])
         return {i: docs[i]["vector"] for i in dict.fromkeys(ids) if i in docs and docs[i].get("vector")}
 
+    def researcher_cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
+        if _query_vector(vector) is None:
+            return {}
+        query = np.asarray(vector, dtype=np.float32)  # as the embedded engine: as given, one row at a time
+        found = {i: np.asarray(v, dtype=np.float32) for i, v in self.researcher_vectors(ids).items()}
+        if any(v.shape != query.shape for v in found.values()):
+            raise BadQuery(f"query vector has {len(query)} dimensions, the index {next(iter(found.values())).shape[0]}")
+        return {i: float(v @ query) for i, v in found.items()}
+
     def researcher_coauthors(self, ids: Sequence[str]) -> dict[str, CoauthorList]:
         docs = self._mget("researchers", ids, ["doc.coauthors", "doc.large_works", "doc.coauthors_count"])
         stored = {i: doc.get("doc") or {} for i, doc in docs.items()}

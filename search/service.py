@@ -15,7 +15,6 @@ Conventions every method follows:
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 import re
 import threading
@@ -82,6 +81,10 @@ SIMILAR_MODES = ("similar", "collaborators")
 PAIRS_PER_SUGGESTION = 3
 COLLABORATOR_CANDIDATES = 200
 """Nearest researcher vectors considered as new collaborators, besides every friend of a friend."""
+VIA_SHOWN = 3
+"""Shared co-authors a new-collaborator suggestion names, strongest link first (the page shows three;
+`CollaboratorSignals.common_neighbours` counts them all). Naming every one read the documents of
+thousands of co-authors for a researcher of a thousand-author paper."""
 GRAPH_WORKS = 40
 GRAPH_COLLABORATORS = 40
 _RESEARCHER_ID = re.compile(r"r-[0-9a-f]{6,}")
@@ -156,7 +159,7 @@ class Suggestion:
     shared_topics: list[str]
     paper_pairs: list[PaperPair]
     via: list[ResearcherDoc] = field(default_factory=list)
-    """Shared co-authors (strongest link first) when the co-author graph brought this suggestion."""
+    """The VIA_SHOWN strongest shared co-authors when the co-author graph brought this suggestion."""
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,7 @@ class CollaboratorSignals:
     topics: float
     """Cosine of the two topic-count profiles."""
     via: list[str]
-    """Shared co-authors' ids, strongest link first."""
+    """The VIA_SHOWN strongest shared co-authors' ids, strongest link first."""
 
 
 @dataclass(frozen=True)
@@ -801,16 +804,15 @@ class Discovery:
             near = self.engine.vector_researchers(vector, COLLABORATOR_CANDIDATES, sorted(exclude), active_since, institution)
         near = dict(near)
         middles = self.engine.researcher_coauthors(sorted(coauthors))
-        large = self.engine.get_works(sorted({w for m in middles.values() for w in m.large_works}))
+        # the researcher's own large works bring no one new (their authors are co-authors): not read
+        large = self.engine.get_works(sorted({w for m in middles.values() for w in m.large_works} - set(researcher.work_ids)))
         graph = _friends_of_friends(middles, {w.id: w.researcher_ids for w in large}, exclude)
         graph_only = [rid for rid in graph if rid not in near]
         docs: dict[str, ResearcherDoc] = {}
         if topics or active_since is not None or institution is not None:
             docs = {d.id: d for d in self.engine.get_researchers(graph_only)}
             graph_only = [rid for rid in graph_only if rid in docs and _passes(docs[rid], active_since, institution)]
-        query = np.asarray(vector, dtype=np.float32)
-        for rid, other in self.engine.researcher_vectors(graph_only).items():
-            near[rid] = float(np.asarray(other, dtype=np.float32) @ query)
+        near.update(self.engine.researcher_cosines(vector, graph_only))
         for rid in graph_only:
             near.setdefault(rid, 0.0)
         topic_docs = {}
@@ -981,40 +983,45 @@ def blend_collaborators(signals: dict[str, CollaboratorSignals], blend: Collabor
 def _friends_of_friends(
     middles: dict[str, CoauthorList], large: dict[str, Sequence[str]], exclude: set[str]
 ) -> dict[str, tuple[float, int, list[str]]]:
-    """Each co-author of a co-author outside `exclude`: (Adamic-Adar, common neighbours, the shared
-    co-authors strongest link first). `middles`: each of the researcher's co-authors -> its stored
-    co-authors (`SearchEngine.researcher_coauthors`); `large`: the authors of their large works,
-    read once each. The walk reads as many lists as the researcher has co-authors, plus those works.
+    """Each co-author of a co-author outside `exclude`: (Adamic-Adar, common neighbours, the
+    VIA_SHOWN strongest shared co-authors). `middles`: each of the researcher's co-authors -> its
+    stored co-authors (`SearchEngine.researcher_coauthors`); `large`: the authors of their large
+    works, read once each. A middle's weight is 1 / log(its co-author count).
 
-    A middle's weight is 1 / log(its co-author count). The sums run in numpy over one flat array of
-    (friend, middle) pairs: Python loops over those pairs took seconds per profile."""
-    names = sorted(middles)
-    weights = [1.0 / math.log(max(2, middles[m].count)) for m in names]
-    outside = {wid: frozenset(ids) - exclude for wid, ids in large.items()}  # for the researcher's own large work: none
-    # every middle is in `exclude` (a co-author), so its friends outside it are new to the researcher;
-    # unordered: the pairs are sorted once, by friend and then by the middle's strength
-    friends_of = [
-        list(set(middles[m].joint).difference(exclude).union(*(outside[w] for w in middles[m].large_works if w in outside)))
-        for m in names
-    ]
-    candidates = sorted(set().union(*friends_of)) if friends_of else []
-    if not candidates:
-        return {}
-    code = {rid: i for i, rid in enumerate(candidates)}
-    sizes = np.array([len(f) for f in friends_of], dtype=np.int64)
-    pair_code = np.fromiter(map(code.__getitem__, itertools.chain.from_iterable(friends_of)), np.int64, int(sizes.sum()))
-    pair_middle = np.repeat(np.arange(len(middles)), sizes)
-    adamic_adar = np.bincount(pair_code, weights=np.repeat(np.array(weights), sizes), minlength=len(candidates))
-    common = np.bincount(pair_code, minlength=len(candidates))
-    strength = np.empty(len(middles), dtype=np.int64)  # each middle's place, strongest link first
-    strength[sorted(range(len(middles)), key=lambda i: (-weights[i], names[i]))] = np.arange(len(middles))
-    order = np.lexsort((strength[pair_middle], pair_code))
-    via = np.array(names, dtype=object)[pair_middle[order]]
-    bounds = np.searchsorted(pair_code[order], np.arange(len(candidates) + 1))
-    return {
-        rid: (float(adamic_adar[i]), int(common[i]), via[bounds[i] : bounds[i + 1]].tolist())
-        for i, rid in enumerate(candidates)
-    }
+    The sums never list (friend, middle) pairs through a large work: a researcher of a
+    thousand-author paper has a thousand middles who share each other large work's authors, a
+    million pairs that took most of a profile's second. The authors of the same large works (a
+    "signature") share one set of middles, summed once; only `joint` pairs (small works) are
+    listed one by one."""
+    weight = {m: 1.0 / math.log(max(2, c.count)) for m, c in middles.items()}
+    strength = {m: n for n, m in enumerate(sorted(weight, key=lambda m: (-weight[m], m)))}  # 0: strongest
+    on_work: dict[str, list[str]] = defaultdict(list)  # large work -> the middles on it
+    for m, c in middles.items():
+        for w in c.large_works:
+            on_work[w].append(m)
+    works_of: dict[str, list[str]] = defaultdict(list)  # friend -> the middles' large works they are on
+    for w, authors in large.items():
+        if w in on_work:
+            for rid in set(authors) - exclude:
+                works_of[rid].append(w)
+    joint: dict[str, list[str]] = defaultdict(list)  # friend -> middles sharing a small work with them
+    for m, c in middles.items():
+        for rid in c.joint:
+            if rid not in exclude:
+                joint[rid].append(m)
+    by_signature: dict[tuple[str, ...], tuple[set[str], float, list[str]]] = {}
+    found = {}
+    for rid in sorted(set(works_of) | set(joint)):
+        signature = tuple(sorted(works_of.get(rid, ())))
+        if signature not in by_signature:
+            shared = set().union(*(on_work[w] for w in signature))
+            by_signature[signature] = (shared, sum(weight[m] for m in sorted(shared)), sorted(shared, key=strength.get)[:VIA_SHOWN])
+        shared, adamic_adar, via = by_signature[signature]
+        extra = [m for m in joint.get(rid, ()) if m not in shared]
+        if extra:  # summed in the middles' order, as for everyone else: equal sets give equal sums (ties stay ties)
+            adamic_adar = sum(weight[m] for m in sorted(shared.union(extra)))
+        found[rid] = (adamic_adar, len(shared) + len(extra), sorted([*via, *extra], key=strength.get)[:VIA_SHOWN])
+    return found
 
 
 def _coauthor_ids(researcher: ResearcherDoc, works: Sequence[WorkDoc]) -> set[str]:

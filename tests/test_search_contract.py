@@ -487,6 +487,23 @@ def test_suggestions_read_documents_only_for_what_they_show(discovery, seed, mon
         "a suggestion with more works than pairs shows that unpaired works are not read"
 
 
+def test_researcher_cosines_score_the_listed_researchers_as_the_nearest_search_does(discovery, seed):
+    """New collaborators score friends of friends in one call; the cosines are those of the stored
+    vectors, the same as the nearest-researcher search gives, and unknown ids are left out."""
+    engine = discovery.engine
+    vector = engine.researcher_vectors([seed.id])[seed.id]
+    nearest = dict(engine.vector_researchers(vector, 20))
+    stored = engine.researcher_vectors(list(nearest))
+    found = engine.researcher_cosines(vector, [*nearest, "r-0000000000"])
+    assert set(found) == set(nearest) == set(stored)
+    for rid, score in found.items():
+        assert score == pytest.approx(nearest[rid], abs=1e-5)
+        assert score == pytest.approx(float(np.dot(stored[rid], vector)), abs=1e-5)
+    assert engine.researcher_cosines(vector, []) == {}
+    with pytest.raises(BadQuery):
+        engine.researcher_cosines(vector[:10], list(nearest))
+
+
 def test_researchers_store_their_coauthors_with_joint_works(discovery, seed):
     """The co-author lists suggestions walk equal the graph of the indexed works, for the seed and
     each co-author (whose lists reach the seed's friends of friends)."""

@@ -145,7 +145,7 @@ class SuggestionOut(Open):
     similarity: float
     shared_topics: list[str]
     paper_pairs: list[PaperPairOut]
-    via: list[dict[str, Any]] = Field([], description="Shared co-authors, when the co-author graph brought the suggestion.")
+    via: list[dict[str, Any]] = Field([], description="The strongest shared co-authors (at most three), when the co-author graph brought the suggestion.")
 
 
 class SuggestionsOut(Open):
