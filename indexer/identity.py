@@ -377,6 +377,14 @@ class _Clusters:
     def new_block(self) -> None:
         self.centroids.clear()
 
+    def release_evidence(self) -> None:
+        """Once rule 4 is done only the union-find and the ids are read (`_assign_ids`): the vector sum
+        and the grown sets of every merged cluster go before the links are made, not after."""
+        for held in (self.works, self.coauthors, self.own_key, self.institutions, self.names, self.sums):
+            held.clear()
+        self.centroids.clear()
+        self.rare_keys.clear()
+
     def find(self, i: int) -> int:
         while self.parent[i] != i:
             self.parent[i] = self.parent[self.parent[i]]
@@ -781,7 +789,11 @@ def resolve(
             if not merged:
                 break
 
-    resolution = _assign_ids(mentions, clusters, reasons, {key: link.researcher_id for key, link in previous.items()})
+    del evidence
+    clusters.release_evidence()
+    for cache in (_names_agree, _short_form, _split_given):  # up to a million name pairs each
+        cache.cache_clear()
+    resolution = _assign_ids(mentions, clusters, reasons, previous)
     resolution.conflicts = conflicts
     resolution.blocks, resolution.resolved_blocks = len(blocks), resolved
     return resolution
@@ -819,7 +831,7 @@ def _restore_previous(
 
 
 def _assign_ids(
-    mentions: list[Mention], clusters: _Clusters, reasons: dict[int, tuple[str, float]], previous: dict[str, str]
+    mentions: list[Mention], clusters: _Clusters, reasons: dict[int, tuple[str, float]], previous: Mapping[str, Link]
 ) -> Resolution:
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(mentions)):
@@ -828,7 +840,7 @@ def _assign_ids(
     resolution = Resolution()
     taken: set[str] = set()
     for root, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), mentions[kv[0]].key)):
-        votes = Counter(previous[mentions[i].key] for i in members if mentions[i].key in previous)
+        votes = Counter(previous[mentions[i].key].researcher_id for i in members if mentions[i].key in previous)
         rid = next((r for r, _ in votes.most_common() if r not in taken), None)
         if rid is None:
             ids = clusters.ids[root]
