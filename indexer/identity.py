@@ -72,10 +72,12 @@ Researcher ids are remembered per mention, so rebuilding keeps every id a user m
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
+from types import MappingProxyType
 from typing import Collection, Mapping
 
 import numpy as np
@@ -114,6 +116,7 @@ SHORT_FORM_COAUTHORS = 2  # shared co-authors a short-form pair needs (on top of
 NAME_PART_MENTIONS = 10  # a word in this many names is a name part: "Xian"+"gang" is a name, not a short form
 ID_KINDS = ("orcid", "openalex", "openreview", "dblp")
 NO_KEYS: frozenset[str] = frozenset()  # one empty set shared by every mention without affiliations
+NO_IDS: Mapping[str, str] = MappingProxyType({})  # one read-only empty mapping shared by every mention without source ids
 
 
 def name_tokens(name: str) -> list[str]:
@@ -230,18 +233,21 @@ def institution_keys(name: str) -> set[str]:
     return {k for part in name.split("+") if (k := normalize_name(part))}
 
 
-@dataclass
+@dataclass(slots=True)
 class Mention:
+    """One author of one work. Slots, and fields shared between mentions wherever equal (one tuple per
+    distinct name, one set per distinct affiliation set, interned strings): a build holds millions."""
+
     key: str  # "<work id>#<position>"
     work_id: str
     name: str
-    tokens: list[str]
-    identifiers: dict[str, str]
+    tokens: tuple[str, ...]
+    identifiers: Mapping[str, str]  # NO_IDS when none
     institutions: frozenset[str]
     authors: frozenset[str]  # `coauthor_key`s of every author on the work, this one's too: one set shared by the work's mentions
 
 
-@dataclass
+@dataclass(slots=True)
 class Link:
     researcher_id: str
     method: str
@@ -290,22 +296,26 @@ class Resolution:
 
 def mentions_of(works: list[Work]) -> list[Mention]:
     """One mention per named author. The work's author keys are kept once per work, not once per
-    mention without its own key: a work with n authors would cost n^2 keys (2,831 arXiv authors: 748 MB)."""
+    mention without its own key: a work with n authors would cost n^2 keys (2,831 arXiv authors: 748 MB).
+    Equal token tuples and affiliation sets are one object, their strings interned: most names and
+    institutions recur, so memory grows with the distinct ones (issue 14: about 3.5 KB per mention before)."""
     mentions = []
+    shared: dict = {}  # token tuple or affiliation set -> its first instance
     for work in works:
-        authors = frozenset(k for k in (coauthor_key(a.name) for a in work.authorships) if k)
+        authors = frozenset(sys.intern(k) for k in (coauthor_key(a.name) for a in work.authorships) if k)
         for a in work.authorships:
-            tokens = name_tokens(a.name)
+            tokens = tuple(map(sys.intern, name_tokens(a.name)))
             if not tokens:
                 continue
+            institutions = frozenset(sys.intern(k) for i in a.institutions for k in institution_keys(i.name)) or NO_KEYS
             mentions.append(
                 Mention(
                     key=f"{work.id}#{a.position}",
                     work_id=work.id,
-                    name=a.name,
-                    tokens=tokens,
-                    identifiers=a.identifiers(),
-                    institutions=frozenset(k for i in a.institutions for k in institution_keys(i.name)) or NO_KEYS,
+                    name=sys.intern(a.name),
+                    tokens=shared.setdefault(tokens, tokens),
+                    identifiers=a.identifiers() or NO_IDS,
+                    institutions=shared.setdefault(institutions, institutions),
                     authors=authors,
                 )
             )
@@ -336,20 +346,28 @@ class NameFrequency:
 class _Clusters:
     """Union-find over mentions with the evidence each cluster carries (one summed vector each).
 
-    A lone mention's co-authors and affiliations are its mention's shared frozensets (its work's
-    author keys, without `own_key`, the one key that is its own); a merge copies them into a set of
-    the cluster's own, so memory grows with the clusters that merged, never with authors squared."""
+    A lone mention shares immutable values with others until it merges: its co-authors and
+    affiliations are its mention's frozensets (its work's author keys, without `own_key`, the one key
+    that is its own), its works one frozenset per work, its names one frozenset per distinct name, its
+    ids NO_IDS when it has none, and its vector sum is its work's row, looked up when asked for (no
+    array view kept per mention). A merge copies into sets and a sum of the cluster's own, so memory
+    grows with the clusters that merged, never with authors squared."""
 
-    def __init__(self, mentions: list[Mention], vectors: dict[str, np.ndarray]):
+    def __init__(self, mentions: list[Mention], vectors: Mapping[str, np.ndarray]):
         self.parent = list(range(len(mentions)))
         self.mentions = mentions
-        self.ids: list[dict[str, set[str]]] = [{k: {v} for k, v in m.identifiers.items()} for m in mentions]
-        self.works: list[set[str]] = [{m.work_id} for m in mentions]
+        self.ids: list[Mapping[str, set[str]]] = [{k: {v} for k, v in m.identifiers.items()} if m.identifiers else NO_IDS
+                                                  for m in mentions]
+        singletons: dict = {}  # work id or name -> its one-element frozenset
+        self.works: list[frozenset[str] | set[str]] = [
+            singletons.setdefault(m.work_id, frozenset((m.work_id,))) for m in mentions]
         self.coauthors: list[frozenset[str] | set[str]] = [m.authors for m in mentions]
-        self.own_key: list[str | None] = [coauthor_key(m.name) for m in mentions]  # None once copied
+        self.own_key: list[str | None] = [sys.intern(coauthor_key(m.name)) for m in mentions]  # None once copied
         self.institutions: list[frozenset[str] | set[str]] = [m.institutions for m in mentions]
-        self.names: list[set[tuple[str, ...]]] = [{tuple(m.tokens)} for m in mentions]
-        self.sums: list[np.ndarray | None] = [vectors.get(m.work_id) for m in mentions]
+        self.names: list[frozenset[tuple[str, ...]] | set[tuple[str, ...]]] = [
+            singletons.setdefault(m.tokens, frozenset((m.tokens,))) for m in mentions]
+        del singletons
+        self.sums: list[np.ndarray | None] = [None] * len(mentions)  # a merged cluster's own sum (see `vector_sum`)
         self.vectors = vectors
         # Centroids, asked for by several stages of a pass and again on the next: kept for the block
         # being resolved (`new_block` empties them, so memory stays with one block).
@@ -359,6 +377,14 @@ class _Clusters:
     def new_block(self) -> None:
         self.centroids.clear()
 
+    def release_evidence(self) -> None:
+        """Once rule 4 is done only the union-find and the ids are read (`_assign_ids`): the vector sum
+        and the grown sets of every merged cluster go before the links are made, not after."""
+        for held in (self.works, self.coauthors, self.own_key, self.institutions, self.names, self.sums):
+            held.clear()
+        self.centroids.clear()
+        self.rare_keys.clear()
+
     def find(self, i: int) -> int:
         while self.parent[i] != i:
             self.parent[i] = self.parent[self.parent[i]]
@@ -367,7 +393,7 @@ class _Clusters:
 
     def conflict(self, a: int, b: int) -> bool:
         """Rules 2 and 3: different ids of one kind, or both on the same work."""
-        if self.works[a] & self.works[b]:
+        if not self.works[a].isdisjoint(self.works[b]):
             return True
         return any(
             kind in self.ids[b] and self.ids[a][kind] != self.ids[b][kind] for kind in self.ids[a]
@@ -380,25 +406,26 @@ class _Clusters:
         if len(self.works[a]) < len(self.works[b]):
             a, b = b, a
         self.parent[b] = a
+        sum_a, sum_b = self.vector_sum(a), self.vector_sum(b)
+        if self.ids[b] and self.ids[a] is NO_IDS:
+            self.ids[a] = {}
         for kind, values in self.ids[b].items():
             self.ids[a].setdefault(kind, set()).update(values)
-        self.works[a] |= self.works[b]
+        self.works[a] = self._grown(self.works[a], self.works[a], self.works[b])
         self.coauthors[a] = self._grown(self.coauthors[a], self.coauthor_keys(a), self.coauthor_keys(b))
         self.own_key[a] = self.own_key[b] = None
         self.institutions[a] = self._grown(self.institutions[a], self.institutions[a], self.institutions[b])
-        self.names[a] |= self.names[b]
-        if self.sums[b] is not None:
-            self.sums[a] = self.sums[b].copy() if self.sums[a] is None else self.sums[a] + self.sums[b]
-        for released in (self.works, self.names):
-            released[b] = set()
-        self.coauthors[b] = self.institutions[b] = NO_KEYS
+        self.names[a] = self._grown(self.names[a], self.names[a], self.names[b])
+        self.sums[a] = sum_a if sum_b is None else sum_b.copy() if sum_a is None else sum_a + sum_b
+        self.works[b] = self.names[b] = self.coauthors[b] = self.institutions[b] = NO_KEYS
+        self.ids[b] = NO_IDS
         self.sums[b] = None
         self.centroids.pop(a, None)
         self.centroids.pop(b, None)
         return a
 
     @staticmethod
-    def _grown(held: frozenset[str] | set[str], mine: Collection[str], theirs: Collection[str]) -> set[str]:
+    def _grown(held: frozenset | set, mine: Collection, theirs: Collection) -> set:
         """`mine` | `theirs` in a set of the cluster's own: `held` itself once copied, else a copy."""
         grown = held if type(held) is set else set(mine)
         grown.update(theirs)
@@ -420,9 +447,16 @@ class _Clusters:
             self.rare_keys[name] = " ".join(sorted(name)) if frequency.is_rare(list(name)) else None
         return self.rare_keys[name]
 
+    def vector_sum(self, a: int) -> np.ndarray | None:
+        """Sum of cluster `a`'s work vectors: a lone mention's is its work's row (never merged: its
+        works are still the shared frozenset), a merged cluster's its own array (None without vectors)."""
+        if type(self.works[a]) is frozenset and len(self.works[a]) == 1:
+            return self.vectors.get(next(iter(self.works[a])))
+        return self.sums[a]
+
     def centroid(self, a: int) -> np.ndarray | None:
         if a not in self.centroids:
-            s = self.sums[a]
+            s = self.vector_sum(a)
             norm = 0.0 if s is None else float(np.linalg.norm(s))
             self.centroids[a] = s / norm if norm else None
         return self.centroids[a]
@@ -758,7 +792,11 @@ def resolve(
             if not merged:
                 break
 
-    resolution = _assign_ids(mentions, clusters, reasons, {key: link.researcher_id for key, link in previous.items()})
+    del evidence
+    clusters.release_evidence()
+    for cache in (_names_agree, _short_form, _split_given):  # up to a million name pairs each
+        cache.cache_clear()
+    resolution = _assign_ids(mentions, clusters, reasons, previous)
     resolution.conflicts = conflicts
     resolution.blocks, resolution.resolved_blocks = len(blocks), resolved
     return resolution
@@ -796,7 +834,7 @@ def _restore_previous(
 
 
 def _assign_ids(
-    mentions: list[Mention], clusters: _Clusters, reasons: dict[int, tuple[str, float]], previous: dict[str, str]
+    mentions: list[Mention], clusters: _Clusters, reasons: dict[int, tuple[str, float]], previous: Mapping[str, Link]
 ) -> Resolution:
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(mentions)):
@@ -805,7 +843,7 @@ def _assign_ids(
     resolution = Resolution()
     taken: set[str] = set()
     for root, members in sorted(groups.items(), key=lambda kv: (-len(kv[1]), mentions[kv[0]].key)):
-        votes = Counter(previous[mentions[i].key] for i in members if mentions[i].key in previous)
+        votes = Counter(previous[mentions[i].key].researcher_id for i in members if mentions[i].key in previous)
         rid = next((r for r, _ in votes.most_common() if r not in taken), None)
         if rid is None:
             ids = clusters.ids[root]

@@ -171,6 +171,7 @@ def build_corpus(
         progress("identity", 0, report.works)
     previous = {key: identity.Link(*link) for key, link in catalog.mention_links().items()}
     resolution = identity.resolve(works, vectors, previous, None if plan is None else plan.changed)
+    del previous  # a Link per mention of the last build: not needed by the stages after
     catalog.store_mention_researchers({key: link.researcher_id for key, link in resolution.links.items()},
                                       {key: (link.method, link.confidence) for key, link in resolution.links.items()})
     report.seconds["identity"] = time.perf_counter() - clock
