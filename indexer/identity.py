@@ -78,7 +78,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 from types import MappingProxyType
-from typing import Collection, Mapping
+from typing import Collection, Iterable, Mapping
 
 import numpy as np
 from rapidfuzz.distance import Indel
@@ -608,24 +608,30 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
     """Pairs of clusters worth testing, with their centroid cosine: sharing a co-author or an
     affiliation (inverted indexes; a large group pairs only clusters whose names can fit,
     `_name_fitting_pairs`), sharing a rare name and topically related (`_rare_name_pairs`), or
-    topically close (one matrix product over the centroids)."""
+    topically close (one matrix product over the centroids). Names are fitted once over the members
+    of all large groups, not once per group: a work with hundreds of authors in one block gives one
+    group per author (all the others), which made the 1M-work pipeline cubic in such a work's authors."""
     pairs: dict[tuple[int, int], float] = {}
     lowest = min(RARE_NAME_TOPIC_THRESHOLD, AFFILIATION_TOPIC_THRESHOLD)
-    large_groups: set[tuple[int, ...]] = set()
     for attribute in (clusters.coauthors, clusters.institutions):
+        own = clusters.own_key if attribute is clusters.coauthors else None
         index: dict[str, list[int]] = defaultdict(list)
         for r in roots:
-            own = clusters.own_key[r] if attribute is clusters.coauthors else None
             for value in attribute[r]:
-                if value != own:  # a lone mention's work keys hold its own name (see `coauthor_keys`)
+                if own is None or value != own[r]:  # a lone mention's work keys hold its own name (see `coauthor_keys`)
                     index[value].append(r)
-        for group in index.values():
+        large = set()
+        for value, group in index.items():
             if len(group) > NAME_SUB_BLOCK_MIN:
-                if (members := tuple(group)) not in large_groups:  # a work with hundreds of authors repeats one group per author
-                    large_groups.add(members)
-                    pairs.update(dict.fromkeys(_name_fitting_pairs(clusters, group), 0.0))
+                large.add(value)
             elif len(group) > 1:
                 pairs.update(dict.fromkeys(combinations(group, 2), 0.0))  # a group lists roots in ascending order
+        if large:
+            members = sorted({r for value in large for r in index[value]})
+            pairs.update(dict.fromkeys(
+                ((a, b) for a, b in _name_fitting_pairs(clusters, members)
+                 if any(v in large and (own is None or own[a] != v != own[b]) for v in attribute[a] & attribute[b])),
+                0.0))
     rare_groups: dict[str, list[int]] = defaultdict(list)
     for r in roots:
         for key in {k for n in clusters.names[r] if (k := clusters.rare_key(n, rare))}:
@@ -662,12 +668,34 @@ def _name_fitting_pairs(clusters: _Clusters, group: list[int]) -> set[tuple[int,
     for r in group:
         for name in clusters.names[r]:
             holders[name].append(r)
-    names = list(holders)
     out: set[tuple[int, int]] = set()
-    for i, x in enumerate(names):
-        for y in names[i:]:
-            if x is y or _names_agree(x, y) or _names_agree(y, x) or _short_form(x, y) or _short_form(y, x):
-                out.update((min(a, b), max(a, b)) for a in holders[x] for b in holders[y] if a != b)
+    for held in holders.values():
+        out.update(combinations(sorted(held), 2))
+    for x, y in _names_that_may_fit(holders):
+        if _names_agree(x, y) or _names_agree(y, x) or _short_form(x, y) or _short_form(y, x):
+            out.update((min(a, b), max(a, b)) for a in holders[x] for b in holders[y] if a != b)
+    return out
+
+
+def _names_that_may_fit(names: Iterable[tuple[str, ...]]) -> set[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Pairs of different names that share a family name in some reading and whose first given names
+    there begin one with the other: agreeing names (equal, an initial, written together or apart)
+    and short forms ("Dan"/"Daniel") all do. Found in sorted order (the names beginning with a
+    prefix follow it), so a block's names are not compared all with all."""
+    by_family: dict[str, list[tuple[str, tuple[str, ...]]]] = defaultdict(list)
+    for name in names:
+        for family, given in readings(list(name)):
+            if given:
+                by_family[family].append((given[0], name))
+    out = set()
+    for entries in by_family.values():
+        entries.sort()
+        for i, (first, x) in enumerate(entries):
+            for other, y in entries[i + 1 :]:
+                if not other.startswith(first):
+                    break
+                if x != y:
+                    out.add((x, y))
     return out
 
 
