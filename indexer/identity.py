@@ -84,6 +84,7 @@ import numpy as np
 from rapidfuzz.distance import Indel
 from threadpoolctl import threadpool_limits
 
+from indexer.heap import collector_paused
 from models.records import Work, researcher_id
 from search.text import normalize_name
 
@@ -754,6 +755,7 @@ def _related_within_groups(matrix: np.ndarray, group: np.ndarray, owner: np.ndar
 # One BLAS thread: the products here are many and small (a block's centroids, a rare name's works), and
 # OpenBLAS's threads on them cost more CPU than they save (x30-100 for a 64x256 product on a busy machine).
 @threadpool_limits.wrap(limits=1, user_api="blas")
+@collector_paused()
 def resolve(
     works: list[Work], vectors: dict[str, np.ndarray], previous: Mapping[str, Link] | None = None,
     changed: Collection[str] | None = None,

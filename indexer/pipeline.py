@@ -13,6 +13,7 @@ import numpy as np
 
 from indexer import aggregates, identity, topics
 from indexer.catalog import CATALOG_STAMP, Catalog, text_hash
+from indexer.heap import collector_paused
 from indexer.topic_model import TopicModel
 from indexer.vectors import VectorMatrix
 from models.embedding import Embedder
@@ -304,6 +305,7 @@ def _changes(catalog: Catalog, engine: str, corpus: Corpus, incremental: bool) -
     return Changes(changed, removed, {kind: docs for kind, docs in kept.items() if docs}), new_hashes
 
 
+@collector_paused()
 def index(
     catalog: Catalog,
     engine: SearchEngine,
