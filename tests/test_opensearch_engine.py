@@ -10,11 +10,12 @@ import json
 import socket
 import threading
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 
+import numpy as np
 import pytest
 
-from models.records import AuthorRef, ResearcherDoc, TopicRef, WorkDoc
+from models.records import AuthorRef, Collaborator, InstitutionSpan, ResearcherDoc, TopicCount, TopicDoc, TopicRef, WorkDoc
 from search import opensearch as O
 from search.interface import FACET_LIMIT, BadQuery, EngineUnavailable, NotFound, WorkFilters
 from search.text import STOPWORDS, query_terms
@@ -125,14 +126,14 @@ def work(**changes) -> WorkDoc:
 
 def test_work_source():
     source = O.work_source(work(), 2)
-    assert source["vector"] == [0.6, 0.8]  # stored as a unit vector
+    assert source["vector"].dtype == np.float32 and source["vector"].tolist() == pytest.approx([0.6, 0.8])  # unit vector
     assert source["title"] == "Noise  in <b>SGD</b>"  # sentinels/controls cleaned, markup left to the highlighter
     assert source["abstract"] is None and source["venue"] is None  # empty values are no facet value
     assert source["topic_ids"] == ["t-sgd", "t-noise"]
     assert source["topic_facets"] == ["SGD\x1ft-sgd", "Noise\x1ft-noise"]
     assert source["researcher_ids"] == ["r-1", "r-2"]
     assert "vector" not in source["doc"] and source["doc"]["title"] == source["title"]
-    json.dumps(source)  # what bulk sends
+    O.FastJSON().dumps(source)  # what bulk sends
 
 
 def test_documents_without_a_usable_vector_have_no_vector_field():
@@ -165,6 +166,35 @@ def test_researcher_source():
     assert source["name_keys"] == ["liu ziyin", "z liu", "l ziyin"]  # one key for both orders, initials both ways
     assert source["identifiers"] == ["orcid:0000-0002-1825-009X"]  # canonical; unparseable dropped
     assert "vector" not in source
+
+
+def test_bulk_json_means_what_the_standard_json_meant(monkeypatch):
+    """What bulk sends (`FastJSON` of `*_source`) is the JSON `json.dumps` made of `doc_to_dict`
+    documents before, but for the vector's digits: each value is the float32 Lucene stores."""
+    from search.interface import doc_to_dict
+
+    researcher = ResearcherDoc(
+        id="r-1", name="Ziyin Liu", name_variants=["Liu Ziyín"], identifiers={"orcid": "0000-0002-1825-009X"},
+        works_count=9, cited_by_count=4, h_index=1, first_year=2019, last_year=2024,
+        topics=[TopicCount("t-sgd", "SGD", 3, 0.1 + 0.2)], close_collaborators=[Collaborator("r-2", "B", 2)],
+        institutions=[InstitutionSpan("MIT", 2019, 2024, 9)], work_ids=["W1"], link_methods={"orcid": 9},
+        coauthors={"r-2": 2}, large_works=["W9"], coauthors_count=1,
+    )
+    topic = TopicDoc(id="t-sgd", label="SGD", origin="derived", works_count=3, researchers_count=2,
+                     subtopics=[TopicCount("t-x", "X", 1)])
+    rng = np.random.default_rng(7)
+    for doc, to_source in ((work(), O.work_source), (researcher, O.researcher_source), (topic, O.topic_source)):
+        doc = replace(doc, vector=rng.normal(size=384).tolist())
+        sent = json.loads(O.FastJSON().dumps(to_source(doc, 384)))
+        with monkeypatch.context() as m:
+            m.setattr(O, "plain", doc_to_dict)  # the deep copy it replaced
+            before = to_source(doc, 384)
+        before.pop("vector")
+        unit = np.asarray(doc.vector) / np.linalg.norm(doc.vector)
+        # each value parses to the float32 Lucene made of the float64 sent before
+        assert np.array_equal(np.asarray(sent.pop("vector"), dtype=np.float32), unit.astype(np.float32))
+        assert sent == json.loads(json.dumps(before)) and sent["doc"]["id"] == doc.id
+    assert len(O.FastJSON().dumps(O.unit_vector(doc.vector, 384, "t"))) < 0.6 * len(json.dumps(unit.tolist()))
 
 
 # -- query bodies -------------------------------------------------------------------------------------
@@ -652,3 +682,57 @@ def test_vector_scores_are_cosines(fresh, corpus):
     assert np.linalg.norm(stored) == pytest.approx(1.0, abs=1e-6)
     second = np.asarray(fresh.work_vectors([found[1][0]])[found[1][0]])
     assert found[1][1] == pytest.approx(float(stored @ second), abs=1e-5)
+
+
+@pytest.mark.opensearch
+def test_build_settings_hold_until_the_version_goes_live(fresh, corpus):
+    """While documents are written the new indices neither refresh nor sync the translog per request;
+    the live version refreshes, syncs per request and has its replicas (issue 14, point 5)."""
+    during = {}
+
+    def works():
+        during.update(fresh.client.indices.get_settings(index=f"{fresh.prefix}-*-v1", flat_settings=True))
+        yield from small(corpus, 20).works()
+
+    fresh.build(replace(small(corpus, 20), works=works))
+    assert sorted(during) == sorted(f"{fresh.prefix}-{kind}-v1" for kind in O.KINDS)
+    for settings in during.values():
+        assert settings["settings"]["index.translog.durability"] == "async"
+        assert settings["settings"]["index.refresh_interval"] == "-1"
+    live = fresh.client.indices.get_settings(index=f"{fresh.prefix}-*-v1", flat_settings=True, include_defaults=True)
+    for settings in live.values():
+        assert "index.translog.durability" not in settings["settings"]  # back to the default,
+        assert settings["defaults"]["index.translog.durability"].lower() == "request"  # a sync per request
+        assert "index.refresh_interval" not in settings["settings"]
+        assert settings["settings"]["index.number_of_replicas"] == str(fresh.replicas)
+
+
+@pytest.mark.opensearch
+def test_documents_are_made_a_chunk_ahead_and_each_sent_once(fresh, corpus, monkeypatch):
+    """Another thread makes and serialises the documents while the build's thread sends them: every
+    document arrives once, under its id."""
+    monkeypatch.setattr(O, "BULK_CHUNK", 4)
+    docs = list(small(corpus, 60).works())
+    makers = set()
+
+    def works():
+        for doc in docs:
+            makers.add(threading.current_thread())
+            yield doc
+
+    info = fresh.build(replace(small(corpus, 60), works=works))
+    assert info.counts["works"] == len(docs) == 60
+    assert threading.current_thread() not in makers and len(makers) == 1
+    found = fresh.client.search(index=fresh.alias("works"), body={"size": 100, "_source": False})["hits"]["hits"]
+    assert sorted(hit["_id"] for hit in found) == sorted(doc.id for doc in docs)
+
+
+@pytest.mark.opensearch
+def test_a_bad_document_fails_the_build_from_the_making_thread(fresh, corpus):
+    """A corpus error met while making documents ahead fails the build, and the live version stays."""
+    fresh.build(small(corpus, 20))
+    docs = list(small(corpus, 40).works())
+    with pytest.raises(ValueError, match="appears twice"):
+        fresh.build(replace(small(corpus, 40), works=lambda: iter([*docs, docs[0]])))
+    assert fresh.info().version == 1 and fresh.info().counts["works"] == 20
+    assert indices_of(fresh) == sorted([f"{fresh.prefix}-meta", *(f"{fresh.prefix}-{kind}-v1" for kind in O.KINDS)])
