@@ -13,11 +13,12 @@ the real OpenSearch node.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 import pytest
 
-from indexer import pipeline
+from indexer import aggregates, pipeline
 from indexer.catalog import Catalog, content_hash
 from indexer.ingest import ingest
 from indexer.pipeline import doc_hash, index
@@ -161,5 +162,37 @@ def test_a_reindex_after_a_failed_one_compares_every_document(engine_factory, em
         after = index(catalog, live, embedder)
         assert after.incremental and after.made["researchers"] == after.researchers == first.researchers
         assert after.written["researchers"] == 0  # the live version's documents were right all along
+    finally:
+        catalog.close()
+
+
+def test_past_kept_docs_max_the_engine_makes_only_the_changed_documents_again(kind, engine_factory, embedder, tmp_path,
+                                                                             monkeypatch):
+    """An incremental run keeps at most KEPT_DOCS_MAX changed documents of a kind for the engine; past
+    it the engine makes the changed ones again by id (`Corpus.make`), never every document of the kind."""
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory(kind)()
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        catalog.remove_works(w.id for w in works[-4:])
+        index(catalog, live, embedder)
+        ingest(catalog, [SLICE])  # four works come back
+
+        made: Counter = Counter()
+        make = aggregates._researcher_doc
+
+        def counted(rid, *args, **kwargs):
+            made[rid] += 1
+            return make(rid, *args, **kwargs)
+
+        monkeypatch.setattr(aggregates, "_researcher_doc", counted)
+        monkeypatch.setattr(pipeline, "KEPT_DOCS_MAX", 1)
+        second = index(catalog, live, embedder)
+        assert second.incremental and second.written["researchers"] > 1
+        again = {rid for rid, n in made.items() if n == 2}  # made to hash, and again for the engine
+        assert len(made) == second.made["researchers"] < second.researchers / 2 and max(made.values()) == 2
+        written = live.get_researchers(sorted(again))
+        assert len(written) == len(again) and all(doc.works_count for doc in written)
     finally:
         catalog.close()
