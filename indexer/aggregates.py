@@ -322,7 +322,7 @@ def _topic_works(work_topics: dict[str, list[TopicRef]]) -> tuple[dict[str, list
         for t in refs:
             topic_works[t.id].append(wid)
             first.setdefault(t.id, t)
-    return topic_works, first
+    return dict(topic_works), first
 
 
 def topic_docs(

@@ -24,7 +24,7 @@ EMBED_CHUNK = 2048
 
 KEPT_DOCS_MAX = 50_000
 """Changed documents of one kind an incremental reindex keeps in memory for the engine (about 1% of
-a million works' researchers); past it, the engine makes that kind's documents again to find them."""
+a million works' researchers); past it, the engine makes those documents again (`Corpus.make`)."""
 
 INDEX_RUN = "index_run"
 """Key of an index version's meta: the index run that built it. While it is the catalog's newest
@@ -235,6 +235,7 @@ def _build_corpus(
         model=embedder.model_name,
         dimension=embedder.dimension,
         meta={"embedded": report.embedded, REMADE: sorted(remade)},
+        make=docs.make,
     )
     return corpus, report, docs
 
