@@ -60,14 +60,33 @@ class WorkFacts:
 
 
 @dataclass
+class Change:
+    """What moved since the live version, for an incremental build to make only the documents that
+    can differ (`Docs.affected`). Every mention key whose link differs from the live version's, or
+    that is gone, is in `relinked`; `researchers` are remade whatever moved (an owner's exclusions
+    or an id conflict can change without a work changing: those of the live version and of this build)."""
+
+    works: set[str]  # added, changed or removed works
+    relinked: dict[str, str | None]  # mention key -> its researcher in the live version (None: a new mention)
+    old_topics: dict[str, list[TopicRef]]  # the live version's refs of the changed and removed works
+    researchers: set[str]
+
+
+@dataclass
 class Docs:
-    """A build's documents. Work and researcher documents are made anew on every call (a full build
-    reads them twice: once to hash, once to write), so no list of them for the whole catalog is ever held."""
+    """A build's documents. They are made anew on every call (a full build reads them twice: once
+    to hash, once to write), so no list of them for the whole catalog is ever held. `make(kind, ids)`
+    makes only those documents (ids the corpus does not hold are skipped); `affected` (with a
+    `Change`) names, per kind, every document that can differ from the live version's, those to
+    delete included."""
 
     works: Callable[[], Iterator[WorkDoc]]
     researchers: Callable[[], Iterator[ResearcherDoc]]
-    topics: list[TopicDoc]
+    topics: Callable[[], Iterator[TopicDoc]]
+    make: Callable[[str, Collection[str]], Iterator[WorkDoc | ResearcherDoc | TopicDoc]]
     researchers_count: int
+    topics_count: int
+    affected: dict[str, set[str]] | None = None
 
 
 def build_docs(
@@ -78,23 +97,28 @@ def build_docs(
     vectors: Mapping[str, np.ndarray],
     exclusions: Mapping[str, Collection[str]] | None = None,
     facts: WorkFacts | None = None,
+    works_of: Callable[[Collection[str]], Iterable[Work]] | None = None,
+    change: Change | None = None,
 ) -> Docs:
     """`works` is read again on every call of `Docs.works` (a list, or the catalog's work stream);
-    `facts` are its `WorkFacts` when the caller already gathered them. `exclusions`: researcher id ->
-    work ids its owner excluded from their expertise (`models.accounts.expertise_exclusions`). Those
-    works stay on the record (`work_ids`, counts, collaborators) but count neither in the
-    researcher's vector nor in their topics.
+    `facts` are its `WorkFacts` when the caller already gathered them; `works_of(ids)` reads only
+    those works (default: a pass over `works`). `exclusions`: researcher id -> work ids its owner
+    excluded from their expertise (`models.accounts.expertise_exclusions`). Those works stay on the
+    record (`work_ids`, counts, collaborators) but count neither in the researcher's vector nor in
+    their topics. `change`: what moved since the live version, for `Docs.affected`.
 
     Vectors stay float32 arrays (a work's is its row of the build's matrix, not a copy): a list of
     Python floats would cost about 12 KB per document."""
     exclusions = exclusions or {}
     facts = facts or WorkFacts(works)
+    works_of = works_of or (lambda ids: (w for w in works if w.id in ids))
     authors_of: dict[str, list[str]] = defaultdict(list)  # work id -> its researchers
     for key, link in resolution.links.items():
         authors_of[key.rsplit("#", 1)[0]].append(link.researcher_id)
+    topic_works, first = _topic_works(work_topics)
 
-    def work_docs() -> Iterator[WorkDoc]:
-        for work in works:
+    def work_docs(source: Iterable[Work]) -> Iterator[WorkDoc]:
+        for work in source:
             authors = []
             for a in work.authorships:
                 link = resolution.links.get(f"{work.id}#{a.position}")
@@ -119,30 +143,91 @@ def build_docs(
                 vector=vectors.get(work.id),
             )
 
-    def researcher_docs() -> Iterator[ResearcherDoc]:
-        names = {rid: display_name([m.name for m in members]) for rid, members in resolution.members.items()}
+    def researcher_docs(ids: Iterable[str]) -> Iterator[ResearcherDoc]:
+        names = _DisplayNames(resolution)  # only the names these documents show are worked out
         conflicts = resolution.conflicts_of()
-        for rid, members in resolution.members.items():
-            yield _researcher_doc(rid, members, names, conflicts.get(rid, []), facts, authors_of, resolution,
-                                  work_topics, vectors, exclusions.get(rid) or ())
+        for rid in ids:
+            yield _researcher_doc(rid, resolution.members[rid], names, conflicts.get(rid, []), facts, authors_of,
+                                  resolution, work_topics, vectors, exclusions.get(rid) or ())
 
-    return Docs(work_docs, researcher_docs,
-                topic_docs(work_topics, topic_origin, topic_researchers(resolution, work_topics, exclusions), vectors),
-                len(resolution.members))
+    def topics(ids: Iterable[str]) -> Iterator[TopicDoc]:
+        return topic_docs(topic_works, first, topic_origin, vectors, ids,
+                          lambda tid: topic_researchers(topic_works[tid], authors_of, exclusions))
+
+    def make(kind: str, ids: Collection[str]) -> Iterator:
+        if kind == "works":
+            return work_docs(works_of(ids))
+        if kind == "researchers":
+            return researcher_docs(sorted(i for i in ids if i in resolution.members))
+        return topics(sorted(i for i in ids if i in topic_works))
+
+    affected = None if change is None else {
+        "works": change.works | {key.rsplit("#", 1)[0] for key in change.relinked},
+        "researchers": _affected_researchers(resolution, authors_of, change),
+    }
+    if affected is not None:
+        affected["topics"] = _affected_topics(affected["works"], resolution, work_topics, first, change)
+    return Docs(lambda: work_docs(works), lambda: researcher_docs(resolution.members), lambda: topics(topic_works),
+                make, len(resolution.members), len(topic_works), affected)
+
+
+class _DisplayNames(dict):
+    """Researcher id -> `display_name` of its mentions, worked out on first use."""
+
+    def __init__(self, resolution: Resolution):
+        super().__init__()
+        self.members = resolution.members
+
+    def __missing__(self, rid: str) -> str:
+        name = self[rid] = display_name([m.name for m in self.members[rid]])
+        return name
+
+
+def _affected_researchers(resolution: Resolution, authors_of: Mapping[str, list[str]], change: Change) -> set[str]:
+    """Researchers whose documents can differ: those who gained or lost a mention (merged and split
+    ones too: their mentions were relinked), the authors of a changed work or of a work with a
+    relinked mention (their co-author lists), `change.researchers`, and, since a document names its
+    close collaborators, every close collaborator of one whose name may have changed (gained or
+    lost a mention, or named on a changed work)."""
+    moved = {rid for rid in change.relinked.values() if rid}
+    moved |= {resolution.links[key].researcher_id for key in change.relinked if key in resolution.links}
+    may_be_renamed = moved | {rid for w in change.works for rid in authors_of.get(w, ())}
+    found = may_be_renamed | change.researchers
+    for w in {key.rsplit("#", 1)[0] for key in change.relinked}:
+        found.update(authors_of.get(w, ()))
+    for rid in may_be_renamed & resolution.members.keys():
+        joint: Counter = Counter()
+        for w in {m.work_id for m in resolution.members[rid]}:
+            joint.update(set(authors_of[w]) - {rid})
+        found.update(other for other, count in joint.items() if count >= CLOSE_MIN_JOINT_WORKS)
+    return found
+
+
+def _affected_topics(works: set[str], resolution: Resolution, work_topics: dict[str, list[TopicRef]],
+                     first: Mapping[str, TopicRef], change: Change) -> set[str]:
+    """Topics whose documents can differ: those of the affected works (now and in the live version:
+    their works, researchers and vectors), those of every work of `change.researchers` (an owner's
+    exclusions may have moved them in or out of the researchers counted), the fields above them now
+    and before (a field lists its topics and their counts), and the topics under a field whose label
+    changed (they show it)."""
+    found = {t.id for w in works for t in work_topics.get(w, ())}
+    found |= {t.id for refs in change.old_topics.values() for t in refs}
+    for rid in change.researchers & resolution.members.keys():
+        found |= {t.id for m in resolution.members[rid] for t in work_topics.get(m.work_id, ())}
+    found |= {first[t].parent for t in found if t in first and first[t].parent}
+    found |= {t.parent for refs in change.old_topics.values() for t in refs if t.parent}  # a field that lost a topic
+    old_labels = {t.id: t.label for refs in change.old_topics.values() for t in refs}
+    relabelled = {t for t in found if t in first and t in old_labels and first[t].label != old_labels[t]}
+    if relabelled:
+        found |= {t for t, ref in first.items() if ref.parent in relabelled}
+    return found
 
 
 def topic_researchers(
-    resolution: Resolution, work_topics: dict[str, list[TopicRef]], exclusions: Mapping[str, Collection[str]]
-) -> dict[str, set[str]]:
-    """Topic id -> the researchers with a work on it that counts in their expertise."""
-    found: dict[str, set[str]] = defaultdict(set)
-    for rid, members in resolution.members.items():
-        excluded = exclusions.get(rid) or ()
-        for w in {m.work_id for m in members}:
-            if w not in excluded:
-                for t in work_topics.get(w, []):
-                    found[t.id].add(rid)
-    return found
+    works: Iterable[str], authors_of: Mapping[str, list[str]], exclusions: Mapping[str, Collection[str]]
+) -> set[str]:
+    """The researchers with one of a topic's `works` that counts in their expertise."""
+    return {rid for w in works for rid in authors_of.get(w, ()) if w not in (exclusions.get(rid) or ())}
 
 
 def _researcher_doc(
@@ -229,41 +314,45 @@ def _researcher_doc(
     )
 
 
-def topic_docs(
-    work_topics: dict[str, list[TopicRef]],
-    topic_origin: dict[str, str],
-    topic_researchers: dict[str, set[str]],
-    vectors: Mapping[str, np.ndarray],
-) -> list[TopicDoc]:
-    """One doc per field and topic: a topic names its field, a field lists its largest topics."""
+def _topic_works(work_topics: dict[str, list[TopicRef]]) -> tuple[dict[str, list[str]], dict[str, TopicRef]]:
+    """Topic id -> its works (in `work_topics` order), and topic id -> its first ref (label, level, parent)."""
     topic_works: dict[str, list[str]] = defaultdict(list)
     first: dict[str, TopicRef] = {}
     for wid, refs in work_topics.items():
         for t in refs:
             topic_works[t.id].append(wid)
             first.setdefault(t.id, t)
+    return dict(topic_works), first
+
+
+def topic_docs(
+    topic_works: Mapping[str, list[str]],
+    first: Mapping[str, TopicRef],
+    topic_origin: dict[str, str],
+    vectors: Mapping[str, np.ndarray],
+    ids: Iterable[str],
+    researchers_of: Callable[[str], set[str]],
+) -> Iterator[TopicDoc]:
+    """One doc per field and topic of `ids`: a topic names its field, a field lists its largest topics."""
     children: dict[str, list[str]] = defaultdict(list)
     for tid, ref in first.items():
         if ref.parent:
             children[ref.parent].append(tid)
-    docs = []
-    for tid, wids in topic_works.items():
+    for tid in ids:
+        wids = topic_works[tid]
         rows = [vectors[w] for w in wids if w in vectors]
         mean = np.sum(rows, axis=0) if rows else None
         ref, parent = first[tid], first.get(first[tid].parent or "")
         subtopics = sorted(children.get(tid, ()), key=lambda c: (-len(topic_works[c]), first[c].label))[:MAX_SUBTOPICS]
-        docs.append(
-            TopicDoc(
-                id=tid,
-                label=ref.label,
-                origin=topic_origin.get(tid, "source"),
-                works_count=len(wids),
-                researchers_count=len(topic_researchers.get(tid, ())),
-                level="field" if children.get(tid) or ref.level == "field" else "topic",
-                parent=parent.id if parent else None,
-                parent_label=parent.label if parent else None,
-                subtopics=[TopicCount(c, first[c].label, len(topic_works[c])) for c in subtopics],
-                vector=(mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32) if mean is not None else None,
-            )
+        yield TopicDoc(
+            id=tid,
+            label=ref.label,
+            origin=topic_origin.get(tid, "source"),
+            works_count=len(wids),
+            researchers_count=len(researchers_of(tid)),
+            level="field" if children.get(tid) or ref.level == "field" else "topic",
+            parent=parent.id if parent else None,
+            parent_label=parent.label if parent else None,
+            subtopics=[TopicCount(c, first[c].label, len(topic_works[c])) for c in subtopics],
+            vector=(mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32) if mean is not None else None,
         )
-    return docs

@@ -10,7 +10,7 @@ import threading
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Collection, Iterable, Iterator
 
 import numpy as np
 
@@ -116,10 +116,18 @@ class Catalog:
                 [(w.id, w.source, w.source_id, h, work_to_json(w), f, line, stamp, stamp) for w, h, f, line in rows],
             )
 
-    def works(self, skipped: list[tuple[str, str]] | None = None) -> Iterator[Work]:
-        """Every work that can be indexed. A stored record that cannot (ingested before its fields
-        were validated, or damaged) is left out and appended to `skipped` as (id, reason)."""
-        for work_id, record in self.db.execute("SELECT id, record FROM works ORDER BY id"):
+    def works(self, skipped: list[tuple[str, str]] | None = None, ids: Collection[str] | None = None) -> Iterator[Work]:
+        """Every work that can be indexed (of `ids` only, when given). A stored record that cannot
+        (ingested before its fields were validated, or damaged) is left out and appended to
+        `skipped` as (id, reason)."""
+        if ids is None:
+            rows: Iterable[tuple[str, str]] = self.db.execute("SELECT id, record FROM works ORDER BY id")
+        else:
+            wanted = sorted(ids)
+            rows = (row for start in range(0, len(wanted), 500) for row in self.db.execute(
+                f"SELECT id, record FROM works WHERE id IN ({','.join('?' * len(wanted[start:start + 500]))}) ORDER BY id",
+                wanted[start:start + 500]))
+        for work_id, record in rows:
             try:
                 work = work_from_json(record)
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -296,6 +304,10 @@ class Catalog:
                 "UPDATE index_runs SET finished_at=?, works=?, embedded=?, researchers=?, topics=? WHERE id=?",
                 (now(), counts.get("works"), counts.get("embedded"), counts.get("researchers"), counts.get("topics"), run_id),
             )
+
+    def latest_index_run(self) -> int | None:
+        """The id of the newest index run, finished or not (a run may have stored mention links and then failed)."""
+        return self.db.execute("SELECT MAX(id) FROM index_runs").fetchone()[0]
 
     def last_index_run(self) -> dict | None:
         cur = self.db.execute("SELECT * FROM index_runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1")

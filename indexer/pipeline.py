@@ -25,7 +25,16 @@ EMBED_CHUNK = 2048
 
 KEPT_DOCS_MAX = 50_000
 """Changed documents of one kind an incremental reindex keeps in memory for the engine (about 1% of
-a million works' researchers); past it, the engine makes that kind's documents again to find them."""
+a million works' researchers); past it, the engine makes those documents again (`Corpus.make`)."""
+
+INDEX_RUN = "index_run"
+"""Key of an index version's meta: the index run that built it. While it is the catalog's newest
+run, the mention links the catalog holds are the version's, and a reindex makes only the documents
+that what moved since can change (`aggregates.Change`)."""
+
+REMADE = "researchers_remade"
+"""Key of an index version's meta: researchers with an owner's exclusions or an id conflict, whose
+documents the next incremental reindex makes again whatever moved (these change without a work changing)."""
 
 INCREMENTAL_MAX_SHARE = 0.2
 """A reindex is incremental while the works added, changed or removed since the live version are at
@@ -46,6 +55,7 @@ class IndexReport:
     why_full: str | None = None  # why a reindex without --full rebuilt everything
     changed_works: int = 0  # added, changed or removed since the live version (incremental runs)
     written: dict[str, int] = field(default_factory=dict)  # documents written or deleted per kind
+    made: dict[str, int] = field(default_factory=dict)  # documents made and hashed per kind
     identity_blocks: dict[str, int] = field(default_factory=dict)  # name blocks: all, and those rule 4 resolved
 
 
@@ -56,6 +66,8 @@ class _Plan:
     base: int
     changed: set[str]
     removed: set[str]
+    links_live: bool = False  # the catalog's mention links are the live version's: make only what the change touches
+    remade: set[str] = field(default_factory=set)  # the live version's REMADE researchers
 
 
 class WorkStream:
@@ -74,6 +86,10 @@ class WorkStream:
     def __iter__(self) -> Iterator[Work]:
         self._passes += 1
         return self._reader.works(self.skipped if self._passes == 1 else None)
+
+    def of(self, ids: Collection[str]) -> Iterator[Work]:
+        """The works of `ids` in the same snapshot."""
+        return self._reader.works(None, ids)
 
     def close(self) -> None:
         self._reader.close()
@@ -155,6 +171,16 @@ def build_corpus(
     catalog snapshot to build from (the caller closes it); without it, one that lives as long as
     the corpus. Every stage streams the works; what stays in memory per work is its vector row,
     compact facts (`aggregates.WorkFacts`), its mentions, labels and topic refs."""
+    corpus, report, _ = _build_corpus(catalog, embedder, progress, full, exclusions, plan, works)
+    return corpus, report
+
+
+def _build_corpus(
+    catalog: Catalog, embedder: Embedder, progress: Progress | None, full: bool,
+    exclusions: Mapping[str, Collection[str]] | None, plan: _Plan | None, works: WorkStream | None,
+) -> tuple[Corpus, IndexReport, aggregates.Docs]:
+    """`build_corpus`, and its documents, which with a `plan` whose links are live know which of
+    them the change can affect (`Docs.affected`)."""
     report = IndexReport()
     clock = time.perf_counter()
     works = works or WorkStream(catalog.path)
@@ -172,6 +198,7 @@ def build_corpus(
         progress("identity", 0, report.works)
     previous = {key: identity.Link(*link) for key, link in catalog.mention_links().items()}
     resolution = identity.resolve(works, vectors, previous, None if plan is None else plan.changed)
+    relinked = _relinked(previous, resolution.links) if plan is not None and plan.links_live else None
     del previous  # a Link per mention of the last build: not needed by the stages after
     catalog.store_mention_researchers({key: link.researcher_id for key, link in resolution.links.items()},
                                       {key: (link.method, link.confidence) for key, link in resolution.links.items()})
@@ -188,8 +215,15 @@ def build_corpus(
         catalog.store_work_topics(_refs_as_dicts(work_topics), origin, replace=True)
     else:
         work_topics, origin = _topics_from_model(catalog, stored, works, vectors, plan)
-    docs = aggregates.build_docs(works, resolution, work_topics, origin, vectors, exclusions, facts)
-    report.researchers, report.topics = docs.researchers_count, len(docs.topics)
+    remade = {rid for rid, excluded in (exclusions or {}).items() if excluded} | set(resolution.conflicts_of())
+    change = None
+    if relinked is not None:
+        moved = plan.changed | plan.removed
+        change = aggregates.Change(moved, relinked, {w: [TopicRef(**r) for r in refs] for w, refs in stored[0].items() if w in moved},
+                                   remade | plan.remade)
+    docs = aggregates.build_docs(works, resolution, work_topics, origin, vectors, exclusions, facts,
+                                 works.of if isinstance(works, WorkStream) else None, change)
+    report.researchers, report.topics = docs.researchers_count, docs.topics_count
     report.seconds["aggregate"] = time.perf_counter() - clock
     if progress:
         progress("topics", 1, 1)
@@ -197,13 +231,25 @@ def build_corpus(
     corpus = Corpus(
         works=docs.works,
         researchers=docs.researchers,
-        topics=lambda: iter(docs.topics),
+        topics=docs.topics,
         counts={"works": report.works, "researchers": report.researchers, "topics": report.topics},
         model=embedder.model_name,
         dimension=embedder.dimension,
-        meta={"embedded": report.embedded},
+        meta={"embedded": report.embedded, REMADE: sorted(remade)},
+        make=docs.make,
     )
-    return corpus, report
+    return corpus, report, docs
+
+
+def _relinked(previous: Mapping[str, identity.Link], links: Mapping[str, identity.Link]) -> dict[str, str | None]:
+    """Mention key -> its previous researcher (None: new) for every mention whose link is new,
+    differs (researcher, method or confidence) or is gone."""
+    found: dict[str, str | None] = {key: previous[key].researcher_id for key in previous.keys() - links.keys()}
+    for key, link in links.items():
+        before = previous.get(key)
+        if before != link:
+            found[key] = before.researcher_id if before else None
+    return found
 
 
 def _refs_as_dicts(work_topics: Mapping[str, list]) -> dict[str, list[dict]]:
@@ -264,15 +310,23 @@ def _plan(catalog: Catalog, engine: SearchEngine, embedder: Embedder, full: bool
         return None, "the live version was built from an empty catalog"
     if len(changed) + len(removed) > INCREMENTAL_MAX_SHARE * max(total, 1):
         return None, f"{len(changed) + len(removed)} of {total} works changed (over {INCREMENTAL_MAX_SHARE:.0%})"
-    return _Plan(live.version, changed, removed), None
+    links_live = live.meta.get(INDEX_RUN) is not None and live.meta.get(INDEX_RUN) == catalog.latest_index_run()
+    return _Plan(live.version, changed, removed, links_live, set(live.meta.get(REMADE, ()))), None
 
 
-def _changes(catalog: Catalog, engine: str, corpus: Corpus, incremental: bool) -> tuple[Changes, dict[str, dict[str, str]]]:
+def _changes(catalog: Catalog, engine: str, corpus: Corpus, incremental: bool, documents: aggregates.Docs | None = None,
+             made: dict[str, int] | None = None) -> tuple[Changes, dict[str, dict[str, str]]]:
     """Which documents differ from those of the version `engine` last built (all of them when not
     `incremental`), and the new hashes of those; stored hashes are read a batch at a time. An
     incremental run keeps the documents it found changed (up to KEPT_DOCS_MAX of a kind) in
-    `Changes.docs`, so that the engine writes them without making every document again."""
+    `Changes.docs`, so that the engine writes them without making every document again. When
+    `documents` knows which documents the change can affect, only those are made and compared (a
+    removed one is among them); otherwise every document is. `made` counts them per kind."""
+    affected = documents.affected if incremental and documents is not None else None
     sources = {"works": corpus.works, "researchers": corpus.researchers, "topics": corpus.topics}
+    if affected is not None:
+        sources = {kind: (lambda kind=kind: documents.make(kind, affected[kind])) for kind in DOC_KINDS}
+    made = {} if made is None else made
     changed: dict[str, set[str]] = {}
     removed: dict[str, set[str]] = {}
     new_hashes: dict[str, dict[str, str]] = {}
@@ -301,7 +355,11 @@ def _changes(catalog: Catalog, engine: str, corpus: Corpus, incremental: bool) -
                 compare()
         compare()
         changed[kind] = set(new_hashes[kind])
-        removed[kind] = {i for i in catalog.hashed_doc_ids(engine, kind) if i not in seen} if incremental else set()
+        made[kind] = len(seen)
+        if affected is not None:
+            removed[kind] = set(catalog.doc_hashes(engine, kind, sorted(affected[kind] - seen)))
+        else:
+            removed[kind] = {i for i in catalog.hashed_doc_ids(engine, kind) if i not in seen} if incremental else set()
     return Changes(changed, removed, {kind: docs for kind, docs in kept.items() if docs}), new_hashes
 
 
@@ -329,11 +387,12 @@ def index(
     started = time.perf_counter()
     works = WorkStream(catalog.path)  # after the stamp: a work this build misses is newer than it
     try:
-        corpus, report = build_corpus(catalog, embedder, progress, full, exclusions, plan, works)
+        corpus, report, docs = _build_corpus(catalog, embedder, progress, full, exclusions, plan, works)
         report.incremental, report.why_full = plan is not None, why_full
         corpus.meta[CATALOG_STAMP] = stamp  # the version remembers what it saw: index lag survives a rollback
+        corpus.meta[INDEX_RUN] = run_id
         clock = time.perf_counter()
-        changes, hashes = _changes(catalog, engine.name, corpus, plan is not None)
+        changes, hashes = _changes(catalog, engine.name, corpus, plan is not None, docs, report.made)
         report.written = {kind: len(changes.changed[kind]) + len(changes.removed[kind]) for kind in DOC_KINDS}
         if plan is None:
             report.info = engine.build(corpus, progress)

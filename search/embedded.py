@@ -1151,7 +1151,7 @@ def _apply_changes(base: Path, path: Path, number: int, corpus: Corpus, changes:
     document was, the spelling vocabulary and `term_docs` adjusted by the words of the documents
     that left and came. Every other row keeps its rowid and bytes. The documents written are the
     indexer's (`changes.docs`); only those it did not keep (rows moved into holes, a large change)
-    are made again from `corpus`."""
+    are made again from `corpus` (by id, with `Corpus.make`)."""
     shutil.copyfile(base / "index.sqlite", path / "index.sqlite")
     sources = {"works": corpus.works, "researchers": corpus.researchers, "topics": corpus.topics}
     applied: dict[str, dict[str, int]] = {}
@@ -1164,7 +1164,9 @@ def _apply_changes(base: Path, path: Path, number: int, corpus: Corpus, changes:
             delete, target, count = _plan_rows(db, table, changes.changed.get(kind, set()), changes.removed.get(kind, set()))
             docs = {i: doc for i, doc in changes.docs.get(kind, {}).items() if i in target}
             if len(docs) < len(target):  # documents moved into holes, or not kept by the indexer: made again
-                docs.update((doc.id, doc) for doc in sources[kind]() if doc.id in target and doc.id not in docs)
+                wanted = target.keys() - docs.keys()
+                made = corpus.make(kind, wanted) if corpus.make else (d for d in sources[kind]() if d.id in wanted)
+                docs.update((doc.id, doc) for doc in made)
             missing = sorted(set(target) - set(docs))
             if missing:
                 raise ValueError(f"{kind} {missing[0]} is to be written but not in the corpus")

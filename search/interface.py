@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from typing import Callable, Iterable, Literal, Protocol, Sequence
+from typing import Callable, Collection, Iterable, Literal, Protocol, Sequence
 
 from models.records import (
     AuthorRef,
@@ -135,6 +135,9 @@ class Corpus:
     model: str
     dimension: int
     meta: dict[str, object] = field(default_factory=dict)
+    make: Callable[[str, Collection[str]], Iterable] | None = None
+    """`make(kind, ids)`: only those documents, so that an update finds the few it needs without
+    making every document of a kind; None: read them from the kind's iterable."""
 
 
 @dataclass(frozen=True)

@@ -1074,7 +1074,13 @@ class OpenSearchEngine:
         def actions(kind: str, docs: Callable[[], Iterable], to_source: Callable) -> Iterator[dict]:
             wanted = changes.changed.get(kind, set())
             kept = changes.docs.get(kind, {})
-            for doc in kept.values() if wanted <= kept.keys() else docs():  # the indexer's, or made again
+            if wanted <= kept.keys():  # the indexer's
+                made: Iterable = kept.values()
+            elif corpus.make:  # the indexer's, and the rest made again by id
+                made = [*kept.values(), *corpus.make(kind, wanted - kept.keys())]
+            else:
+                made = docs()
+            for doc in made:
                 if doc.id in wanted:
                     yield {"_index": names[kind], "_id": doc.id, "_source": to_source(doc, dimension)}
             for doc_id in sorted(changes.removed.get(kind, ())):
