@@ -667,17 +667,28 @@ def _sharing_groups(attribute: list[Collection[str]], own: list[str | None] | No
         values = attribute[r]
         if values:
             holders.setdefault(values if type(values) is frozenset else id(values), []).append(r)
-    index: dict[str, list[int]] = defaultdict(list)  # value -> numbers of the holders that hold it
-    for h, members in enumerate(holders.values()):
-        for value in attribute[members[0]]:
-            index[value].append(h)
+    members = list(holders.values())
     excluded: dict[str, list[int]] = defaultdict(list)  # a lone mention's own key -> the roots it is not a co-author of
     if own is not None:
         for r in roots:
             if own[r] is not None and own[r] in attribute[r]:
                 excluded[own[r]].append(r)
-    members = list(holders.values())
+    # Only a value of several holders, or an own key, can group other roots than one holder's: the
+    # others (most keys of a large work) give that holder's roots, found by set operations, not per value.
+    seen: set[str] = set()
+    special = set(excluded)
+    for held in members:
+        values = attribute[held[0]]
+        special |= seen.intersection(values)
+        seen |= values
     groups: dict[tuple, list[int]] = {}
+    index: dict[str, list[int]] = defaultdict(list)  # value -> numbers of the holders that hold it
+    for h, held in enumerate(members):
+        values = attribute[held[0]]
+        if len(held) > 1 and not special.issuperset(values):
+            groups[((h,), ())] = held
+        for value in special.intersection(values):
+            index[value].append(h)
     for value, held in index.items():
         key = (tuple(held), tuple(excluded.get(value, ())))
         if key not in groups:
