@@ -616,22 +616,18 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
     lowest = min(RARE_NAME_TOPIC_THRESHOLD, AFFILIATION_TOPIC_THRESHOLD)
     for attribute in (clusters.coauthors, clusters.institutions):
         own = clusters.own_key if attribute is clusters.coauthors else None
-        index: dict[str, list[int]] = defaultdict(list)
-        for r in roots:
-            for value in attribute[r]:
-                if own is None or value != own[r]:  # a lone mention's work keys hold its own name (see `coauthor_keys`)
-                    index[value].append(r)
-        large = set()
-        for value, group in index.items():
-            if len(group) > NAME_SUB_BLOCK_MIN:
-                large.add(value)
-            elif len(group) > 1:
+        groups = _sharing_groups(attribute, own, roots)
+        large = [group for group in groups if len(group) > NAME_SUB_BLOCK_MIN]
+        for group in groups:
+            if 1 < len(group) <= NAME_SUB_BLOCK_MIN:
                 pairs.update(dict.fromkeys(combinations(group, 2), 0.0))  # a group lists roots in ascending order
         if large:
-            members = sorted({r for value in large for r in index[value]})
+            shared: dict[int, set[int]] = defaultdict(set)  # root -> the large groups it is in
+            for g, group in enumerate(large):
+                for r in group:
+                    shared[r].add(g)
             pairs.update(dict.fromkeys(
-                ((a, b) for a, b in _name_fitting_pairs(clusters, members)
-                 if any(v in large and (own is None or own[a] != v != own[b]) for v in attribute[a] & attribute[b])),
+                ((a, b) for a, b in _name_fitting_pairs(clusters, sorted(shared)) if not shared[a].isdisjoint(shared[b])),
                 0.0))
     rare_groups: dict[str, list[int]] = defaultdict(list)
     for r in roots:
@@ -658,6 +654,47 @@ def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency)
             if pairs[(a, b)] == 0.0 and a in centroid and b in centroid:
                 pairs[(a, b)] = float(centroid[a] @ centroid[b])
     return pairs
+
+
+def _sharing_groups(attribute: list[Collection[str]], own: list[str | None] | None, roots: list[int]) -> list[list[int]]:
+    """The distinct groups, each in ascending order, of `roots` that hold one value of `attribute`
+    (a co-author key, not the root's `own` key; an institution). Roots with equal values (the lone
+    mentions of one work, of its recombined copies) are indexed once, and a group that many values
+    share (a large work's author keys) is listed once: at 1M works the same few roots were indexed and
+    paired once per author of a 2,831-author work."""
+    holders: dict[object, list[int]] = {}  # a frozenset of values (a merged cluster's set: its id) -> its roots
+    for r in roots:
+        values = attribute[r]
+        if values:
+            holders.setdefault(values if type(values) is frozenset else id(values), []).append(r)
+    members = list(holders.values())
+    excluded: dict[str, list[int]] = defaultdict(list)  # a lone mention's own key -> the roots it is not a co-author of
+    if own is not None:
+        for r in roots:
+            if own[r] is not None and own[r] in attribute[r]:
+                excluded[own[r]].append(r)
+    # Only a value of several holders, or an own key, can group other roots than one holder's: the
+    # others (most keys of a large work) give that holder's roots, found by set operations, not per value.
+    seen: set[str] = set()
+    special = set(excluded)
+    for held in members:
+        values = attribute[held[0]]
+        special |= seen.intersection(values)
+        seen |= values
+    groups: dict[tuple, list[int]] = {}
+    index: dict[str, list[int]] = defaultdict(list)  # value -> numbers of the holders that hold it
+    for h, held in enumerate(members):
+        values = attribute[held[0]]
+        if len(held) > 1 and not special.issuperset(values):
+            groups[((h,), ())] = held
+        for value in special.intersection(values):
+            index[value].append(h)
+    for value, held in index.items():
+        key = (tuple(held), tuple(excluded.get(value, ())))
+        if key not in groups:
+            skip = set(key[1])
+            groups[key] = sorted(r for h in held for r in members[h] if r not in skip)
+    return list(groups.values())
 
 
 def _name_fitting_pairs(clusters: _Clusters, group: list[int]) -> set[tuple[int, int]]:

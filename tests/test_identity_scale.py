@@ -163,5 +163,34 @@ def test_a_hyperauthored_work_fits_its_block_names_once_not_once_per_coauthor(mo
     assert candidates.keys() == {(a, b) for a, b in combinations(block, 2) if clusters.names_fit(a, b)}
 
 
+def test_a_group_that_many_coauthor_keys_share_is_paired_once(monkeypatch):
+    """Four copies of a 300-author work (the 1M benchmark recombines real works) put its three "Y...
+    Wang"s in one block twelve times. Under each of the 297 other authors' keys they form the same
+    group of twelve, and under each Wang's own key the eight others: the pairs are made once per
+    distinct group (66 + 3 x 28), not once per key (297 x 66 + 3 x 28 = 19,686 at 1M works' scale)."""
+    import indexer.identity as identity
+
+    wangs = ["Yi Wang", "Yu Wang", "Yan Wang"]
+    names = wangs + [f"{given} {family}" for given, family in product(
+        ("Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kai", "Lu", "Mo", "Ned", "Oz"),
+        [f"K{a}{b}" for a, b in product("aeiou", "lmnprst")][:20])][:297]
+    works = [Work(id=f"W{c}", source="test", source_id=f"W{c}", title="A large collaboration",
+                  authorships=[Authorship(position=i, name=name) for i, name in enumerate(names)]) for c in range(4)]
+    mentions = mentions_of(works)
+    clusters = _Clusters(mentions, {})
+    block = [i for i, m in enumerate(mentions) if m.name in wangs]
+    made = Counter()
+    pairs = identity.combinations
+
+    def counted(group, k):
+        made["pairs"] += len(group) * (len(group) - 1) // 2
+        return pairs(group, k)
+
+    monkeypatch.setattr(identity, "combinations", counted)
+    candidates = _candidate_pairs(clusters, block, NameFrequency(mentions))
+    assert len(block) == 12 and candidates.keys() == set(combinations(block, 2))
+    assert made["pairs"] == 66 + 3 * 28
+
+
 if __name__ == "__main__":
     IDENTITY_PINS.write_bytes(gzip.compress(json.dumps(resolved_now(), sort_keys=True).encode(), mtime=0))
