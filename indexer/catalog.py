@@ -76,6 +76,18 @@ def migrate(path: Path) -> None:
         _migrated.add(key)
 
 
+
+IN_BATCH = 500
+"""Values bound in one `IN (...)` list: below SQLite's variable limit."""
+
+
+def _in_batches(values: Iterable[str]) -> Iterator[tuple[list[str], str]]:
+    """`values` a batch at a time, each with its `?,?,...` placeholders for an `IN (...)` list."""
+    values = list(values)
+    for start in range(0, len(values), IN_BATCH):
+        batch = values[start : start + IN_BATCH]
+        yield batch, ",".join("?" * len(batch))
+
 class Catalog:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -96,11 +108,8 @@ class Catalog:
 
     # -- works ---------------------------------------------------------------------------
     def existing_hashes(self, ids: Iterable[str]) -> dict[str, str]:
-        ids = list(ids)
         found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_batches(ids):
             found.update(self.db.execute(f"SELECT id, content_hash FROM works WHERE id IN ({marks})", chunk))
         return found
 
@@ -123,10 +132,8 @@ class Catalog:
         if ids is None:
             rows: Iterable[tuple[str, str]] = self.db.execute("SELECT id, record FROM works ORDER BY id")
         else:
-            wanted = sorted(ids)
-            rows = (row for start in range(0, len(wanted), 500) for row in self.db.execute(
-                f"SELECT id, record FROM works WHERE id IN ({','.join('?' * len(wanted[start:start + 500]))}) ORDER BY id",
-                wanted[start:start + 500]))
+            rows = (row for chunk, marks in _in_batches(sorted(ids))
+                    for row in self.db.execute(f"SELECT id, record FROM works WHERE id IN ({marks}) ORDER BY id", chunk))
         for work_id, record in rows:
             try:
                 work = work_from_json(record)
@@ -158,9 +165,7 @@ class Catalog:
         stamp = now()
         with self.db:
             removed = 0
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _in_batches(ids):
                 removed += self.db.execute(f"DELETE FROM works WHERE id IN ({marks})", chunk).rowcount
             self.db.executemany(
                 "INSERT OR REPLACE INTO work_removals (id, removed_at) VALUES (?, ?)", [(i, stamp) for i in ids]
@@ -203,9 +208,7 @@ class Catalog:
     def doc_hashes(self, engine: str, kind: str, ids: list[str]) -> dict[str, str]:
         """Doc id -> hash in the version `engine` last built, for those of `ids` it held."""
         found: dict[str, str] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_batches(ids):
             found.update(self.db.execute(
                 f"SELECT id, hash FROM doc_hashes WHERE engine = ? AND kind = ? AND id IN ({marks})", [engine, kind, *chunk]
             ))
@@ -254,10 +257,7 @@ class Catalog:
 
     def each_cached_vector(self, model: str, hashes: Iterable[str]) -> Iterator[tuple[str, np.ndarray]]:
         """(text hash, vector) for each of `hashes` the cache holds, one at a time."""
-        hashes = list(hashes)
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_batches(hashes):
             for h, blob in self.db.execute(
                 f"SELECT content_hash, vector FROM vectors WHERE model = ? AND content_hash IN ({marks})", [model, *chunk]
             ):
