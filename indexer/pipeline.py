@@ -18,7 +18,7 @@ from indexer.topic_model import TopicModel
 from indexer.vectors import VectorMatrix
 from models.embedding import Embedder
 from models.records import TopicRef, Work
-from search.interface import DOC_KINDS, Changes, Corpus, IndexInfo, Progress, SearchEngine
+from search.interface import DOC_KINDS, Changes, Corpus, IndexInfo, Progress, SearchEngine, doc_fields
 
 EMBED_CHUNK = 2048
 """Texts embedded and stored per step, so an interrupted run keeps what it embedded."""
@@ -286,7 +286,7 @@ def doc_hash(doc) -> str:
 def _json_fields(value: object) -> object:
     """`json.dumps`'s fallback in `doc_hash`: a dataclass as its fields but the vector, anything else as `str`."""
     if is_dataclass(value):
-        return {name: v for name, v in vars(value).items() if name != "vector"}
+        return doc_fields(value)
     return str(value)
 
 

@@ -325,6 +325,12 @@ def doc_to_dict(doc: WorkDoc | ResearcherDoc | TopicDoc) -> dict:
     return data
 
 
+def doc_fields(doc: object) -> dict:
+    """A doc's (or a nested record's) fields but the vector, the nested records left as they are: what
+    `doc_to_dict` gives, for serialisers that write dataclasses themselves without `asdict`'s deep copy."""
+    return {name: value for name, value in vars(doc).items() if name != "vector"}
+
+
 def work_from_dict(data: dict) -> WorkDoc:
     data = {**data, "vector": None}
     data["topics"] = [TopicRef(**t) for t in data.get("topics") or []]

@@ -58,6 +58,7 @@ from search.interface import (
     Progress,
     WorkFilters,
     best_suggestion,
+    doc_fields,
     spellable,
     researcher_from_dict,
     topic_from_dict,
@@ -235,9 +236,9 @@ def unit_vector(vector: Sequence[float] | None, dimension: int, what: str) -> np
 
 
 def plain(doc: WorkDoc | ResearcherDoc | TopicDoc) -> dict:
-    """`doc_to_dict`'s fields with the nested records left as dataclasses, which `FastJSON` writes as
-    `asdict` would: `asdict`'s deep copy was a fifth of the time a researcher took to send."""
-    return {name: value for name, value in vars(doc).items() if name != "vector"}
+    """`doc_fields`, which `FastJSON` writes as `asdict` would: `asdict`'s deep copy was a fifth of the
+    time a researcher took to send."""
+    return doc_fields(doc)
 
 
 def work_source(doc: WorkDoc, dimension: int) -> dict:
