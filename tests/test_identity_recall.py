@@ -2,7 +2,7 @@
 
 from evaluation.identity import hide_identifiers
 from indexer.identity import (AFFILIATION_TOPIC_THRESHOLD, RARE_NAME_EXPECTED_PEOPLE, VERY_COMMON_NAME_PEOPLE,
-                              NameFrequency, mentions_of, name_tokens, resolve)
+                              NameFrequency, institution_keys, mentions_of, name_tokens, resolve)
 from indexer.sources import read_records
 from tests.support import FIXTURES, real_embedder
 
@@ -39,3 +39,33 @@ def test_a_common_name_joins_at_one_institution_within_a_few_years_whatever_the_
     (a, b), (c, d) = ([resolution.links[f"{i}#{p}"] for i, p in pair] for pair in (stanford, duke))
     assert a.researcher_id == b.researcher_id and a.method == "name+affiliation"
     assert c.researcher_id != d.researcher_id
+
+
+INSTITUTIONS = FIXTURES / "ml-venues.institutions.jsonl.gz"
+
+
+def test_one_institution_written_with_department_address_or_footnote_mark_is_one_institution():
+    """ml-venues' Wei-Lin Chen wrote from "Department of Computer Science and Information Engineering,
+    National Taiwan University, Taiwan" in 2022 and from "National Taiwan University" in 2024, on
+    related topics, and went on to Virginia: one OpenReview id carries the 2024 and 2025 works. The
+    two spellings of one university shared no key, so the 2024 work stayed a record of its own. Keys
+    now also name the university without department and address, and drop footnote marks ("The
+    Pennsylvania State University♣" folded to "...universityclubs"); a campus stays apart from the
+    rest of its system."""
+    works = [p.work for p in read_records(INSTITUTIONS) if p.work is not None]
+    written = {i.name for w in works for a in w.authorships for i in a.institutions}
+    ntu = "Department of Computer Science and Information Engineering, National Taiwan University, Taiwan"
+    assert {ntu, "National Taiwan University", "The Pennsylvania State University♣", "Pennsylvania State University"} <= written
+    assert institution_keys(ntu) & institution_keys("National Taiwan University")
+    assert institution_keys("The Pennsylvania State University♣") & institution_keys("Pennsylvania State University")
+    assert institution_keys("Stanford University, Stanford, CA, USA") & institution_keys("Stanford University")
+    assert not institution_keys("University of California, Irvine, CA, USA") & institution_keys("University of California, Berkeley")
+
+    mentions = [(w.id, a.position) for w in works for a in w.authorships if a.name == "Wei-Lin Chen"]
+    assert len(mentions) == 3
+    assert VERY_COMMON_NAME_PEOPLE <= NameFrequency(mentions_of(works)).expected_people(name_tokens("Wei-Lin Chen"))
+    vectors = dict(zip([w.id for w in works], real_embedder().embed([w.embedding_text() for w in works])))
+    resolution = resolve(hide_identifiers(works), vectors)
+    links = [resolution.links[f"{i}#{p}"] for i, p in mentions]
+    assert len({link.researcher_id for link in links}) == 1
+    assert "name+affiliation" in {link.method for link in links}
