@@ -34,7 +34,9 @@ records which one made it):
      institution holds several cohorts, and people of one common name among them;
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
-     when one name is initials only); for a very common name (VERY_COMMON_NAME_PEOPLE or more
+     when one name is initials only, unless both clusters carry one rare full name: initials that
+     evidence already joined to it, "T. J. Sejnowski", weaken nothing); for a very common name
+     (VERY_COMMON_NAME_PEOPLE or more
      would carry it by chance) only when one side is a lone work sharing a co-author (any name)
      with the other, or two records published in years that do not overlap (one person who moved).
      A lone work's field alone picks among several same-named people of that field: ml-venues'
@@ -590,10 +592,11 @@ class _Evidence:
         abbreviated = any(is_abbreviated(n) for n in names)
         full = [n for n in names if not is_abbreviated(n)]
         # "M. Ueda" beside a rare full name; a rare full name both sides carry ("Michael I. Jordan")
-        # is as telling beside the common short form one side also joined ("Michael Jordan")
-        rare_full = bool(full) and (all(self.frequency.is_rare(n) for n in full) or any(
-            not is_abbreviated(list(n)) and self.frequency.is_rare(list(n)) for n in c.names[a] & c.names[b]))
-        rare = rare_full and not abbreviated
+        # is as telling beside the common short form or the initials one side also joined ("Michael
+        # Jordan", "T. J. Sejnowski"): evidence already tied those to the full name on that side
+        both = any(not is_abbreviated(list(n)) and self.frequency.is_rare(list(n)) for n in c.names[a] & c.names[b])
+        rare_full = bool(full) and (both or all(self.frequency.is_rare(n) for n in full))
+        rare = rare_full and (both or not abbreviated)
         shared = c.shared_coauthors(a, b)
         if shared and (rare_full or len(shared) >= 2 or any(not self.common_name(k) for k in shared)):
             return "name+coauthor", 0.95

@@ -1,5 +1,7 @@
 """Identity recall on real records (issue 16): evidence rule 4 accepts for a common name."""
 
+from collections import Counter
+
 from evaluation.identity import hide_identifiers
 from indexer.identity import (AFFILIATION_TOPIC_THRESHOLD, RARE_NAME_EXPECTED_PEOPLE, VERY_COMMON_NAME_PEOPLE,
                               NameFrequency, institution_keys, mentions_of, name_tokens, resolve)
@@ -69,3 +71,23 @@ def test_one_institution_written_with_department_address_or_footnote_mark_is_one
     links = [resolution.links[f"{i}#{p}"] for i, p in mentions]
     assert len({link.researcher_id for link in links}) == 1
     assert "name+affiliation" in {link.method for link in links}
+
+
+INITIALS = FIXTURES / "ml-venues.initials.jsonl.gz"
+
+
+def test_a_rare_full_name_both_sides_carry_outweighs_the_initials_one_side_joined():
+    """ml-venues' Terrence J. Sejnowski signed "T. J. Sejnowski" in 1987 at Johns Hopkins; evidence
+    (that affiliation) joined the paper to his main record. From then on every pair with that record
+    carried initials and needed stronger topical evidence, though both sides carry the rare full
+    name: his 1994 and 1996 papers (one record, by a shared co-author) stayed apart. A rare full name
+    on both sides is as telling as without the initials one side already joined to it."""
+    works = [p.work for p in read_records(INITIALS) if p.work is not None]
+    vectors = dict(zip([w.id for w in works], real_embedder().embed([w.embedding_text() for w in works])))
+    resolution = resolve(hide_identifiers(works), vectors)
+    records = Counter(resolution.links[f"{w.id}#{a.position}"].researcher_id
+                      for w in works for a in w.authorships if a.name == "Terrence J. Sejnowski")
+    initials = {resolution.links[f"{w.id}#{a.position}"].researcher_id
+                for w in works for a in w.authorships if a.name == "T. J. Sejnowski"}
+    assert len(records) == 1 and sum(records.values()) >= 45, records
+    assert initials == set(records)
