@@ -257,8 +257,9 @@ def _institution_keys(part: str) -> tuple[str, str]:
     Stanford, CA, USA"): "University of California, Irvine" is one campus, not the whole system."""
     if not part.isascii():
         part = "".join(" " if unicodedata.category(c) in FOOTNOTE_CATEGORIES or c in "§¶" else c for c in part)
+    whole = normalize_name(part)  # as before: cut at MAX_NAME_CHARS, so long strings match on their start
+    whole = whole[4:] if whole.startswith("the ") else whole
     segments = [k[4:] if k.startswith("the ") else k for s in part.split(",") if (k := normalize_name(s))]
-    whole = " ".join(segments)
     segments = segments[next((i for i, s in enumerate(segments) if _names_university(s)), 0):]
     while len(segments) > 1 and (segments[-1] in _places() or any(c.isdigit() for c in segments[-1])
                                  or set(segments[-1].split()) <= set(segments[0].split())):

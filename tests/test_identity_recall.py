@@ -62,6 +62,9 @@ def test_one_institution_written_with_department_address_or_footnote_mark_is_one
     assert institution_keys("The Pennsylvania State University♣") & institution_keys("Pennsylvania State University")
     assert institution_keys("Stanford University, Stanford, CA, USA") & institution_keys("Stanford University")
     assert not institution_keys("University of California, Irvine, CA, USA") & institution_keys("University of California, Berkeley")
+    # the string as written still matches as before: cut at the name length, long ones match on their start
+    casia = "The Key Laboratory of Cognition and Decision Intelligence for Complex Systems, Institute of Automation, Chinese Academy of Sciences"
+    assert institution_keys(casia) & institution_keys(casia + ", Beijing, China")
 
     mentions = [(w.id, a.position) for w in works for a in w.authorships if a.name == "Wei-Lin Chen"]
     assert len(mentions) == 3
