@@ -26,14 +26,17 @@ records which one made it):
      is "Kilian Weinberger"); for a common name (rule 5) two shared co-authors, or one with a rare
      name (few people share a rare co-author by chance);
    * `name+affiliation` (0.9): a shared affiliation (each institution of an affiliation the source
-     joins with "+"); for a common name the works must also be on related topics (centroid cosine
+     joins with "+", as written or as its university without department and address:
+     `institution_keys`); for a common name the works must also be on related topics (centroid cosine
      >= AFFILIATION_TOPIC_THRESHOLD) or, unless the name is very common or initials, published
      within AFFILIATION_YEARS_APART years of each other: one stay at one institution (ml-venues'
      Sheng Liu at Stanford, 2024 and 2025, on unrelated topics), while over more years an
      institution holds several cohorts, and people of one common name among them;
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
-     when one name is initials only); for a very common name (VERY_COMMON_NAME_PEOPLE or more
+     when one name is initials only, unless both clusters carry one rare full name: initials that
+     evidence already joined to it, "T. J. Sejnowski", weaken nothing); for a very common name
+     (VERY_COMMON_NAME_PEOPLE or more
      would carry it by chance) only when one side is a lone work sharing a co-author (any name)
      with the other, or two records published in years that do not overlap (one person who moved).
      A lone work's field alone picks among several same-named people of that field: ml-venues'
@@ -73,6 +76,7 @@ Researcher ids are remembered per mention, so rebuilding keeps every id a user m
 from __future__ import annotations
 
 import sys
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -81,6 +85,7 @@ from types import MappingProxyType
 from typing import Collection, Iterable, Mapping
 
 import numpy as np
+import pycountry
 from rapidfuzz.distance import Indel
 from threadpoolctl import threadpool_limits
 
@@ -115,6 +120,13 @@ COMMON_NAME_PARTS = frozenset(
 SHORT_FORM_MIN_LETTERS = 3  # "Dan"/"Daniel"; shorter prefixes are initials or fragments
 SHORT_FORM_COAUTHORS = 2  # shared co-authors a short-form pair needs (on top of affiliation or topic)
 NAME_PART_MENTIONS = 10  # a word in this many names is a name part: "Xian"+"gang" is a name, not a short form
+FOOTNOTE_CATEGORIES = ("So", "Sm")  # symbols ("♣", "∗") in an affiliation mark a footnote, never a name
+# Words of a university's own name ("Universität Tübingen", "Politecnico di Milano"), and the words a
+# sub-unit's name starts with ("Department of ..., Tsinghua University"): see `_institution_keys`.
+UNIVERSITY_WORDS = frozenset("university universitat universite universidad universita universiteit universidade univ "
+                             "politecnico polytechnique".split())
+SUB_UNIT_WORDS = frozenset("department dept school faculty division".split())
+COUNTRY_SHORT_FORMS = frozenset({"uk", "korea", "republic of korea", "russia", "pr china", "p r china", "ksa", "uae"})
 ID_KINDS = ("orcid", "openalex", "openreview", "dblp")
 NO_KEYS: frozenset[str] = frozenset()  # one empty set shared by every mention without affiliations
 NO_IDS: Mapping[str, str] = MappingProxyType({})  # one read-only empty mapping shared by every mention without source ids
@@ -229,9 +241,45 @@ def names_compatible(a: list[str], b: list[str]) -> bool:
 
 
 def institution_keys(name: str) -> set[str]:
-    """One key per institution of an affiliation: ml-venues joins several with "+" ("Google+Tel Aviv
-    University" shares Tel Aviv University with the person's other works)."""
-    return {k for part in name.split("+") if (k := normalize_name(part))}
+    """Keys of the institutions an affiliation names (see `_institution_keys`): ml-venues joins several
+    with "+" ("Google+Tel Aviv University" shares Tel Aviv University with the person's other works)."""
+    return {k for part in name.split("+") for k in _institution_keys(part) if k}
+
+
+@lru_cache(maxsize=1 << 16)
+def _institution_keys(part: str) -> tuple[str, str]:
+    """One institution written two ways: as a whole, and as its university without the sub-unit
+    before it or the address after it. Sources write one place as "Department of Computer Science
+    and Information Engineering, National Taiwan University, Taiwan" and as "National Taiwan
+    University". Footnote marks are not part of a name ("Penn State University♣" folds to "penn
+    state universityclubs"), nor is a leading "The". What follows the university is kept unless it
+    is an address (a country, a US state, a postcode, a place its name holds: "Stanford University,
+    Stanford, CA, USA"): "University of California, Irvine" is one campus, not the whole system."""
+    if not part.isascii():
+        part = "".join(" " if unicodedata.category(c) in FOOTNOTE_CATEGORIES or c in "§¶" else c for c in part)
+    whole = normalize_name(part)  # as before: cut at MAX_NAME_CHARS, so long strings match on their start
+    whole = whole[4:] if whole.startswith("the ") else whole
+    segments = [k[4:] if k.startswith("the ") else k for s in part.split(",") if (k := normalize_name(s))]
+    segments = segments[next((i for i, s in enumerate(segments) if _names_university(s)), 0):]
+    while len(segments) > 1 and (segments[-1] in _places() or any(c.isdigit() for c in segments[-1])
+                                 or set(segments[-1].split()) <= set(segments[0].split())):
+        segments.pop()
+    return whole, " ".join(segments)
+
+
+def _names_university(segment: str) -> bool:
+    """A university's own name, not one of its sub-units ("School of Computing, ...", "College of ...")."""
+    words = segment.split()
+    return words[0] not in SUB_UNIT_WORDS and (not UNIVERSITY_WORDS.isdisjoint(words) or "institute of technology" in segment
+                                                or ("college" in words and words[0] != "college"))
+
+
+@lru_cache(maxsize=1)
+def _places() -> frozenset[str]:
+    """Normalised country names (ISO 3166, with the usual short forms) and US states, names and codes."""
+    countries = {v for c in pycountry.countries for f in ("name", "common_name", "official_name", "alpha_3") if (v := getattr(c, f, None))}
+    states = {v for s in pycountry.subdivisions.get(country_code="US") for v in (s.name, s.code.removeprefix("US-"))}
+    return frozenset({normalize_name(v) for v in countries | states} | COUNTRY_SHORT_FORMS)
 
 
 @dataclass(slots=True)
@@ -545,10 +593,11 @@ class _Evidence:
         abbreviated = any(is_abbreviated(n) for n in names)
         full = [n for n in names if not is_abbreviated(n)]
         # "M. Ueda" beside a rare full name; a rare full name both sides carry ("Michael I. Jordan")
-        # is as telling beside the common short form one side also joined ("Michael Jordan")
-        rare_full = bool(full) and (all(self.frequency.is_rare(n) for n in full) or any(
-            not is_abbreviated(list(n)) and self.frequency.is_rare(list(n)) for n in c.names[a] & c.names[b]))
-        rare = rare_full and not abbreviated
+        # is as telling beside the common short form or the initials one side also joined ("Michael
+        # Jordan", "T. J. Sejnowski"): evidence already tied those to the full name on that side
+        both = any(not is_abbreviated(list(n)) and self.frequency.is_rare(list(n)) for n in c.names[a] & c.names[b])
+        rare_full = bool(full) and (both or all(self.frequency.is_rare(n) for n in full))
+        rare = rare_full and (both or not abbreviated)
         shared = c.shared_coauthors(a, b)
         if shared and (rare_full or len(shared) >= 2 or any(not self.common_name(k) for k in shared)):
             return "name+coauthor", 0.95
@@ -861,7 +910,7 @@ def resolve(
 
     del evidence
     clusters.release_evidence()
-    for cache in (_names_agree, _short_form, _split_given):  # up to a million name pairs each
+    for cache in (_names_agree, _short_form, _split_given, _institution_keys):  # up to a million name pairs each
         cache.cache_clear()
     resolution = _assign_ids(mentions, clusters, reasons, previous)
     resolution.conflicts = conflicts

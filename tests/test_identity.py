@@ -394,7 +394,10 @@ def test_people_search_finds_the_right_person_first_on_the_real_slice(real, tmp_
                 people = {person for wid in top.work_ids for a in by_id[wid].authorships if a.name == name
                           for person, marks in YANG_LIUS.items()
                           if marks & {normalize_name(b.name) for b in by_id[wid].authorships if b is not a}}
-                assert len(people) == 1 and not top.identity_conflicts, (top.name, top.works_count, people)
+                # no shifted-id mix either: every name on the record is a Yang Liu. A shifted id it refused
+                # is listed on it as a conflict (the Tsinghua record holds the ORCID that also sits on a Fei Huang)
+                assert len(people) == 1, (top.name, top.works_count, people)
+                assert all(names_agree(name_tokens(n), name_tokens(name)) for n in top.name_variants), top.name_variants
             elif name in person:  # the one with the id, not a shifted-id record
                 kind, value = person[name]
                 assert top.identifiers.get(kind, "").lower() == value.lower(), (name, top.identifiers)

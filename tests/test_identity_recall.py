@@ -1,8 +1,10 @@
 """Identity recall on real records (issue 16): evidence rule 4 accepts for a common name."""
 
+from collections import Counter
+
 from evaluation.identity import hide_identifiers
 from indexer.identity import (AFFILIATION_TOPIC_THRESHOLD, RARE_NAME_EXPECTED_PEOPLE, VERY_COMMON_NAME_PEOPLE,
-                              NameFrequency, mentions_of, name_tokens, resolve)
+                              NameFrequency, institution_keys, mentions_of, name_tokens, resolve)
 from indexer.sources import read_records
 from tests.support import FIXTURES, real_embedder
 
@@ -39,3 +41,56 @@ def test_a_common_name_joins_at_one_institution_within_a_few_years_whatever_the_
     (a, b), (c, d) = ([resolution.links[f"{i}#{p}"] for i, p in pair] for pair in (stanford, duke))
     assert a.researcher_id == b.researcher_id and a.method == "name+affiliation"
     assert c.researcher_id != d.researcher_id
+
+
+INSTITUTIONS = FIXTURES / "ml-venues.institutions.jsonl.gz"
+
+
+def test_one_institution_written_with_department_address_or_footnote_mark_is_one_institution():
+    """ml-venues' Wei-Lin Chen wrote from "Department of Computer Science and Information Engineering,
+    National Taiwan University, Taiwan" in 2022 and from "National Taiwan University" in 2024, on
+    related topics, and went on to Virginia: one OpenReview id carries the 2024 and 2025 works. The
+    two spellings of one university shared no key, so the 2024 work stayed a record of its own. Keys
+    now also name the university without department and address, and drop footnote marks ("The
+    Pennsylvania State University♣" folded to "...universityclubs"); a campus stays apart from the
+    rest of its system."""
+    works = [p.work for p in read_records(INSTITUTIONS) if p.work is not None]
+    written = {i.name for w in works for a in w.authorships for i in a.institutions}
+    ntu = "Department of Computer Science and Information Engineering, National Taiwan University, Taiwan"
+    assert {ntu, "National Taiwan University", "The Pennsylvania State University♣", "Pennsylvania State University"} <= written
+    assert institution_keys(ntu) & institution_keys("National Taiwan University")
+    assert institution_keys("The Pennsylvania State University♣") & institution_keys("Pennsylvania State University")
+    assert institution_keys("Stanford University, Stanford, CA, USA") & institution_keys("Stanford University")
+    assert not institution_keys("University of California, Irvine, CA, USA") & institution_keys("University of California, Berkeley")
+    # the string as written still matches as before: cut at the name length, long ones match on their start
+    casia = "The Key Laboratory of Cognition and Decision Intelligence for Complex Systems, Institute of Automation, Chinese Academy of Sciences"
+    assert institution_keys(casia) & institution_keys(casia + ", Beijing, China")
+
+    mentions = [(w.id, a.position) for w in works for a in w.authorships if a.name == "Wei-Lin Chen"]
+    assert len(mentions) == 3
+    assert VERY_COMMON_NAME_PEOPLE <= NameFrequency(mentions_of(works)).expected_people(name_tokens("Wei-Lin Chen"))
+    vectors = dict(zip([w.id for w in works], real_embedder().embed([w.embedding_text() for w in works])))
+    resolution = resolve(hide_identifiers(works), vectors)
+    links = [resolution.links[f"{i}#{p}"] for i, p in mentions]
+    assert len({link.researcher_id for link in links}) == 1
+    assert "name+affiliation" in {link.method for link in links}
+
+
+INITIALS = FIXTURES / "ml-venues.initials.jsonl.gz"
+
+
+def test_a_rare_full_name_both_sides_carry_outweighs_the_initials_one_side_joined():
+    """ml-venues' Terrence J. Sejnowski signed "T. J. Sejnowski" in 1987 at Johns Hopkins; evidence
+    (that affiliation) joined the paper to his main record. From then on every pair with that record
+    carried initials and needed stronger topical evidence, though both sides carry the rare full
+    name: his 1994 and 1996 papers (one record, by a shared co-author) stayed apart. A rare full name
+    on both sides is as telling as without the initials one side already joined to it."""
+    works = [p.work for p in read_records(INITIALS) if p.work is not None]
+    vectors = dict(zip([w.id for w in works], real_embedder().embed([w.embedding_text() for w in works])))
+    resolution = resolve(hide_identifiers(works), vectors)
+    records = Counter(resolution.links[f"{w.id}#{a.position}"].researcher_id
+                      for w in works for a in w.authorships if a.name == "Terrence J. Sejnowski")
+    initials = {resolution.links[f"{w.id}#{a.position}"].researcher_id
+                for w in works for a in w.authorships if a.name == "T. J. Sejnowski"}
+    assert len(records) == 1 and sum(records.values()) >= 45, records
+    assert initials == set(records)
