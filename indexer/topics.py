@@ -836,14 +836,14 @@ def assign_topics(
             display[key][label] += 1
         lap("displays")
         keys, centroids, floors = _topic_centroids(embedded, matrix, topics, clusters, fine_labels)
-        for start in range(0, len(embedded), SIMILARITY_ROWS):  # a block of works x every topic at a time
-            sims = matrix[start : start + SIMILARITY_ROWS] @ centroids.T
-            for row, work in enumerate(embedded[start : start + SIMILARITY_ROWS], start):
-                sim = sims[row - start]
-                if not fields[work.id] and int(coarse[row]) in coarse_fields:
-                    fields[work.id][coarse_fields[int(coarse[row])]] = 1.0
-                if len(topics[work.id]) >= MIN_SOURCE_TOPICS:
-                    continue
+        for row, work in enumerate(embedded):
+            if not fields[work.id] and int(coarse[row]) in coarse_fields:
+                fields[work.id][coarse_fields[int(coarse[row])]] = 1.0
+        deriving = np.array([row for row, w in enumerate(embedded) if len(topics[w.id]) < MIN_SOURCE_TOPICS], dtype=int)
+        for start in range(0, len(deriving), SIMILARITY_ROWS):  # a block of works x every topic at a time
+            rows = deriving[start : start + SIMILARITY_ROWS]
+            for row, sim in zip(rows.tolist(), matrix[rows] @ centroids.T):
+                work = embedded[row]
                 own = fine_labels.get(int(clusters.fine[row]))
                 close = [i for i in np.flatnonzero(sim >= floors) if keys[i] not in topics[work.id]]
                 if not close and not own and not topics[work.id] and keys:  # never topic-less: the nearest one
