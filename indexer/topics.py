@@ -315,7 +315,7 @@ def _cluster(matrix: np.ndarray) -> _Clusters:
     n = len(matrix)
     k = max(1, min(n, round(n / WORKS_PER_TOPIC)))
     fine = MiniBatchKMeans(n_clusters=k, init="random", batch_size=BATCH_SIZE, n_init=1, random_state=0).fit(matrix)
-    labels = fine.predict(matrix)
+    labels = fine.labels_  # what `predict` would give again: each work's nearest final centre (works x clusters)
     centroids = fine.cluster_centers_ / np.maximum(np.linalg.norm(fine.cluster_centers_, axis=1, keepdims=True), 1e-9)
     return _Clusters(labels, _fields_of(centroids, np.bincount(labels, minlength=k)), centroids)
 
