@@ -926,7 +926,7 @@ def _candidate_topics(
             yield rows[start : start + SIMILARITY_ROWS], every, matrix[rows[start : start + SIMILARITY_ROWS]] @ centroids.T
         return
     order = rows[np.argsort(groups[rows], kind="stable")]
-    parts = np.split(order, np.flatnonzero(np.diff(groups[order])) + 1)
+    parts = np.split(order, np.flatnonzero(np.diff(groups[order])) + 1) if len(order) else []
     members = sparse.csr_matrix((np.ones(len(groups), dtype=np.float32), (groups, np.arange(len(groups)))))
     nearest = _nearest_above_floor(np.asarray(members @ matrix), [int(groups[part[0]]) for part in parts], centroids, floors)
     with threadpool_limits(limits=1, user_api="blas"):  # small products: BLAS threads would spin more than they work

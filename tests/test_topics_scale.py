@@ -45,3 +45,17 @@ def test_a_work_needing_derived_topics_meets_a_bounded_set_of_centroids(monkeypa
     assert all(bounded[w] == every[w] for w in labelled)
     same = sum(bounded[w] == every[w] for w in scored)
     assert same >= 0.8 * len(scored), f"{same} of {len(scored)} works get the topics every centroid gives"
+
+
+
+def test_no_work_to_compare_asks_for_no_candidates(monkeypatch):
+    """Past CANDIDATE_TOPICS topics, a corpus whose works all have enough source topics once asked for
+    the candidates of an empty fine cluster (IndexError)."""
+    works, vectors = pinned_records()
+    matrix = np.stack([vectors[w.id] for w in works if w.id in vectors])
+    monkeypatch.setattr(topics, "CANDIDATE_TOPICS", BOUND)
+    centroids = matrix[: 3 * BOUND]
+    groups = np.arange(len(matrix)) % 20
+    assert list(topics._candidate_topics(matrix, groups, np.array([], dtype=int), centroids, np.zeros(len(centroids)))) == []
+    (part, candidates, sims), = topics._candidate_topics(matrix, groups, np.array([0, 20]), centroids, np.zeros(len(centroids)))
+    assert part.tolist() == [0, 20] and len(candidates) == BOUND and sims.shape == (2, BOUND)
