@@ -364,7 +364,8 @@ class _Clusters:
     that is its own), its works one frozenset per work, its names one frozenset per distinct name, its
     ids NO_IDS when it has none, and its vector sum is its work's row, looked up when asked for (no
     array view kept per mention). A merge copies into sets and a sum of the cluster's own, so memory
-    grows with the clusters that merged, never with authors squared."""
+    grows with the clusters that merged, never with authors squared, and those go once the cluster's
+    last name block is done (`block_done`)."""
 
     def __init__(self, mentions: list[Mention], vectors: Mapping[str, np.ndarray]):
         self.parent = list(range(len(mentions)))
