@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from indexer.identity import Mention, Resolution
+from indexer.identity import Member, Resolution
 from models.embedding import pool_vectors
 from models.records import (
     AuthorRef,
@@ -232,7 +232,7 @@ def topic_researchers(
 
 def _researcher_doc(
     rid: str,
-    members: list[Mention],
+    members: Sequence[Member],
     names: dict[str, str],
     conflicts: list[str],
     facts: WorkFacts,

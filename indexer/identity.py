@@ -297,6 +297,18 @@ class Mention:
 
 
 @dataclass(slots=True)
+class Member:
+    """A researcher's mention as the stages after identity read it: what `Mention` carries for the
+    rules (tokens, affiliation keys, the work's co-author keys) goes with identity, and so do the
+    per-work co-author sets and name tuples only the rules held (about 230 bytes a mention)."""
+
+    key: str  # "<work id>#<position>"
+    work_id: str
+    name: str
+    identifiers: Mapping[str, str]  # NO_IDS when none
+
+
+@dataclass(slots=True)
 class Link:
     researcher_id: str
     method: str
@@ -323,7 +335,7 @@ class Resolution:
     """Mention -> researcher link, each researcher's mentions, and the id conflicts found."""
 
     links: dict[str, Link] = field(default_factory=dict)
-    members: dict[str, list[Mention]] = field(default_factory=dict)
+    members: dict[str, tuple[Member, ...]] = field(default_factory=dict)  # a tuple: most researchers have one mention
     conflicts: list[Conflict] = field(default_factory=list)
     blocks: int = 0  # name blocks of more than one mention
     resolved_blocks: int = 0  # of those, the blocks rule 4 compared pairs in (all, unless incremental)
@@ -400,7 +412,8 @@ class _Clusters:
     that is its own), its works one frozenset per work, its names one frozenset per distinct name, its
     ids NO_IDS when it has none, and its vector sum is its work's row, looked up when asked for (no
     array view kept per mention). A merge copies into sets and a sum of the cluster's own, so memory
-    grows with the clusters that merged, never with authors squared."""
+    grows with the clusters that merged, never with authors squared, and those go once the cluster's
+    last name block is done (`block_done`)."""
 
     def __init__(self, mentions: list[Mention], vectors: Mapping[str, np.ndarray]):
         self.parent = list(range(len(mentions)))
@@ -422,9 +435,28 @@ class _Clusters:
         # being resolved (`new_block` empties them, so memory stays with one block).
         self.centroids: dict[int, np.ndarray | None] = {}
         self.rare_keys: dict[tuple[str, ...], str | None] = {}  # name -> `rare_key`, asked for on every pass
+        self.last_block: list[int] = [-1] * len(mentions)  # a root: the last block that holds one of its mentions
+        self.expiring: dict[int, list[int]] = defaultdict(list)  # block -> merged roots whose last block it may be
+
+    def plan_release(self, blocks: list[list[int]]) -> None:
+        """Remember the last of `blocks` (in the order they are resolved) that holds each mention: once
+        a merged cluster's last block is done nothing reads its evidence again, and `block_done` lets it
+        go. A large work's authors, merged across its copies, held sets of thousands of co-author keys
+        each until every block was done (issue 14: most of identity's peak at 1M works)."""
+        for k, block in enumerate(blocks):
+            for i in block:
+                self.last_block[i] = k
+
+    def block_done(self, k: int) -> None:
+        """Release the evidence of the merged clusters whose last block is `k` (-1: before the first)."""
+        for r in self.expiring.pop(k, ()):
+            if self.parent[r] == r and self.last_block[r] == k:
+                self.works[r] = self.coauthors[r] = self.institutions[r] = self.names[r] = NO_KEYS
+                self.sums[r] = None
 
     def new_block(self) -> None:
         self.centroids.clear()
+        self.rare_keys.clear()
 
     def release_evidence(self) -> None:
         """Once rule 4 is done only the union-find and the ids are read (`_assign_ids`): the vector sum
@@ -466,6 +498,8 @@ class _Clusters:
         self.institutions[a] = self._grown(self.institutions[a], self.institutions[a], self.institutions[b])
         self.names[a] = self._grown(self.names[a], self.names[a], self.names[b])
         self.sums[a] = sum_a if sum_b is None else sum_b.copy() if sum_a is None else sum_a + sum_b
+        self.last_block[a] = max(self.last_block[a], self.last_block[b])
+        self.expiring[self.last_block[a]].append(a)
         self.works[b] = self.names[b] = self.coauthors[b] = self.institutions[b] = NO_KEYS
         self.ids[b] = NO_IDS
         self.sums[b] = None
@@ -855,6 +889,8 @@ def resolve(
     previous = previous or {}
     mentions = mentions_of(works)
     clusters = _Clusters(mentions, vectors)
+    blocks = _name_blocks(mentions)
+    clusters.plan_release(blocks)
     frequency = NameFrequency(mentions)
     evidence = _Evidence(clusters, frequency, {w.id: w.year for w in works})
     reasons: dict[int, tuple[str, float]] = {}
@@ -862,9 +898,9 @@ def resolve(
     dirty = None if changed is None else _restore_previous(mentions, clusters, reasons, previous, set(changed))
 
     # Rule 4: within each name block, merge the strongest agreeing pairs first, pass after pass.
-    blocks = _name_blocks(mentions)
     resolved = 0
-    for block in blocks:
+    for k, block in enumerate(blocks):
+        clusters.block_done(k - 1)
         if dirty is not None and not any(clusters.find(i) in dirty for i in block):
             continue
         clusters.new_block()
@@ -970,7 +1006,7 @@ def _assign_ids(
                 rid = researcher_id(anchor + "+")
                 anchor += "+"
         taken.add(rid)
-        resolution.members[rid] = [mentions[i] for i in members]
+        resolution.members[rid] = tuple(Member(m.key, m.work_id, m.name, m.identifiers) for m in map(mentions.__getitem__, members))
         carriers = Counter(item for i in members for item in mentions[i].identifiers.items())
         for i in members:
             m = mentions[i]
