@@ -77,9 +77,10 @@ best phrase: every work has a field."""
 BATCH_SIZE = 4096
 """Works per mini-batch of the fine k-means (scikit-learn's advice: above 256 x the cores)."""
 FLAT_CLUSTERS_MAX = 2000
-"""Up to this many fine clusters (50k works) one k-means finds them all; past it they are found within
-about sqrt(k) coarse clusters, so that a work meets about 2 sqrt(k) centres instead of k (at 1M works,
-400 instead of 40,000: one k-means over every cluster there took an hour)."""
+"""Up to this many fine clusters (50k works) one k-means finds them all. Past it, k-means first splits
+the works into pieces of about this many clusters' works and finds the fine clusters within each piece
+as it would in a corpus of that size (the size its constants were chosen at): at 1M works a work meets
+about 2,000 centres instead of 40,000 (one k-means over all of them took an hour)."""
 COUNT_CHUNK = 1 << 22
 """(group, phrase) pairs read from the texts before they are summed into the per-group counts."""
 HASH_BITS = 26
@@ -330,14 +331,13 @@ def _kmeans(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _nested_kmeans(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """About k clusters as k-means within k-means: about sqrt(k) coarse clusters, each split into its
-    share of the fine ones (its works / WORKS_PER_TOPIC), as an inverted-file index partitions vectors
-    (Jegou et al., "Product quantization for nearest neighbor search", 2011). A work near the border
-    of two coarse clusters may miss a fine centre across it: the price of not meeting every centre."""
+    """About k clusters as k-means within k-means (as an inverted-file index partitions vectors:
+    Jegou et al., "Product quantization for nearest neighbor search", 2011): pieces of about
+    FLAT_CLUSTERS_MAX clusters' works, each split into its share of the fine clusters."""
     labels = np.empty(len(matrix), dtype=np.int32)
     centres: list[np.ndarray] = []
     taken = 0
-    for rows in _members(_kmeans(matrix, round(np.sqrt(k)))[0]):
+    for rows in _members(_kmeans(matrix, -(-k // FLAT_CLUSTERS_MAX))[0]):
         share = max(1, round(len(rows) / WORKS_PER_TOPIC))
         if share == 1:
             within, centre = np.zeros(len(rows), dtype=np.int32), matrix[rows].mean(axis=0, keepdims=True)

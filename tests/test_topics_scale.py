@@ -61,29 +61,34 @@ def test_no_work_to_compare_asks_for_no_candidates(monkeypatch):
     assert part.tolist() == [0, 20] and len(candidates) == BOUND and sims.shape == (2, BOUND)
 
 
-def test_past_flat_clusters_max_fine_clusters_are_found_within_coarse_ones(monkeypatch):
+def test_past_flat_clusters_max_fine_clusters_are_found_within_pieces(monkeypatch):
     """At 1M works one k-means over all 40,000 fine clusters took an hour: each work met every centre.
-    Nested, a work meets about 2 sqrt(k) centres, and the clusters fit the works about as well. The
-    pinned records are few, so the clusters are made smaller to have many."""
+    Past FLAT_CLUSTERS_MAX, the works are split into pieces of about that many clusters' works first,
+    so no k-means meets more centres than that, and the clusters fit the works about as well. The
+    pinned records are few, so clusters are made smaller here to have many."""
     works, vectors = pinned_records()
     matrix = np.stack([vectors[w.id] for w in works if w.id in vectors]).astype(np.float32)
     monkeypatch.setattr(topics, "WORKS_PER_TOPIC", 5)
     flat = topics._cluster(matrix)
     k = len(flat.centroids)
-    met: list[int] = []  # rows x centres of each k-means
+    met: list[tuple[int, int]] = []  # (rows, centres) of each k-means
     fitted = topics._kmeans
 
     def counted(rows: np.ndarray, clusters: int):
-        met.append(len(rows) * clusters)
+        met.append((len(rows), clusters))
         return fitted(rows, clusters)
 
-    monkeypatch.setattr(topics, "FLAT_CLUSTERS_MAX", 1)
+    piece = -(-k // 4)  # clusters a piece, for four pieces
+    monkeypatch.setattr(topics, "FLAT_CLUSTERS_MAX", piece)
     monkeypatch.setattr(topics, "_kmeans", counted)
     nested = topics._cluster(matrix)
     again = topics._cluster(matrix)
 
-    assert k > 50 and abs(len(nested.centroids) - k) <= np.sqrt(k)
-    assert sum(met) / 2 <= 3 * np.sqrt(k) * len(matrix), f"{sum(met) / 2 / len(matrix):.0f} centres a work, k = {k}"
+    assert k > 50 and abs(len(nested.centroids) - k) <= 8
+    assert met[0] == (len(matrix), 4) and len(met) > 4
+    # each work meets the pieces' centres, then its piece's share of the clusters: pieces are not equal
+    # in size, but far from all k
+    assert sum(rows * clusters for rows, clusters in met) / 2 <= 0.5 * len(matrix) * k, met  # two runs
     assert np.array_equal(nested.fine, again.fine) and np.array_equal(nested.centroids, again.centroids)
     assert nested.fine.min() >= 0 and nested.fine.max() < len(nested.centroids)
     assert len(nested.coarse_of) == len(nested.centroids)
