@@ -102,7 +102,9 @@ def embed_works(
     """Vectors for every work in one matrix (memory-mapped in `directory` when large), embedding
     only texts the cache (model, text hash) does not hold; `full` embeds everything again and
     refreshes the cache. `works` is read once for ids and text hashes (`each` sees every work of that
-    pass), and once more for the texts to embed, if any."""
+    pass), and once more for the texts to embed, if any. The matrix takes its dimension from the
+    cache, so a build with every text cached never loads the model (seconds and hundreds of MB); the
+    embedder loads it on the first text it embeds, or here when no vector is cached at all."""
     rows_of: dict[str, list[int]] = {}
     ids = []
     for row, work in enumerate(works):
@@ -234,7 +236,7 @@ def _build_corpus(
         topics=docs.topics,
         counts={"works": report.works, "researchers": report.researchers, "topics": report.topics},
         model=embedder.model_name,
-        dimension=embedder.dimension,
+        dimension=vectors.dimension,
         meta={"embedded": report.embedded, REMADE: sorted(remade)},
         make=docs.make,
     )

@@ -233,3 +233,37 @@ def test_document_hashes_stay_those_earlier_versions_stored(embedder, tmp_path):
         assert doc_hash(changed) != doc_hash(docs[0])  # a nested field counts
     finally:
         catalog.close()
+
+
+def test_a_reindex_with_every_vector_cached_never_loads_the_model(engine_factory, embedder, tmp_path, monkeypatch):
+    """Loading the model costs seconds and hundreds of MB: a build whose every text is in the vector
+    cache (an incremental reindex of works already embedded, or a full build on a new engine) must
+    never construct it. The embedder loads it on the first text it is asked to embed."""
+    from models.embedding import Embedder
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        index(catalog, live := engine_factory("embedded")(), embedder)  # every text embedded and cached
+        catalog.remove_works(w.id for w in works[-3:])
+        index(catalog, live, embedder)
+        ingest(catalog, [SLICE])  # the three come back: their texts are cached
+
+        cold = Embedder(embedder.model_name, max_tokens=embedder.max_tokens, passages=embedder.passages)
+        assert cold.cache_key == embedder.cache_key
+
+        def no_model():
+            raise AssertionError("the embedding model was loaded with every vector cached")
+
+        monkeypatch.setattr(cold, "_load", no_model)
+        step = index(catalog, live, cold)
+        assert step.incremental and step.embedded == 0 and step.written["works"] == 3
+        assert {w.id for w in live.get_works([w.id for w in works[-3:]])} == {w.id for w in works[-3:]}
+        fresh = index(catalog, fresh_engine := engine_factory("embedded")(), cold)  # no live version: a full build, all cached
+        assert not fresh.incremental and fresh.embedded == 0 and fresh.works == len(works)
+        for engine in (live, fresh_engine):  # vectors of the cache's dimension: semantic search finds the work
+            hits = Discovery(engine, embedder).search_works(works[-1].title, mode="semantic", per_page=5).hits
+            assert works[-1].id in [h.work.id for h in hits]
+    finally:
+        catalog.close()
