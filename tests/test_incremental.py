@@ -267,3 +267,47 @@ def test_a_reindex_with_every_vector_cached_never_loads_the_model(engine_factory
             assert works[-1].id in [h.work.id for h in hits]
     finally:
         catalog.close()
+
+
+def test_a_build_checks_each_record_once_and_an_incremental_one_only_the_changed(engine_factory, embedder, tmp_path,
+                                                                                  monkeypatch):
+    """`work_problem` runs once per record in a build (its passes read one snapshot: a record cannot
+    change between them), and an incremental reindex checks only the works added or changed since
+    the live version and those it left out; a record the live version indexed passed then. A record
+    that cannot be indexed stays out of every pass and is reported by every build."""
+    from collections import Counter
+
+    from indexer import catalog as catalog_module
+
+    checked: Counter = Counter()
+    problem = catalog_module.work_problem
+
+    def counted(work):
+        checked[work.id] += 1
+        return problem(work)
+
+    monkeypatch.setattr(catalog_module, "work_problem", counted)
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory("embedded")()
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        bad = replace(works[0], id="W-bad", source_id="W-bad", type={"a": 1})  # stored before validation existed
+        catalog.upsert_works([(bad, content_hash(bad), "old.jsonl", 1)])
+        catalog.remove_works(w.id for w in works[-3:])
+        checked.clear()
+        first = index(catalog, live, embedder)
+        assert first.skipped == [("W-bad", "type must be text, not dict")]
+        assert checked == Counter([w.id for w in works[:-3]] + ["W-bad"])
+
+        ingest(catalog, [SLICE])  # three works come back
+        changed = replace(works[5], title="Luminescent lanthanide frameworks for oxygen sensing")
+        catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
+        checked.clear()
+        second = index(catalog, live, embedder)
+        assert second.incremental and second.skipped == [("W-bad", "type must be text, not dict")]
+        assert checked == Counter([w.id for w in works[-3:]] + [changed.id, "W-bad"])
+        assert second.written["works"] == 4 and not live.get_works(["W-bad"])
+        assert live.get_works([changed.id])[0].title == changed.title
+    finally:
+        catalog.close()
