@@ -272,6 +272,35 @@ class Catalog:
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
             )
 
+    # -- each work's mentions as identity made them -----------------------------------------
+    def stored_mentions(self, stamp: str) -> Iterator[tuple[str, str]]:
+        """(work id, its mentions as JSON) of every work whose stored mentions are current: made by
+        the rules of `stamp` from the record the catalog holds (same content hash); in id order."""
+        return iter(self.db.execute(
+            """SELECT m.work_id, m.mentions FROM work_mentions m JOIN works w ON w.id = m.work_id
+               AND w.content_hash = m.content_hash WHERE m.stamp = ? ORDER BY m.work_id""", (stamp,)))
+
+    def content_hashes(self) -> dict[str, str]:
+        """Work id -> content hash of every work."""
+        return dict(self.db.execute("SELECT id, content_hash FROM works"))
+
+    def works_without_mentions(self, stamp: str) -> dict[str, str]:
+        """Work id -> content hash of every work without current stored mentions (`stored_mentions`)."""
+        return dict(self.db.execute(
+            """SELECT w.id, w.content_hash FROM works w LEFT JOIN work_mentions m ON m.work_id = w.id
+               AND m.content_hash = w.content_hash AND m.stamp = ? WHERE m.work_id IS NULL""", (stamp,)))
+
+    def store_work_mentions(self, stamp: str, rows: dict[str, tuple[str, str]]) -> None:
+        """rows: work id -> (content hash of its record, its mentions as JSON), made by `stamp`'s rules."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO work_mentions VALUES (?, ?, ?, ?)",
+                                [(wid, h, stamp, text) for wid, (h, text) in rows.items()])
+
+    def drop_removed_mentions(self) -> None:
+        """Forget the stored mentions of works no longer in the catalog."""
+        with self.db:
+            self.db.execute("DELETE FROM work_mentions WHERE work_id NOT IN (SELECT id FROM works)")
+
     # -- identity memory (keeps researcher ids stable across rebuilds) --------------------
     def mention_researchers(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT mention, researcher_id FROM mention_researchers"))

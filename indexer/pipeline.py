@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import time
 from dataclasses import asdict, dataclass, field, is_dataclass
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Iterator, Mapping
 
@@ -57,6 +60,7 @@ class IndexReport:
     written: dict[str, int] = field(default_factory=dict)  # documents written or deleted per kind
     made: dict[str, int] = field(default_factory=dict)  # documents made and hashed per kind
     identity_blocks: dict[str, int] = field(default_factory=dict)  # name blocks: all, and those rule 4 resolved
+    mention_works: dict[str, int] = field(default_factory=dict)  # works whose mentions identity made, and read as stored
 
 
 @dataclass
@@ -94,6 +98,11 @@ class WorkStream:
         if self._passes == 1:
             return self._reader.works(self.skipped, sound=self.sound)
         return self._checked(self._reader.works(sound=_every))
+
+    @property
+    def snapshot(self) -> Catalog:
+        """The catalog as this build sees it (read only)."""
+        return self._reader
 
     def of(self, ids: Collection[str]) -> Iterator[Work]:
         """The works of `ids` in the same snapshot, the first pass's skipped ones left out."""
@@ -218,7 +227,10 @@ def _build_corpus(
     if progress:
         progress("identity", 0, report.works)
     previous = {key: identity.Link(*link) for key, link in catalog.mention_links().items()}
-    resolution = identity.resolve(works, vectors, previous, None if plan is None else plan.changed)
+    years = {work_id: year for work_id, (year, _) in facts.works.items()}
+    resolution = identity.resolve_mentions(_mentions(catalog, works, full, report), years, vectors, previous,
+                                           None if plan is None else plan.changed)
+    del years
     relinked = _relinked(previous, resolution.links) if plan is not None and plan.links_live else None
     del previous  # a Link per mention of the last build: not needed by the stages after
     catalog.store_mention_researchers({key: link.researcher_id for key, link in resolution.links.items()},
@@ -260,6 +272,43 @@ def _build_corpus(
         make=docs.make,
     )
     return corpus, report, docs
+
+
+def _mentions(catalog: Catalog, works: WorkStream, full: bool, report: IndexReport) -> list[identity.Mention]:
+    """Every mention of the build's works, in their order (`identity.mentions_of`): read from the
+    catalog where it holds them current (same record, same rules: `identity.mention_stamp`), made
+    and stored for the other works (new or changed ones; all of them on a first build or with
+    `full`). Making a mention normalises its name and affiliations: an incremental reindex now
+    makes only the changed works' mentions."""
+    stamp = identity.mention_stamp()
+    missing = works.snapshot.content_hashes() if full else works.snapshot.works_without_mentions(stamp)
+    every = len(missing) >= works.count
+    shared: dict = {}  # equal token tuples and affiliation sets, one object (`identity.work_mentions`)
+    made: list[identity.Mention] = []
+    rows: dict[str, tuple[str, str]] = {}
+    report.mention_works = {"made": 0, "read": 0}
+    for work in works if every else works.of(missing):
+        report.mention_works["made"] += 1
+        mentions = identity.work_mentions(work, shared)
+        made.extend(mentions)
+        rows[work.id] = (missing[work.id], identity.mentions_to_json(mentions))
+        if len(rows) >= EMBED_CHUNK:
+            catalog.store_work_mentions(stamp, rows)
+            rows.clear()
+    catalog.store_work_mentions(stamp, rows)
+    catalog.drop_removed_mentions()
+    if every:
+        return made
+    left_out = {work_id for work_id, _ in works.skipped}
+
+    def stored() -> Iterator[tuple[str, list[identity.Mention]]]:
+        for work_id, text in works.snapshot.stored_mentions(stamp):
+            if work_id not in left_out:
+                report.mention_works["read"] += 1
+                yield work_id, identity.mentions_from_json(work_id, text, shared)
+
+    by_work = ((work_id, list(mentions)) for work_id, mentions in groupby(made, key=attrgetter("work_id")))
+    return [m for _, mentions in heapq.merge(stored(), by_work, key=itemgetter(0)) for m in mentions]
 
 
 def _relinked(previous: Mapping[str, identity.Link], links: Mapping[str, identity.Link]) -> dict[str, str | None]:
@@ -397,12 +446,14 @@ def index(
 
     Incremental by default: only works whose text is new to the vector cache are embedded; works
     added or changed since the live version get topics from the stored topic model (no
-    clustering); identities (which keep every mention's researcher id) and aggregates are computed
-    again, and only the documents that differ from the live version's (by hash) are written into a
-    version made from it (`SearchEngine.update`). A full rebuild instead when there is no live
-    version from this catalog, the model changed, or more than INCREMENTAL_MAX_SHARE of the works
-    changed. `full` embeds every work again, clusters topics again and rewrites every document.
-    Owners' `exclusions` apply to every build, full or not."""
+    clustering); identity makes only their mentions (the others' are read as the catalog stored
+    them) and compares pairs only in the name blocks the change touches (every mention keeps its
+    researcher id); only the documents the change can affect are made, and those that differ from
+    the live version's (by hash) are written into a version made from it (`SearchEngine.update`). A
+    full rebuild instead when there is no live version from this catalog, the model changed, or
+    more than INCREMENTAL_MAX_SHARE of the works changed. `full` embeds every work again, makes every
+    mention again, clusters topics again and rewrites every document. Owners' `exclusions` apply to
+    every build, full or not."""
     plan, why_full = _plan(catalog, engine, embedder, full)
     run_id, stamp = catalog.start_index_run()
     started = time.perf_counter()

@@ -311,3 +311,56 @@ def test_a_build_checks_each_record_once_and_an_incremental_one_only_the_changed
         assert live.get_works([changed.id])[0].title == changed.title
     finally:
         catalog.close()
+
+
+def test_identity_makes_only_the_changed_works_mentions_and_reads_the_rest_as_stored(engine_factory, embedder, tmp_path,
+                                                                                      monkeypatch):
+    """Making a mention normalises its name and affiliations; a build reads the mentions the catalog
+    stored for a record it holds unchanged, made by the same rules (`identity.mention_stamp`), and
+    makes only the others: read back, they equal the mentions made again from the record."""
+    from collections import Counter
+
+    from indexer import identity
+
+    made: Counter = Counter()
+    work_mentions = identity.work_mentions
+
+    def counted(work, shared):
+        made[work.id] += 1
+        return work_mentions(work, shared)
+
+    monkeypatch.setattr(identity, "work_mentions", counted)
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory("embedded")()
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        catalog.remove_works(w.id for w in works[-3:])
+        first = index(catalog, live, embedder)
+        assert first.mention_works == {"made": len(works) - 3, "read": 0} and len(made) == len(works) - 3
+
+        ingest(catalog, [SLICE])  # three works come back
+        author = works[5].authorships[0]
+        changed = replace(works[5], authorships=[replace(author, name="Zebulon Quantrill"), *works[5].authorships[1:]])
+        catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
+        catalog.remove_works([works[9].id])
+        made.clear()
+        second = index(catalog, live, embedder)
+        assert second.incremental and second.mention_works == {"made": 4, "read": len(works) - 5}
+        assert set(made) == {changed.id, *(w.id for w in works[-3:])}
+        assert live.get_works([changed.id])[0].authors[0].name == "Zebulon Quantrill"
+        assert {key.rsplit("#", 1)[0] for key in catalog.mention_links()} == {w.id for w in works} - {works[9].id}
+
+        stamp = identity.mention_stamp()
+        stored = {work_id: identity.mentions_from_json(work_id, text, {}) for work_id, text in catalog.stored_mentions(stamp)}
+        assert stored.keys() == {w.id for w in catalog.works()}
+        assert all(stored[w.id] == work_mentions(w, {}) for w in catalog.works())  # as made from the record
+        assert catalog.db.execute("SELECT COUNT(*) FROM work_mentions").fetchone()[0] == len(stored)  # the removed one's went
+
+        monkeypatch.setattr(identity, "mention_stamp", lambda: "other rules")
+        made.clear()
+        third = index(catalog, live, embedder)  # nothing changed but the rules: every mention is made again
+        assert third.incremental and third.mention_works == {"made": len(works) - 1, "read": 0}
+        assert third.written == {"works": 0, "researchers": 0, "topics": 0}
+    finally:
+        catalog.close()
