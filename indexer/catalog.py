@@ -320,6 +320,14 @@ class Catalog:
                 [(mention, rid, *methods.get(mention, (None, None))) for mention, rid in assignments.items()],
             )
 
+    def update_mention_links(self, links: dict[str, tuple[str, str, float]], removed: Iterable[str]) -> None:
+        """Write `links` (mention key -> (researcher id, method, confidence)) over the stored ones and
+        drop the `removed` mentions': an incremental build's changes, not every mention again."""
+        with self.db:
+            self.db.executemany("DELETE FROM mention_researchers WHERE mention = ?", [(key,) for key in removed])
+            self.db.executemany("INSERT OR REPLACE INTO mention_researchers (mention, researcher_id, method, confidence) "
+                                "VALUES (?, ?, ?, ?)", [(key, *link) for key, link in links.items()])
+
     # -- index runs ----------------------------------------------------------------------
     def start_index_run(self) -> tuple[int, str]:
         stamp = self.db.execute("SELECT MAX(updated_at) FROM works").fetchone()[0]

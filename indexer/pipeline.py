@@ -231,10 +231,16 @@ def _build_corpus(
     resolution = identity.resolve_mentions(_mentions(catalog, works, full, report), years, vectors, previous,
                                            None if plan is None else plan.changed)
     del years
-    relinked = _relinked(previous, resolution.links) if plan is not None and plan.links_live else None
+    differ = None if plan is None else _relinked(previous, resolution.links)
+    relinked = differ if plan is not None and plan.links_live else None
     del previous  # a Link per mention of the last build: not needed by the stages after
-    catalog.store_mention_researchers({key: link.researcher_id for key, link in resolution.links.items()},
-                                      {key: (link.method, link.confidence) for key, link in resolution.links.items()})
+    links = resolution.links
+    if differ is None:
+        catalog.store_mention_researchers({key: link.researcher_id for key, link in links.items()},
+                                          {key: (link.method, link.confidence) for key, link in links.items()})
+    else:  # the stored links are `previous`: write what differs
+        catalog.update_mention_links({key: (links[key].researcher_id, links[key].method, links[key].confidence)
+                                      for key in differ if key in links}, [key for key in differ if key not in links])
     report.seconds["identity"] = time.perf_counter() - clock
     report.identity_blocks = {"all": resolution.blocks, "resolved": resolution.resolved_blocks}
     if progress:

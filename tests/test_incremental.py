@@ -364,3 +364,34 @@ def test_identity_makes_only_the_changed_works_mentions_and_reads_the_rest_as_st
         assert third.written == {"works": 0, "researchers": 0, "topics": 0}
     finally:
         catalog.close()
+
+
+def test_an_incremental_reindex_writes_only_the_mention_links_that_changed(engine_factory, embedder, tmp_path):
+    """The catalog keeps every mention's link for the next build; an incremental one rewrote every
+    row of them. It writes the links that differ and drops those of removed works, and the table
+    still says what the index shows."""
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory("embedded")()
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        catalog.remove_works(w.id for w in works[-3:])
+        index(catalog, live, embedder)
+        ingest(catalog, [SLICE])  # three works come back
+        catalog.remove_works([works[0].id])
+        catalog.db.execute("CREATE TEMP TABLE link_writes (mention TEXT)")
+        for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+            catalog.db.execute(f"CREATE TEMP TRIGGER link_{event.lower()} AFTER {event} ON mention_researchers "
+                               f"BEGIN INSERT INTO link_writes VALUES ({row}.mention); END")
+
+        second = index(catalog, live, embedder)
+        assert second.incremental
+        written = {key for (key,) in catalog.db.execute("SELECT mention FROM link_writes")}
+        assert {key.rsplit("#", 1)[0] for key in written} == {w.id for w in works[-3:]} | {works[0].id}  # theirs only, here
+        links = catalog.mention_links()
+        assert len(written) < len(links) / 2
+        shown = {f"{doc.id}#{a.position}": (a.researcher_id, a.method, a.confidence)
+                 for doc in live.get_works([w.id for w in works]) for a in doc.authors}
+        assert links == shown
+    finally:
+        catalog.close()
