@@ -124,11 +124,13 @@ def _every(work_id: str) -> bool:
 def embed_works(
     catalog: Catalog, works: Iterable[Work], embedder: Embedder, progress: Progress | None = None, full: bool = False,
     directory: Path | None = None, each: Callable[[Work], None] | None = None,
+    works_of: Callable[[Collection[str]], Iterable[Work]] | None = None,
 ) -> tuple[VectorMatrix, int]:
     """Vectors for every work in one matrix (memory-mapped in `directory` when large), embedding
     only texts the cache (model, text hash) does not hold; `full` embeds everything again and
     refreshes the cache. `works` is read once for ids and text hashes (`each` sees every work of that
-    pass), and once more for the texts to embed, if any. The matrix takes its dimension from the
+    pass); the works whose texts are to be embedded are read again, through `works_of(ids)` when
+    given (only those records), else in a second pass. The matrix takes its dimension from the
     cache, so a build with every text cached never loads the model (seconds and hundreds of MB); the
     embedder loads it on the first text it embeds, or here when no vector is cached at all."""
     rows_of: dict[str, list[int]] = {}
@@ -148,8 +150,10 @@ def embed_works(
             seen.add(h)
     if vectors is None:
         vectors = VectorMatrix(ids, embedder.dimension, directory)
-    del ids
     missing = {h for h in rows_of if h not in seen}  # each left out once its text is taken
+    if works_of is not None and missing:
+        works = works_of([ids[rows_of[h][0]] for h in missing])
+    del ids
     total = len(missing)
     if progress:  # said at once, even when every vector comes from the cache
         progress("embed", 0, total)
@@ -218,7 +222,8 @@ def _build_corpus(
     if plan is not None:  # a work the last build indexed (it stored its topics) and unchanged since passed the check then
         works.sound = lambda work_id: work_id in stored[0] and work_id not in plan.changed
     facts = aggregates.WorkFacts()
-    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full, catalog.path.parent, facts.add)
+    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full, catalog.path.parent, facts.add,
+                                           works.of)
     report.works, report.skipped = len(vectors), works.skipped
     report.reused_vectors = report.works - report.embedded
     report.seconds["embed"] = time.perf_counter() - clock
@@ -333,12 +338,13 @@ def _refs_as_dicts(work_topics: Mapping[str, list]) -> dict[str, list[dict]]:
 
 
 def _topics_from_model(catalog: Catalog, stored: tuple[dict[str, list[dict]], dict[str, str]],
-                       works: Iterable[Work], vectors: VectorMatrix, plan: _Plan):
-    """Stored topics for unchanged works, the stored model's for the rest, read as `works` pass; the store follows."""
+                       works: WorkStream, vectors: VectorMatrix, plan: _Plan):
+    """Stored topics for unchanged works, the stored model's for the rest (only those records are
+    read); the store follows."""
     stored_refs, origin = stored
     model = TopicModel({w: r for w, r in stored_refs.items() if w not in plan.changed}, vectors)
     new_refs = {}
-    for work in (w for w in works if w.id in plan.changed or w.id not in stored_refs):
+    for work in works.of([w for w in vectors if w in plan.changed or w not in stored_refs]):
         new_refs[work.id], new_origins = model.assign(work, vectors.get(work.id))
         for tid, kind in new_origins.items():
             origin.setdefault(tid, kind)

@@ -395,3 +395,41 @@ def test_an_incremental_reindex_writes_only_the_mention_links_that_changed(engin
         assert links == shown
     finally:
         catalog.close()
+
+
+def test_an_incremental_reindex_reads_each_unchanged_record_once(engine_factory, embedder, tmp_path, monkeypatch):
+    """Past the first pass (ids, text hashes and what researcher documents need of each work), an
+    incremental reindex reads only the records it needs: the new and changed works (their mentions,
+    topics and text, if not cached) and the documents the change affects. Identity's and the topic
+    model's passes read every record again."""
+    from collections import Counter
+
+    from indexer import catalog as catalog_module
+
+    read: Counter = Counter()
+    parse = catalog_module.work_from_json
+
+    def counted(text):
+        work = parse(text)
+        read[work.id] += 1
+        return work
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory("embedded")()
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        catalog.remove_works(w.id for w in works[-3:])
+        index(catalog, live, embedder)
+        ingest(catalog, [SLICE])  # three works come back
+        changed = replace(works[5], title="Luminescent lanthanide frameworks for oxygen sensing")  # a new text
+        catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
+
+        monkeypatch.setattr(catalog_module, "work_from_json", counted)
+        second = index(catalog, live, embedder)
+        assert second.incremental and second.embedded == 4  # the three were never indexed
+        assert set(read) == {w.id for w in works}
+        again = {work_id for work_id, n in read.items() if n > 1}
+        assert {changed.id, *(w.id for w in works[-3:])} <= again and len(again) < len(works) / 4
+    finally:
+        catalog.close()
