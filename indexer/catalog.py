@@ -4,10 +4,11 @@ identities. It is the source of truth that index versions are built from."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import sqlite3
 import threading
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Iterator
@@ -30,7 +31,24 @@ def now() -> str:
 
 
 def work_to_json(work: Work) -> str:
-    return json.dumps(asdict(work), ensure_ascii=False, sort_keys=True)
+    return json.dumps(_plain(work), ensure_ascii=False, sort_keys=True)
+
+
+def _plain(value: object) -> object:
+    """What `dataclasses.asdict` gives, without its deep copy of every leaf (writing 60k bench works:
+    60.6 s before, 50.9 s after). Records hold only immutable leaves, so nothing shared can change."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if is_dataclass(value):
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+    return value
+
+
+@functools.cache
+def _field_names(record_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(record_type))
 
 
 def work_from_json(text: str) -> Work:

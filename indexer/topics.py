@@ -76,6 +76,10 @@ MIN_FIELD_LABEL_SHARE = 0.1
 best phrase: every work has a field."""
 BATCH_SIZE = 4096
 """Works per mini-batch of the fine k-means (scikit-learn's advice: above 256 x the cores)."""
+FLAT_CLUSTERS_MAX = 2000
+"""Up to this many fine clusters (50k works) one k-means finds them all; past it they are found within
+about sqrt(k) coarse clusters, so that a work meets about 2 sqrt(k) centres instead of k (at 1M works,
+400 instead of 40,000: one k-means over every cluster there took an hour)."""
 COUNT_CHUNK = 1 << 22
 """(group, phrase) pairs read from the texts before they are summed into the per-group counts."""
 HASH_BITS = 26
@@ -312,12 +316,43 @@ def _cluster(matrix: np.ndarray) -> _Clusters:
     full k-means with k-means++ seeding and some thousand clusters took minutes on 30k works (the
     seeding alone most of it); this takes seconds. A fixed seed and rows in
     a fixed order (the caller's) make a rebuild of the same catalog give the same clusters."""
-    n = len(matrix)
-    k = max(1, min(n, round(n / WORKS_PER_TOPIC)))
-    fine = MiniBatchKMeans(n_clusters=k, init="random", batch_size=BATCH_SIZE, n_init=1, random_state=0).fit(matrix)
-    labels = fine.labels_  # what `predict` would give again: each work's nearest final centre (works x clusters)
-    centroids = fine.cluster_centers_ / np.maximum(np.linalg.norm(fine.cluster_centers_, axis=1, keepdims=True), 1e-9)
-    return _Clusters(labels, _fields_of(centroids, np.bincount(labels, minlength=k)), centroids)
+    k = max(1, min(len(matrix), round(len(matrix) / WORKS_PER_TOPIC)))
+    labels, centres = _kmeans(matrix, k) if k <= FLAT_CLUSTERS_MAX else _nested_kmeans(matrix, k)
+    centroids = centres / np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-9)
+    return _Clusters(labels, _fields_of(centroids, np.bincount(labels, minlength=len(centroids))), centroids)
+
+
+def _kmeans(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's cluster and the k centres. The labels come from the fit (`labels_`: each row's nearest
+    final centre, what a second `predict` pass would give)."""
+    fit = MiniBatchKMeans(n_clusters=k, init="random", batch_size=BATCH_SIZE, n_init=1, random_state=0).fit(matrix)
+    return fit.labels_, fit.cluster_centers_
+
+
+def _nested_kmeans(matrix: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """About k clusters as k-means within k-means: about sqrt(k) coarse clusters, each split into its
+    share of the fine ones (its works / WORKS_PER_TOPIC), as an inverted-file index partitions vectors
+    (Jegou et al., "Product quantization for nearest neighbor search", 2011). A work near the border
+    of two coarse clusters may miss a fine centre across it: the price of not meeting every centre."""
+    labels = np.empty(len(matrix), dtype=np.int32)
+    centres: list[np.ndarray] = []
+    taken = 0
+    for rows in _members(_kmeans(matrix, round(np.sqrt(k)))[0]):
+        share = max(1, round(len(rows) / WORKS_PER_TOPIC))
+        if share == 1:
+            within, centre = np.zeros(len(rows), dtype=np.int32), matrix[rows].mean(axis=0, keepdims=True)
+        else:
+            within, centre = _kmeans(matrix[rows], share)
+        labels[rows] = taken + within
+        centres.append(centre)
+        taken += len(centre)
+    return labels, np.concatenate(centres)
+
+
+def _members(labels: np.ndarray) -> list[np.ndarray]:
+    """The rows of each label present, in label order, each ascending."""
+    order = np.argsort(labels, kind="stable")
+    return np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
 
 
 def _fields_of(centroids: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -900,10 +935,8 @@ def _halve_unnamed(matrix: np.ndarray, groups: np.ndarray, unnamed: set[int]) ->
     works splits in two by k-means, the second half under a new id: where works are sparse (a thousand
     papers across medicine, chemistry and economics) a fine cluster is often two topics, each nameable."""
     groups = groups.copy()
-    order = np.argsort(groups, kind="stable")
-    bounds = np.flatnonzero(np.diff(groups[order])) + 1
     next_id = int(groups.max()) + 1
-    for rows in np.split(order, bounds):
+    for rows in _members(groups):
         if int(groups[rows[0]]) not in unnamed or len(rows) < 2 * MIN_TOPIC_WORKS:
             continue
         halves = KMeans(n_clusters=2, n_init=1, random_state=0).fit_predict(matrix[rows])

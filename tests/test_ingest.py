@@ -66,3 +66,20 @@ def test_crash_mid_file_keeps_whole_batches_and_rerun_completes(catalog, monkeyp
     monkeypatch.setattr(catalog, "upsert_works", original)
     report = ingest(catalog, [FIXTURES / "seed-researcher.openalex.jsonl"])
     assert (report.added, report.unchanged) == (3, 6) and catalog.count_works() == 9
+
+
+def test_stored_records_and_content_hashes_keep_their_format():
+    """A work's record and content hash are its fields as sorted JSON, as `dataclasses.asdict` gives
+    them (the format every stored catalog holds): the faster conversion must not change one byte, or an
+    upgrade would see every work as changed and reindex all of them."""
+    from dataclasses import asdict
+
+    from indexer.catalog import content_hash, work_to_json
+    from indexer.sources import read_records
+    from models.records import short_hash
+
+    works = [p.work for f in [*ALL, FIXTURES / "ml-venues.slice.jsonl.gz"] for p in read_records(f) if p.work is not None]
+    assert len(works) > 100 and any(w.authorships and w.venue and w.topic_fields for w in works)
+    for work in works:
+        assert work_to_json(work) == json.dumps(asdict(work), ensure_ascii=False, sort_keys=True)
+        assert content_hash(work) == short_hash(json.dumps(asdict(work), ensure_ascii=False, sort_keys=True), 20)

@@ -59,3 +59,36 @@ def test_no_work_to_compare_asks_for_no_candidates(monkeypatch):
     assert list(topics._candidate_topics(matrix, groups, np.array([], dtype=int), centroids, np.zeros(len(centroids)))) == []
     (part, candidates, sims), = topics._candidate_topics(matrix, groups, np.array([0, 20]), centroids, np.zeros(len(centroids)))
     assert part.tolist() == [0, 20] and len(candidates) == BOUND and sims.shape == (2, BOUND)
+
+
+def test_past_flat_clusters_max_fine_clusters_are_found_within_coarse_ones(monkeypatch):
+    """At 1M works one k-means over all 40,000 fine clusters took an hour: each work met every centre.
+    Nested, a work meets about 2 sqrt(k) centres, and the clusters fit the works about as well. The
+    pinned records are few, so the clusters are made smaller to have many."""
+    works, vectors = pinned_records()
+    matrix = np.stack([vectors[w.id] for w in works if w.id in vectors]).astype(np.float32)
+    monkeypatch.setattr(topics, "WORKS_PER_TOPIC", 5)
+    flat = topics._cluster(matrix)
+    k = len(flat.centroids)
+    met: list[int] = []  # rows x centres of each k-means
+    fitted = topics._kmeans
+
+    def counted(rows: np.ndarray, clusters: int):
+        met.append(len(rows) * clusters)
+        return fitted(rows, clusters)
+
+    monkeypatch.setattr(topics, "FLAT_CLUSTERS_MAX", 1)
+    monkeypatch.setattr(topics, "_kmeans", counted)
+    nested = topics._cluster(matrix)
+    again = topics._cluster(matrix)
+
+    assert k > 50 and abs(len(nested.centroids) - k) <= np.sqrt(k)
+    assert sum(met) / 2 <= 3 * np.sqrt(k) * len(matrix), f"{sum(met) / 2 / len(matrix):.0f} centres a work, k = {k}"
+    assert np.array_equal(nested.fine, again.fine) and np.array_equal(nested.centroids, again.centroids)
+    assert nested.fine.min() >= 0 and nested.fine.max() < len(nested.centroids)
+    assert len(nested.coarse_of) == len(nested.centroids)
+
+    def fit(clusters) -> float:  # mean cosine of a work with its cluster's centroid
+        return float(np.mean(np.sum(matrix * clusters.centroids[clusters.fine], axis=1)))
+
+    assert fit(nested) >= fit(flat) - 0.02, (fit(nested), fit(flat))
