@@ -82,6 +82,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata
 from itertools import combinations
 from pathlib import Path
 from types import MappingProxyType
@@ -417,12 +418,14 @@ def mentions_from_json(work_id: str, text: str, shared: dict) -> list[Mention]:
 @lru_cache(maxsize=1)
 def mention_stamp() -> str:
     """What stored mentions were derived by: the source of the modules that make a mention from a
-    work (this one, the name normaliser, the records) and pycountry's places. Any change to them
-    makes every stored mention stale, so a build never mixes keys made by two versions of the rules."""
+    work (this one, the name normaliser, the records), and the versions of the data they fold names
+    and places with (unidecode, Unicode, pycountry). Any change to them makes every stored mention
+    stale, so a build never mixes keys made by two versions of the rules."""
     digest = hashlib.blake2b(digest_size=8)
     for module in (sys.modules[__name__], sys.modules[normalize_name.__module__], sys.modules[Work.__module__]):
         digest.update(Path(module.__file__).read_bytes())
-    digest.update(pycountry.__version__.encode())
+    for version in (metadata.version("unidecode"), unicodedata.unidata_version, pycountry.__version__):
+        digest.update(version.encode() + b"\0")
     return digest.hexdigest()
 
 

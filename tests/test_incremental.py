@@ -64,6 +64,17 @@ def graph_of(engine, work_ids: list[str]) -> dict:
     return {rid: coauthor_list(rid, own) for rid, own in by_researcher.items()}
 
 
+def indexed_then_returned(catalog: Catalog, live, embedder):
+    """The slice ingested and indexed without its last three works, which then come back (a second
+    ingest): the slice's works as first read, and the first build's report."""
+    ingest(catalog, [SLICE])
+    works = list(catalog.works())
+    catalog.remove_works(w.id for w in works[-3:])
+    first = index(catalog, live, embedder)
+    ingest(catalog, [SLICE])
+    return works, first
+
+
 def test_incremental_reindex_answers_like_a_full_one(kind, engine_factory, embedder, tmp_path, monkeypatch):
     monkeypatch.setattr(aggregates, "LARGE_TEAM", 3)  # so that the slice has large works: both kinds of list are kept right
     catalog = Catalog(tmp_path / "catalog.sqlite")
@@ -333,13 +344,8 @@ def test_identity_makes_only_the_changed_works_mentions_and_reads_the_rest_as_st
     catalog = Catalog(tmp_path / "catalog.sqlite")
     live = engine_factory("embedded")()
     try:
-        ingest(catalog, [SLICE])
-        works = list(catalog.works())
-        catalog.remove_works(w.id for w in works[-3:])
-        first = index(catalog, live, embedder)
+        works, first = indexed_then_returned(catalog, live, embedder)
         assert first.mention_works == {"made": len(works) - 3, "read": 0} and len(made) == len(works) - 3
-
-        ingest(catalog, [SLICE])  # three works come back
         author = works[5].authorships[0]
         changed = replace(works[5], authorships=[replace(author, name="Zebulon Quantrill"), *works[5].authorships[1:]])
         catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
@@ -373,11 +379,7 @@ def test_an_incremental_reindex_writes_only_the_mention_links_that_changed(engin
     catalog = Catalog(tmp_path / "catalog.sqlite")
     live = engine_factory("embedded")()
     try:
-        ingest(catalog, [SLICE])
-        works = list(catalog.works())
-        catalog.remove_works(w.id for w in works[-3:])
-        index(catalog, live, embedder)
-        ingest(catalog, [SLICE])  # three works come back
+        works, _ = indexed_then_returned(catalog, live, embedder)
         catalog.remove_works([works[0].id])
         catalog.db.execute("CREATE TEMP TABLE link_writes (mention TEXT)")
         for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
@@ -417,11 +419,7 @@ def test_an_incremental_reindex_reads_each_unchanged_record_once(engine_factory,
     catalog = Catalog(tmp_path / "catalog.sqlite")
     live = engine_factory("embedded")()
     try:
-        ingest(catalog, [SLICE])
-        works = list(catalog.works())
-        catalog.remove_works(w.id for w in works[-3:])
-        index(catalog, live, embedder)
-        ingest(catalog, [SLICE])  # three works come back
+        works, _ = indexed_then_returned(catalog, live, embedder)
         changed = replace(works[5], title="Luminescent lanthanide frameworks for oxygen sensing")  # a new text
         catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
 
