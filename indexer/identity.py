@@ -918,6 +918,7 @@ def _related_within_groups(matrix: np.ndarray, group: np.ndarray, owner: np.ndar
     return out
 
 
+@collector_paused()  # making the mentions allocates as much as resolving them
 def resolve(
     works: list[Work], vectors: Mapping[str, np.ndarray], previous: Mapping[str, Link] | None = None,
     changed: Collection[str] | None = None,
