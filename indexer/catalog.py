@@ -11,7 +11,7 @@ import threading
 from dataclasses import fields, is_dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Collection, Iterable, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 
 import numpy as np
 
@@ -143,10 +143,12 @@ class Catalog:
                 [(w.id, w.source, w.source_id, h, work_to_json(w), f, line, stamp, stamp) for w, h, f, line in rows],
             )
 
-    def works(self, skipped: list[tuple[str, str]] | None = None, ids: Collection[str] | None = None) -> Iterator[Work]:
+    def works(self, skipped: list[tuple[str, str]] | None = None, ids: Collection[str] | None = None,
+              sound: Callable[[str], bool] | None = None) -> Iterator[Work]:
         """Every work that can be indexed (of `ids` only, when given). A stored record that cannot
         (ingested before its fields were validated, or damaged) is left out and appended to
-        `skipped` as (id, reason)."""
+        `skipped` as (id, reason). `sound(id)` says a record is already known to pass `work_problem`
+        (a build checked it earlier): it is parsed but not checked again."""
         if ids is None:
             rows: Iterable[tuple[str, str]] = self.db.execute("SELECT id, record FROM works ORDER BY id")
         else:
@@ -158,7 +160,7 @@ class Catalog:
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 problem: str | None = f"unreadable record: {type(exc).__name__}: {exc}"
             else:
-                problem = work_problem(work)
+                problem = None if sound is not None and sound(work_id) else work_problem(work)
             if problem is None:
                 yield work
             elif skipped is not None:
@@ -288,6 +290,35 @@ class Catalog:
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
             )
 
+    # -- each work's mentions as identity made them -----------------------------------------
+    def stored_mentions(self, stamp: str) -> Iterator[tuple[str, str]]:
+        """(work id, its mentions as JSON) of every work whose stored mentions are current: made by
+        the rules of `stamp` from the record the catalog holds (same content hash); in id order."""
+        return iter(self.db.execute(
+            """SELECT m.work_id, m.mentions FROM work_mentions m JOIN works w ON w.id = m.work_id
+               AND w.content_hash = m.content_hash WHERE m.stamp = ? ORDER BY m.work_id""", (stamp,)))
+
+    def content_hashes(self) -> dict[str, str]:
+        """Work id -> content hash of every work."""
+        return dict(self.db.execute("SELECT id, content_hash FROM works"))
+
+    def works_without_mentions(self, stamp: str) -> dict[str, str]:
+        """Work id -> content hash of every work without current stored mentions (`stored_mentions`)."""
+        return dict(self.db.execute(
+            """SELECT w.id, w.content_hash FROM works w LEFT JOIN work_mentions m ON m.work_id = w.id
+               AND m.content_hash = w.content_hash AND m.stamp = ? WHERE m.work_id IS NULL""", (stamp,)))
+
+    def store_work_mentions(self, stamp: str, rows: dict[str, tuple[str, str]]) -> None:
+        """rows: work id -> (content hash of its record, its mentions as JSON), made by `stamp`'s rules."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO work_mentions VALUES (?, ?, ?, ?)",
+                                [(wid, h, stamp, text) for wid, (h, text) in rows.items()])
+
+    def drop_removed_mentions(self) -> None:
+        """Forget the stored mentions of works no longer in the catalog."""
+        with self.db:
+            self.db.execute("DELETE FROM work_mentions WHERE work_id NOT IN (SELECT id FROM works)")
+
     # -- identity memory (keeps researcher ids stable across rebuilds) --------------------
     def mention_researchers(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT mention, researcher_id FROM mention_researchers"))
@@ -306,6 +337,14 @@ class Catalog:
                 "INSERT INTO mention_researchers (mention, researcher_id, method, confidence) VALUES (?, ?, ?, ?)",
                 [(mention, rid, *methods.get(mention, (None, None))) for mention, rid in assignments.items()],
             )
+
+    def update_mention_links(self, links: dict[str, tuple[str, str, float]], removed: Iterable[str]) -> None:
+        """Write `links` (mention key -> (researcher id, method, confidence)) over the stored ones and
+        drop the `removed` mentions': an incremental build's changes, not every mention again."""
+        with self.db:
+            self.db.executemany("DELETE FROM mention_researchers WHERE mention = ?", [(key,) for key in removed])
+            self.db.executemany("INSERT OR REPLACE INTO mention_researchers (mention, researcher_id, method, confidence) "
+                                "VALUES (?, ?, ?, ?)", [(key, *link) for key, link in links.items()])
 
     # -- index runs ----------------------------------------------------------------------
     def start_index_run(self) -> tuple[int, str]:

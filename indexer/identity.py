@@ -75,12 +75,16 @@ Researcher ids are remembered per mention, so rebuilding keeps every id a user m
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata
 from itertools import combinations
+from pathlib import Path
 from types import MappingProxyType
 from typing import Collection, Iterable, Mapping
 
@@ -294,6 +298,7 @@ class Mention:
     identifiers: Mapping[str, str]  # NO_IDS when none
     institutions: frozenset[str]
     authors: frozenset[str]  # `coauthor_key`s of every author on the work, this one's too: one set shared by the work's mentions
+    own_key: str  # this author's `coauthor_key`
 
 
 @dataclass(slots=True)
@@ -355,32 +360,73 @@ class Resolution:
         return dict(out)
 
 
-def mentions_of(works: list[Work]) -> list[Mention]:
-    """One mention per named author. The work's author keys are kept once per work, not once per
-    mention without its own key: a work with n authors would cost n^2 keys (2,831 arXiv authors: 748 MB).
-    Equal token tuples and affiliation sets are one object, their strings interned: most names and
-    institutions recur, so memory grows with the distinct ones (issue 14: about 3.5 KB per mention before)."""
+def mentions_of(works: Iterable[Work]) -> list[Mention]:
+    """One mention per named author (`work_mentions`), in the order of `works`."""
+    shared: dict = {}
+    return [m for work in works for m in work_mentions(work, shared)]
+
+
+def work_mentions(work: Work, shared: dict) -> list[Mention]:
+    """One work's mentions, one per named author. The work's author keys are kept once per work, not
+    once per mention without its own key: a work with n authors would cost n^2 keys (2,831 arXiv
+    authors: 748 MB). Equal token tuples and affiliation sets are one object (`shared`, one dict for
+    a build), their strings interned: most names and institutions recur, so memory grows with the
+    distinct ones (issue 14: about 3.5 KB per mention before)."""
+    keys = [sys.intern(coauthor_key(a.name)) for a in work.authorships]
+    authors = frozenset(k for k in keys if k)
     mentions = []
-    shared: dict = {}  # token tuple or affiliation set -> its first instance
-    for work in works:
-        authors = frozenset(sys.intern(k) for k in (coauthor_key(a.name) for a in work.authorships) if k)
-        for a in work.authorships:
-            tokens = tuple(map(sys.intern, name_tokens(a.name)))
-            if not tokens:
-                continue
-            institutions = frozenset(sys.intern(k) for i in a.institutions for k in institution_keys(i.name)) or NO_KEYS
-            mentions.append(
-                Mention(
-                    key=f"{work.id}#{a.position}",
-                    work_id=work.id,
-                    name=sys.intern(a.name),
-                    tokens=shared.setdefault(tokens, tokens),
-                    identifiers=a.identifiers() or NO_IDS,
-                    institutions=shared.setdefault(institutions, institutions),
-                    authors=authors,
-                )
-            )
+    for a, own in zip(work.authorships, keys):
+        tokens = tuple(map(sys.intern, name_tokens(a.name)))
+        if not tokens:
+            continue
+        institutions = frozenset(sys.intern(k) for i in a.institutions for k in institution_keys(i.name)) or NO_KEYS
+        mentions.append(Mention(
+            key=f"{work.id}#{a.position}",
+            work_id=work.id,
+            name=sys.intern(a.name),
+            tokens=shared.setdefault(tokens, tokens),
+            identifiers=a.identifiers() or NO_IDS,
+            institutions=shared.setdefault(institutions, institutions),
+            authors=authors,
+            own_key=own,
+        ))
     return mentions
+
+
+def mentions_to_json(mentions: list[Mention]) -> str:
+    """One work's mentions as the catalog stores them (`Catalog.store_work_mentions`), so that a
+    later build reads them instead of normalising every name and affiliation again."""
+    authors = sorted(mentions[0].authors) if mentions else []
+    rows = [[int(m.key.rsplit("#", 1)[1]), m.name, list(m.tokens), dict(m.identifiers), sorted(m.institutions), m.own_key]
+            for m in mentions]
+    return json.dumps([authors, rows], ensure_ascii=False, separators=(",", ":"))
+
+
+def mentions_from_json(work_id: str, text: str, shared: dict) -> list[Mention]:
+    """`mentions_to_json`'s mentions again, sharing values as `work_mentions` does."""
+    keys, rows = json.loads(text)
+    authors = frozenset(map(sys.intern, keys))
+    mentions = []
+    for position, name, tokens, ids, institutions, own in rows:
+        tokens = tuple(map(sys.intern, tokens))
+        institutions = frozenset(map(sys.intern, institutions)) or NO_KEYS
+        mentions.append(Mention(f"{work_id}#{position}", work_id, sys.intern(name), shared.setdefault(tokens, tokens),
+                                ids or NO_IDS, shared.setdefault(institutions, institutions), authors, sys.intern(own)))
+    return mentions
+
+
+@lru_cache(maxsize=1)
+def mention_stamp() -> str:
+    """What stored mentions were derived by: the source of the modules that make a mention from a
+    work (this one, the name normaliser, the records), and the versions of the data they fold names
+    and places with (unidecode, Unicode, pycountry). Any change to them makes every stored mention
+    stale, so a build never mixes keys made by two versions of the rules."""
+    digest = hashlib.blake2b(digest_size=8)
+    for module in (sys.modules[__name__], sys.modules[normalize_name.__module__], sys.modules[Work.__module__]):
+        digest.update(Path(module.__file__).read_bytes())
+    for version in (metadata.version("unidecode"), unicodedata.unidata_version, pycountry.__version__):
+        digest.update(version.encode() + b"\0")
+    return digest.hexdigest()
 
 
 class NameFrequency:
@@ -424,7 +470,7 @@ class _Clusters:
         self.works: list[frozenset[str] | set[str]] = [
             singletons.setdefault(m.work_id, frozenset((m.work_id,))) for m in mentions]
         self.coauthors: list[frozenset[str] | set[str]] = [m.authors for m in mentions]
-        self.own_key: list[str | None] = [sys.intern(coauthor_key(m.name)) for m in mentions]  # None once copied
+        self.own_key: list[str | None] = [m.own_key for m in mentions]  # None once copied
         self.institutions: list[frozenset[str] | set[str]] = [m.institutions for m in mentions]
         self.names: list[frozenset[tuple[str, ...]] | set[tuple[str, ...]]] = [
             singletons.setdefault(m.tokens, frozenset((m.tokens,))) for m in mentions]
@@ -872,27 +918,36 @@ def _related_within_groups(matrix: np.ndarray, group: np.ndarray, owner: np.ndar
     return out
 
 
+@collector_paused()  # making the mentions allocates as much as resolving them
+def resolve(
+    works: list[Work], vectors: Mapping[str, np.ndarray], previous: Mapping[str, Link] | None = None,
+    changed: Collection[str] | None = None,
+) -> Resolution:
+    """Link every mention of `works` to a researcher (`resolve_mentions`)."""
+    return resolve_mentions(mentions_of(works), {w.id: w.year for w in works}, vectors, previous, changed)
+
+
 # One BLAS thread: the products here are many and small (a block's centroids, a rare name's works), and
 # OpenBLAS's threads on them cost more CPU than they save (x30-100 for a 64x256 product on a busy machine).
 @threadpool_limits.wrap(limits=1, user_api="blas")
 @collector_paused()
-def resolve(
-    works: list[Work], vectors: dict[str, np.ndarray], previous: Mapping[str, Link] | None = None,
-    changed: Collection[str] | None = None,
+def resolve_mentions(
+    mentions: list[Mention], years: Mapping[str, int | None], vectors: Mapping[str, np.ndarray],
+    previous: Mapping[str, Link] | None = None, changed: Collection[str] | None = None,
 ) -> Resolution:
-    """Link every mention of `works` to a researcher, keeping the `previous` links' ids.
+    """Link every one of `mentions` (works in id order, authors in order: `mentions_of`) to a
+    researcher, keeping the `previous` links' ids. `years`: work id -> its year.
 
     With `changed` (an incremental reindex: the works added or changed since `previous` was
     resolved), rule 4 runs only in the name blocks that hold a mention whose cluster may differ
     (see `_restore_previous`); every other mention keeps its previous cluster and link, so pairs
     are compared only where the change lands. Without it, every block is resolved."""
     previous = previous or {}
-    mentions = mentions_of(works)
     clusters = _Clusters(mentions, vectors)
     blocks = _name_blocks(mentions)
     clusters.plan_release(blocks)
     frequency = NameFrequency(mentions)
-    evidence = _Evidence(clusters, frequency, {w.id: w.year for w in works})
+    evidence = _Evidence(clusters, frequency, years)
     reasons: dict[int, tuple[str, float]] = {}
     conflicts = _link_by_identifiers(mentions, clusters, reasons)
     dirty = None if changed is None else _restore_previous(mentions, clusters, reasons, previous, set(changed))

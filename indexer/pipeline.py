@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import time
 from dataclasses import asdict, dataclass, field, is_dataclass
+from itertools import groupby
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Callable, Collection, Iterable, Iterator, Mapping
 
@@ -57,6 +60,7 @@ class IndexReport:
     written: dict[str, int] = field(default_factory=dict)  # documents written or deleted per kind
     made: dict[str, int] = field(default_factory=dict)  # documents made and hashed per kind
     identity_blocks: dict[str, int] = field(default_factory=dict)  # name blocks: all, and those rule 4 resolved
+    mention_works: dict[str, int] = field(default_factory=dict)  # works whose mentions identity made, and read as stored
 
 
 @dataclass
@@ -74,35 +78,61 @@ class WorkStream:
     """The catalog's works as they were when the build started, read again from SQLite on every pass
     (in id order) through a connection of its own that holds one read transaction. Each stage reads
     the works one at a time and keeps only what it needs, so a build never holds every Work record
-    (with its abstract), and an ingest running meanwhile does not change what this build sees."""
+    (with its abstract), and an ingest running meanwhile does not change what this build sees.
+
+    Records are checked (`work_problem`) on the first pass only, and there only those not `sound`
+    already; later passes leave out the works the first one skipped. In one snapshot a record
+    cannot change between passes, and checking each record on every pass cost an incremental
+    reindex about a seventh of its time at 30k works (bench/README, session 8)."""
 
     def __init__(self, path: Path):
         self._reader = Catalog(path)
         self._reader.db.execute("BEGIN")
         self.count = self._reader.count_works()  # the first read fixes the snapshot
         self.skipped: list[tuple[str, str]] = []  # (work id, why it cannot be indexed), from the first pass
+        self.sound: Callable[[str], bool] = lambda work_id: False  # set before the first pass (`_build_corpus`)
         self._passes = 0
 
     def __iter__(self) -> Iterator[Work]:
         self._passes += 1
-        return self._reader.works(self.skipped if self._passes == 1 else None)
+        if self._passes == 1:
+            return self._reader.works(self.skipped, sound=self.sound)
+        return self._checked(self._reader.works(sound=_every))
+
+    @property
+    def snapshot(self) -> Catalog:
+        """The catalog as this build sees it (read only)."""
+        return self._reader
 
     def of(self, ids: Collection[str]) -> Iterator[Work]:
-        """The works of `ids` in the same snapshot."""
-        return self._reader.works(None, ids)
+        """The works of `ids` in the same snapshot, the first pass's skipped ones left out."""
+        return self._checked(self._reader.works(None, ids, sound=_every))
+
+    def _checked(self, works: Iterator[Work]) -> Iterator[Work]:
+        left_out = {work_id for work_id, _ in self.skipped}
+        return (work for work in works if work.id not in left_out) if left_out else works
 
     def close(self) -> None:
         self._reader.close()
 
 
+def _every(work_id: str) -> bool:
+    """`WorkStream`'s later passes: the first pass checked every record."""
+    return True
+
+
 def embed_works(
     catalog: Catalog, works: Iterable[Work], embedder: Embedder, progress: Progress | None = None, full: bool = False,
     directory: Path | None = None, each: Callable[[Work], None] | None = None,
+    works_of: Callable[[Collection[str]], Iterable[Work]] | None = None,
 ) -> tuple[VectorMatrix, int]:
     """Vectors for every work in one matrix (memory-mapped in `directory` when large), embedding
     only texts the cache (model, text hash) does not hold; `full` embeds everything again and
     refreshes the cache. `works` is read once for ids and text hashes (`each` sees every work of that
-    pass), and once more for the texts to embed, if any."""
+    pass); the works whose texts are to be embedded are read again, through `works_of(ids)` when
+    given (only those records), else in a second pass. The matrix takes its dimension from the
+    cache, so a build with every text cached never loads the model (seconds and hundreds of MB); the
+    embedder loads it on the first text it embeds, or here when no vector is cached at all."""
     rows_of: dict[str, list[int]] = {}
     ids = []
     for row, work in enumerate(works):
@@ -120,8 +150,10 @@ def embed_works(
             seen.add(h)
     if vectors is None:
         vectors = VectorMatrix(ids, embedder.dimension, directory)
-    del ids
     missing = {h for h in rows_of if h not in seen}  # each left out once its text is taken
+    if works_of is not None and missing:
+        works = works_of([ids[rows_of[h][0]] for h in missing])
+    del ids
     total = len(missing)
     if progress:  # said at once, even when every vector comes from the cache
         progress("embed", 0, total)
@@ -187,8 +219,11 @@ def _build_corpus(
     if progress:  # every stage reports as it starts, so a watcher never sees a silent stage
         progress("read", 0, works.count)
     stored = catalog.work_topics() if plan is not None else ({}, {})
+    if plan is not None:  # a work the last build indexed (it stored its topics) and unchanged since passed the check then
+        works.sound = lambda work_id: work_id in stored[0] and work_id not in plan.changed
     facts = aggregates.WorkFacts()
-    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full, catalog.path.parent, facts.add)
+    vectors, report.embedded = embed_works(catalog, works, embedder, progress, full, catalog.path.parent, facts.add,
+                                           works.of)
     report.works, report.skipped = len(vectors), works.skipped
     report.reused_vectors = report.works - report.embedded
     report.seconds["embed"] = time.perf_counter() - clock
@@ -197,11 +232,20 @@ def _build_corpus(
     if progress:
         progress("identity", 0, report.works)
     previous = {key: identity.Link(*link) for key, link in catalog.mention_links().items()}
-    resolution = identity.resolve(works, vectors, previous, None if plan is None else plan.changed)
-    relinked = _relinked(previous, resolution.links) if plan is not None and plan.links_live else None
+    years = {work_id: year for work_id, (year, _) in facts.works.items()}
+    resolution = identity.resolve_mentions(_mentions(catalog, works, full, report), years, vectors, previous,
+                                           None if plan is None else plan.changed)
+    del years
+    differ = None if plan is None else _relinked(previous, resolution.links)
+    relinked = differ if plan is not None and plan.links_live else None
     del previous  # a Link per mention of the last build: not needed by the stages after
-    catalog.store_mention_researchers({key: link.researcher_id for key, link in resolution.links.items()},
-                                      {key: (link.method, link.confidence) for key, link in resolution.links.items()})
+    links = resolution.links
+    if differ is None:
+        catalog.store_mention_researchers({key: link.researcher_id for key, link in links.items()},
+                                          {key: (link.method, link.confidence) for key, link in links.items()})
+    else:  # the stored links are `previous`: write what differs
+        catalog.update_mention_links({key: (links[key].researcher_id, links[key].method, links[key].confidence)
+                                      for key in differ if key in links}, [key for key in differ if key not in links])
     report.seconds["identity"] = time.perf_counter() - clock
     report.identity_blocks = {"all": resolution.blocks, "resolved": resolution.resolved_blocks}
     if progress:
@@ -234,11 +278,48 @@ def _build_corpus(
         topics=docs.topics,
         counts={"works": report.works, "researchers": report.researchers, "topics": report.topics},
         model=embedder.model_name,
-        dimension=embedder.dimension,
+        dimension=vectors.dimension,
         meta={"embedded": report.embedded, REMADE: sorted(remade)},
         make=docs.make,
     )
     return corpus, report, docs
+
+
+def _mentions(catalog: Catalog, works: WorkStream, full: bool, report: IndexReport) -> list[identity.Mention]:
+    """Every mention of the build's works, in their order (`identity.mentions_of`): read from the
+    catalog where it holds them current (same record, same rules: `identity.mention_stamp`), made
+    and stored for the other works (new or changed ones; all of them on a first build or with
+    `full`). Making a mention normalises its name and affiliations: an incremental reindex now
+    makes only the changed works' mentions."""
+    stamp = identity.mention_stamp()
+    missing = works.snapshot.content_hashes() if full else works.snapshot.works_without_mentions(stamp)
+    every = len(missing) >= works.count
+    shared: dict = {}  # equal token tuples and affiliation sets, one object (`identity.work_mentions`)
+    made: list[identity.Mention] = []
+    rows: dict[str, tuple[str, str]] = {}
+    report.mention_works = {"made": 0, "read": 0}
+    for work in works if every else works.of(missing):
+        report.mention_works["made"] += 1
+        mentions = identity.work_mentions(work, shared)
+        made.extend(mentions)
+        rows[work.id] = (missing[work.id], identity.mentions_to_json(mentions))
+        if len(rows) >= EMBED_CHUNK:
+            catalog.store_work_mentions(stamp, rows)
+            rows.clear()
+    catalog.store_work_mentions(stamp, rows)
+    catalog.drop_removed_mentions()
+    if every:
+        return made
+    left_out = {work_id for work_id, _ in works.skipped}
+
+    def stored() -> Iterator[tuple[str, list[identity.Mention]]]:
+        for work_id, text in works.snapshot.stored_mentions(stamp):
+            if work_id not in left_out:
+                report.mention_works["read"] += 1
+                yield work_id, identity.mentions_from_json(work_id, text, shared)
+
+    by_work = ((work_id, list(mentions)) for work_id, mentions in groupby(made, key=attrgetter("work_id")))
+    return [m for _, mentions in heapq.merge(stored(), by_work, key=itemgetter(0)) for m in mentions]
 
 
 def _relinked(previous: Mapping[str, identity.Link], links: Mapping[str, identity.Link]) -> dict[str, str | None]:
@@ -257,12 +338,13 @@ def _refs_as_dicts(work_topics: Mapping[str, list]) -> dict[str, list[dict]]:
 
 
 def _topics_from_model(catalog: Catalog, stored: tuple[dict[str, list[dict]], dict[str, str]],
-                       works: Iterable[Work], vectors: VectorMatrix, plan: _Plan):
-    """Stored topics for unchanged works, the stored model's for the rest, read as `works` pass; the store follows."""
+                       works: WorkStream, vectors: VectorMatrix, plan: _Plan):
+    """Stored topics for unchanged works, the stored model's for the rest (only those records are
+    read); the store follows."""
     stored_refs, origin = stored
     model = TopicModel({w: r for w, r in stored_refs.items() if w not in plan.changed}, vectors)
     new_refs = {}
-    for work in (w for w in works if w.id in plan.changed or w.id not in stored_refs):
+    for work in works.of([w for w in vectors if w in plan.changed or w not in stored_refs]):
         new_refs[work.id], new_origins = model.assign(work, vectors.get(work.id))
         for tid, kind in new_origins.items():
             origin.setdefault(tid, kind)
@@ -376,12 +458,14 @@ def index(
 
     Incremental by default: only works whose text is new to the vector cache are embedded; works
     added or changed since the live version get topics from the stored topic model (no
-    clustering); identities (which keep every mention's researcher id) and aggregates are computed
-    again, and only the documents that differ from the live version's (by hash) are written into a
-    version made from it (`SearchEngine.update`). A full rebuild instead when there is no live
-    version from this catalog, the model changed, or more than INCREMENTAL_MAX_SHARE of the works
-    changed. `full` embeds every work again, clusters topics again and rewrites every document.
-    Owners' `exclusions` apply to every build, full or not."""
+    clustering); identity makes only their mentions (the others' are read as the catalog stored
+    them) and compares pairs only in the name blocks the change touches (every mention keeps its
+    researcher id); only the documents the change can affect are made, and those that differ from
+    the live version's (by hash) are written into a version made from it (`SearchEngine.update`). A
+    full rebuild instead when there is no live version from this catalog, the model changed, or
+    more than INCREMENTAL_MAX_SHARE of the works changed. `full` embeds every work again, makes every
+    mention again, clusters topics again and rewrites every document. Owners' `exclusions` apply to
+    every build, full or not."""
     plan, why_full = _plan(catalog, engine, embedder, full)
     run_id, stamp = catalog.start_index_run()
     started = time.perf_counter()

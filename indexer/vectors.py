@@ -35,6 +35,10 @@ class VectorMatrix(Mapping[str, np.ndarray]):
         else:
             self.matrix = np.zeros(shape, dtype=np.float32)
 
+    @property
+    def dimension(self) -> int:
+        return self.matrix.shape[1]
+
     def __getitem__(self, work_id: str) -> np.ndarray:
         return self.matrix[self.row_of[work_id]]
 

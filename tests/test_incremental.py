@@ -64,6 +64,17 @@ def graph_of(engine, work_ids: list[str]) -> dict:
     return {rid: coauthor_list(rid, own) for rid, own in by_researcher.items()}
 
 
+def indexed_then_returned(catalog: Catalog, live, embedder):
+    """The slice ingested and indexed without its last three works, which then come back (a second
+    ingest): the slice's works as first read, and the first build's report."""
+    ingest(catalog, [SLICE])
+    works = list(catalog.works())
+    catalog.remove_works(w.id for w in works[-3:])
+    first = index(catalog, live, embedder)
+    ingest(catalog, [SLICE])
+    return works, first
+
+
 def test_incremental_reindex_answers_like_a_full_one(kind, engine_factory, embedder, tmp_path, monkeypatch):
     monkeypatch.setattr(aggregates, "LARGE_TEAM", 3)  # so that the slice has large works: both kinds of list are kept right
     catalog = Catalog(tmp_path / "catalog.sqlite")
@@ -231,5 +242,192 @@ def test_document_hashes_stay_those_earlier_versions_stored(embedder, tmp_path):
         assert [doc_hash(d) for d in docs] == [stored_hash(d) for d in docs]
         changed = replace(docs[0], authors=[replace(docs[0].authors[0], confidence=0.5)])
         assert doc_hash(changed) != doc_hash(docs[0])  # a nested field counts
+    finally:
+        catalog.close()
+
+
+def test_a_reindex_with_every_vector_cached_never_loads_the_model(engine_factory, embedder, tmp_path, monkeypatch):
+    """Loading the model costs seconds and hundreds of MB: a build whose every text is in the vector
+    cache (an incremental reindex of works already embedded, or a full build on a new engine) must
+    never construct it. The embedder loads it on the first text it is asked to embed."""
+    from models.embedding import Embedder
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        index(catalog, live := engine_factory("embedded")(), embedder)  # every text embedded and cached
+        catalog.remove_works(w.id for w in works[-3:])
+        index(catalog, live, embedder)
+        ingest(catalog, [SLICE])  # the three come back: their texts are cached
+
+        cold = Embedder(embedder.model_name, max_tokens=embedder.max_tokens, passages=embedder.passages)
+        assert cold.cache_key == embedder.cache_key
+
+        def no_model():
+            raise AssertionError("the embedding model was loaded with every vector cached")
+
+        monkeypatch.setattr(cold, "_load", no_model)
+        step = index(catalog, live, cold)
+        assert step.incremental and step.embedded == 0 and step.written["works"] == 3
+        assert {w.id for w in live.get_works([w.id for w in works[-3:]])} == {w.id for w in works[-3:]}
+        fresh = index(catalog, fresh_engine := engine_factory("embedded")(), cold)  # no live version: a full build, all cached
+        assert not fresh.incremental and fresh.embedded == 0 and fresh.works == len(works)
+        for engine in (live, fresh_engine):  # vectors of the cache's dimension: semantic search finds the work
+            hits = Discovery(engine, embedder).search_works(works[-1].title, mode="semantic", per_page=5).hits
+            assert works[-1].id in [h.work.id for h in hits]
+    finally:
+        catalog.close()
+
+
+def test_a_build_checks_each_record_once_and_an_incremental_one_only_the_changed(engine_factory, embedder, tmp_path,
+                                                                                  monkeypatch):
+    """`work_problem` runs once per record in a build (its passes read one snapshot: a record cannot
+    change between them), and an incremental reindex checks only the works added or changed since
+    the live version and those it left out; a record the live version indexed passed then. A record
+    that cannot be indexed stays out of every pass and is reported by every build."""
+    from collections import Counter
+
+    from indexer import catalog as catalog_module
+
+    checked: Counter = Counter()
+    problem = catalog_module.work_problem
+
+    def counted(work):
+        checked[work.id] += 1
+        return problem(work)
+
+    monkeypatch.setattr(catalog_module, "work_problem", counted)
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory("embedded")()
+    try:
+        ingest(catalog, [SLICE])
+        works = list(catalog.works())
+        bad = replace(works[0], id="W-bad", source_id="W-bad", type={"a": 1})  # stored before validation existed
+        catalog.upsert_works([(bad, content_hash(bad), "old.jsonl", 1)])
+        catalog.remove_works(w.id for w in works[-3:])
+        checked.clear()
+        first = index(catalog, live, embedder)
+        assert first.skipped == [("W-bad", "type must be text, not dict")]
+        assert checked == Counter([w.id for w in works[:-3]] + ["W-bad"])
+
+        ingest(catalog, [SLICE])  # three works come back
+        changed = replace(works[5], title="Luminescent lanthanide frameworks for oxygen sensing")
+        catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
+        checked.clear()
+        second = index(catalog, live, embedder)
+        assert second.incremental and second.skipped == [("W-bad", "type must be text, not dict")]
+        assert checked == Counter([w.id for w in works[-3:]] + [changed.id, "W-bad"])
+        assert second.written["works"] == 4 and not live.get_works(["W-bad"])
+        assert live.get_works([changed.id])[0].title == changed.title
+    finally:
+        catalog.close()
+
+
+def test_identity_makes_only_the_changed_works_mentions_and_reads_the_rest_as_stored(engine_factory, embedder, tmp_path,
+                                                                                      monkeypatch):
+    """Making a mention normalises its name and affiliations; a build reads the mentions the catalog
+    stored for a record it holds unchanged, made by the same rules (`identity.mention_stamp`), and
+    makes only the others: read back, they equal the mentions made again from the record."""
+    from collections import Counter
+
+    from indexer import identity
+
+    made: Counter = Counter()
+    work_mentions = identity.work_mentions
+
+    def counted(work, shared):
+        made[work.id] += 1
+        return work_mentions(work, shared)
+
+    monkeypatch.setattr(identity, "work_mentions", counted)
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory("embedded")()
+    try:
+        works, first = indexed_then_returned(catalog, live, embedder)
+        assert first.mention_works == {"made": len(works) - 3, "read": 0} and len(made) == len(works) - 3
+        author = works[5].authorships[0]
+        changed = replace(works[5], authorships=[replace(author, name="Zebulon Quantrill"), *works[5].authorships[1:]])
+        catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
+        catalog.remove_works([works[9].id])
+        made.clear()
+        second = index(catalog, live, embedder)
+        assert second.incremental and second.mention_works == {"made": 4, "read": len(works) - 5}
+        assert set(made) == {changed.id, *(w.id for w in works[-3:])}
+        assert live.get_works([changed.id])[0].authors[0].name == "Zebulon Quantrill"
+        assert {key.rsplit("#", 1)[0] for key in catalog.mention_links()} == {w.id for w in works} - {works[9].id}
+
+        stamp = identity.mention_stamp()
+        stored = {work_id: identity.mentions_from_json(work_id, text, {}) for work_id, text in catalog.stored_mentions(stamp)}
+        assert stored.keys() == {w.id for w in catalog.works()}
+        assert all(stored[w.id] == work_mentions(w, {}) for w in catalog.works())  # as made from the record
+        assert catalog.db.execute("SELECT COUNT(*) FROM work_mentions").fetchone()[0] == len(stored)  # the removed one's went
+
+        monkeypatch.setattr(identity, "mention_stamp", lambda: "other rules")
+        made.clear()
+        third = index(catalog, live, embedder)  # nothing changed but the rules: every mention is made again
+        assert third.incremental and third.mention_works == {"made": len(works) - 1, "read": 0}
+        assert third.written == {"works": 0, "researchers": 0, "topics": 0}
+    finally:
+        catalog.close()
+
+
+def test_an_incremental_reindex_writes_only_the_mention_links_that_changed(engine_factory, embedder, tmp_path):
+    """The catalog keeps every mention's link for the next build; an incremental one rewrote every
+    row of them. It writes the links that differ and drops those of removed works, and the table
+    still says what the index shows."""
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory("embedded")()
+    try:
+        works, _ = indexed_then_returned(catalog, live, embedder)
+        catalog.remove_works([works[0].id])
+        catalog.db.execute("CREATE TEMP TABLE link_writes (mention TEXT)")
+        for event, row in (("INSERT", "new"), ("UPDATE", "new"), ("DELETE", "old")):
+            catalog.db.execute(f"CREATE TEMP TRIGGER link_{event.lower()} AFTER {event} ON mention_researchers "
+                               f"BEGIN INSERT INTO link_writes VALUES ({row}.mention); END")
+
+        second = index(catalog, live, embedder)
+        assert second.incremental
+        written = {key for (key,) in catalog.db.execute("SELECT mention FROM link_writes")}
+        assert {key.rsplit("#", 1)[0] for key in written} == {w.id for w in works[-3:]} | {works[0].id}  # theirs only, here
+        links = catalog.mention_links()
+        assert len(written) < len(links) / 2
+        shown = {f"{doc.id}#{a.position}": (a.researcher_id, a.method, a.confidence)
+                 for doc in live.get_works([w.id for w in works]) for a in doc.authors}
+        assert links == shown
+    finally:
+        catalog.close()
+
+
+def test_an_incremental_reindex_reads_each_unchanged_record_once(engine_factory, embedder, tmp_path, monkeypatch):
+    """Past the first pass (ids, text hashes and what researcher documents need of each work), an
+    incremental reindex reads only the records it needs: the new and changed works (their mentions,
+    topics and text, if not cached) and the documents the change affects. Identity's and the topic
+    model's passes read every record again."""
+    from collections import Counter
+
+    from indexer import catalog as catalog_module
+
+    read: Counter = Counter()
+    parse = catalog_module.work_from_json
+
+    def counted(text):
+        work = parse(text)
+        read[work.id] += 1
+        return work
+
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory("embedded")()
+    try:
+        works, _ = indexed_then_returned(catalog, live, embedder)
+        changed = replace(works[5], title="Luminescent lanthanide frameworks for oxygen sensing")  # a new text
+        catalog.upsert_works([(changed, content_hash(changed), "edit", 1)])
+
+        monkeypatch.setattr(catalog_module, "work_from_json", counted)
+        second = index(catalog, live, embedder)
+        assert second.incremental and second.embedded == 4  # the three were never indexed
+        assert set(read) == {w.id for w in works}
+        again = {work_id for work_id, n in read.items() if n > 1}
+        assert {changed.id, *(w.id for w in works[-3:])} <= again and len(again) < len(works) / 4
     finally:
         catalog.close()

@@ -208,3 +208,43 @@ def test_past_kept_docs_max_the_engine_makes_only_the_changed_documents_again(ki
         assert len(written) == len(again) and all(doc.works_count for doc in written)
     finally:
         catalog.close()
+
+
+def test_a_topic_under_another_field_than_its_work_remakes_that_field(engine_factory, embedder, tmp_path, monkeypatch):
+    """A field's document lists its topics with their counts. A new work may carry a known topic
+    under another field than the topic's own (the parent most of its works give it): that field is
+    not among the work's refs, yet the topic's count in its list grows, so the field must be made
+    again (`aggregates._affected_topics` adds every affected topic's field)."""
+    every_doc: list[dict[str, str]] = []
+    changes = pipeline._changes
+
+    def also_every_topic(catalog, engine, corpus, incremental, documents=None, made=None):
+        every_doc.append({d.id: doc_hash(d) for d in corpus.topics()})
+        return changes(catalog, engine, corpus, incremental, documents, made)
+
+    monkeypatch.setattr(pipeline, "_changes", also_every_topic)
+    catalog = Catalog(tmp_path / "catalog.sqlite")
+    live = engine_factory("embedded")()
+    try:
+        ingest(catalog, [SLICE])
+        catalog.upsert_works([(w, content_hash(w), "test", i) for i, w in enumerate((A, A2, B, C))])
+        index(catalog, live, embedder)
+        dyes = next(t for t in live.get_works([A.id])[0].topics if t.label == "Natural dyes")
+        arts = live.get_topics([dyes.parent])[0]
+        assert arts.label == "Arts and Humanities" and "Natural dyes" in [t.label for t in arts.subtopics]
+
+        elsewhere = replace(written(9, "Quantum dots as dyes", [HILDEGARD], 2023, ("Natural dyes", "Quantum error correction")),
+                            topic_fields={"Natural dyes": FIELDS["Quantum error correction"],
+                                          "Quantum error correction": FIELDS["Quantum error correction"]})
+        catalog.upsert_works([(elsewhere, content_hash(elsewhere), "test", 0)])
+        step = index(catalog, live, embedder)
+        assert step.incremental, step.why_full
+        refs = live.get_works([elsewhere.id])[0].topics
+        assert arts.id not in {t.id for t in refs} and dyes.id in {t.id for t in refs}  # the field is the topic's, not the work's
+
+        arts_now = live.get_topics([arts.id])[0]
+        count = {t.label: t.count for t in arts_now.subtopics}
+        assert count["Natural dyes"] == {t.label: t.count for t in arts.subtopics}["Natural dyes"] + 1
+        assert stored_hashes(catalog, live.name)["topics"] == every_doc[-1]
+    finally:
+        catalog.close()

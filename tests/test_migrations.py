@@ -50,8 +50,8 @@ def test_a_previous_release_catalog_upgrades_in_place(tmp_path):
         assert again.added == 0 and again.unchanged + again.updated == 9
 
     version, tables = _schema(path)
-    assert version == "0004"
-    assert "ix_works_updated_at" in tables
+    assert version == "0005"
+    assert {"ix_works_updated_at", "work_mentions"} <= tables
 
 
 def test_a_new_catalog_starts_at_the_newest_schema(tmp_path):
@@ -62,5 +62,5 @@ def test_a_new_catalog_starts_at_the_newest_schema(tmp_path):
     with Catalog(path) as catalog:
         JobStore(catalog, tmp_path).create("ingest", {"argv": []}, "admin")
     version, tables = _schema(path)
-    assert version == "0004"
-    assert {"works", "vectors", "jobs", "audit_log", "ix_works_updated_at"} <= tables
+    assert version == "0005"
+    assert {"works", "vectors", "jobs", "audit_log", "ix_works_updated_at", "work_mentions"} <= tables

@@ -186,15 +186,14 @@ def test_build_docs_leaves_excluded_works_out_of_vector_and_topics():
     import numpy as np
 
     from indexer import aggregates
-    from indexer.identity import Link, Mention, Resolution
+    from indexer.identity import Link, Member, Resolution
     from models.records import Authorship, TopicRef, Work
 
     works = [Work(id=f"W{i}", source="openalex", source_id=f"W{i}", title=f"t{i}", year=2020 + i,
                   authorships=[Authorship(position=0, name="Ada Lovelace")]) for i in range(3)]
     vectors = {f"W{i}": np.eye(3, dtype=np.float32)[i] for i in range(3)}
     topics = {f"W{i}": [TopicRef(f"t-{i}", f"topic {i}")] for i in range(3)}
-    members = [Mention(key=f"W{i}#0", work_id=f"W{i}", name="Ada Lovelace", tokens=["ada", "lovelace"],
-                       identifiers={}, institutions=frozenset(), authors=frozenset()) for i in range(3)]
+    members = [Member(key=f"W{i}#0", work_id=f"W{i}", name="Ada Lovelace", identifiers={}) for i in range(3)]
     resolution = Resolution(members={"r-ada": members},
                             links={m.key: Link("r-ada", "name", 1.0) for m in members})
     (plain,) = aggregates.build_docs(works, resolution, topics, {}, vectors).researchers()
