@@ -134,3 +134,16 @@ def test_a_work_without_affiliation_is_placed_where_its_coauthors_were():
     apart = resolve(hide_identifiers([unplaced if w is lone else w for w in works]), vectors)
     assert record(apart, unplaced).researcher_id not in {apart.links[f"{w.id}#{a.position}"].researcher_id
                                                          for w in nyu for a in w.authorships if a.name == "He He"}
+
+
+def test_the_evaluation_truth_drops_an_id_whose_names_share_only_the_family_name():
+    """OpenReview's ~Yusen_Zhang1 sits on Yusen Zhang's COLM 2025 work and, shifted, on a "Nan Zhang"
+    mention of COLM 2024. The truth once asked only for a shared name token ("Zhang"), so it called
+    the two one person and scored the resolver's refusal as a miss. Given names must not contradict."""
+    from evaluation.identity import truth_clusters
+
+    works = [p.work for p in read_records(COAUTHOR_PLACES) if p.work is not None]
+    carriers = {f"{w.id}#{a.position}": a.name for w in works for a in w.authorships if a.openreview_id == "~Yusen_Zhang1"}
+    assert sorted(carriers.values()) == ["Nan Zhang", "Yusen Zhang"]
+    truth, dropped = truth_clusters(works)
+    assert dropped >= 1 and not carriers.keys() & truth.keys()
