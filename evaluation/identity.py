@@ -4,10 +4,12 @@
     print(result.table())
 
 Truth: mentions sharing a source id (ORCID, OpenAlex, OpenReview, dblp) are one person. Source ids
-are noisy (ml-venues ids are sometimes shifted by one author), so an id whose mentions carry names
-that share no token with the id's most frequent name is *name-inconsistent* and dropped from the
-truth; the truth clusters are the connected components of the remaining ids. Only mentions with
-at least one kept id are scored.
+are noisy (ml-venues ids are sometimes shifted by one author), so an id whose mentions carry a name
+incompatible with the id's most frequent name is *name-inconsistent* and dropped from the truth:
+compatible as rule 1 of `indexer.identity` reads it, the family names matching and the given names
+not contradicting (a shared family name is not enough: OpenReview's `~Yusen_Zhang1` on a "Nan
+Zhang" mention). The truth clusters are the connected components of the remaining ids. Only
+mentions with at least one kept id are scored.
 
 Test: every identifier is removed from the works, `indexer.identity.resolve` runs on names,
 co-authors, affiliations and vectors alone, and its clusters are compared with the truth:
@@ -70,8 +72,8 @@ def truth_clusters(works: Sequence[Work]) -> tuple[dict[str, str], int]:
                 carriers[(kind, value)].append(f"{w.id}#{a.position}")
     dropped = set()
     for ident, names in names_of.items():
-        main = set(Counter(names).most_common(1)[0][0].split())
-        if any(not main & set(n.split()) for n in names):
+        main = Counter(names).most_common(1)[0][0].split()
+        if any(not identity.names_compatible(n.split(), main) for n in set(names)):
             dropped.add(ident)
     parent: dict[str, str] = {}
 

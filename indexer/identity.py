@@ -32,6 +32,15 @@ records which one made it):
      within AFFILIATION_YEARS_APART years of each other: one stay at one institution (ml-venues'
      Sheng Liu at Stanford, 2024 and 2025, on unrelated topics), while over more years an
      institution holds several cohorts, and people of one common name among them;
+   * `name+coauthor-affiliation` (0.85): a work listing no affiliation for this author is placed
+     where its co-authors of rare name were that year (their affiliations on works within a year:
+     `coauthor_places`; ml-venues' COLM records list none): when one side is such a lone work and
+     its places meet the other side's own affiliations (or places, when it is such a work too), on
+     related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD), whatever the name's band.
+     Only a lone work borrows: a record grown from many works borrows its co-authors' institutions
+     too widely (ml-venues' WeChat "Jie Zhou", writing with Tsinghua's NLP group, would join
+     Tsinghua's computer-vision Jie Zhou), and so does a team of more than
+     COAUTHOR_PLACE_MAX_AUTHORS (Deep Speech 2's 60 authors place "Yi Wang" nearly anywhere);
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
      when one name is initials only, unless both clusters carry one rare full name: initials that
@@ -102,6 +111,8 @@ COMMON_NAME_TOPIC_THRESHOLD = 0.65  # a common name: topic alone must be close (
 RARE_NAME_TOPIC_THRESHOLD = 0.25  # same broad field: enough when few people carry the name
 INITIALS_TOPIC_THRESHOLD = 0.6  # an initial-only name needs stronger topical evidence
 AFFILIATION_TOPIC_THRESHOLD = 0.3  # a common name at a shared (often large) institution: related topics too
+COAUTHOR_PLACE_YEARS = 1  # a co-author's affiliations this many years either side of a work place the work
+COAUTHOR_PLACE_MAX_AUTHORS = 10  # a larger team spans institutions: its co-authors' places do not place one author
 AFFILIATION_YEARS_APART = 5  # ... or published within this many years of each other there (one stay, e.g. a PhD; not two cohorts)
 TOPIC_NEIGHBOURS = 20  # nearest centroids tested per cluster in a block: keeps big blocks near-linear
 NAME_SUB_BLOCK_MIN = 16  # a co-author or affiliation group larger than this pairs only clusters whose names can fit
@@ -450,6 +461,38 @@ class NameFrequency:
         return len(tokens) >= 2 and self.expected_people(tokens) < RARE_NAME_EXPECTED_PEOPLE
 
 
+def coauthor_places(mentions: list[Mention], frequency: NameFrequency, years: Mapping[str, int | None]) -> list[frozenset[str]]:
+    """Per mention, the institution keys its work's co-authors of rare name held within
+    COAUTHOR_PLACE_YEARS of the work (on any of their works), when the mention lists no affiliation
+    of its own (NO_KEYS otherwise): rule 4's `name+coauthor-affiliation`. A rare co-author name is
+    one person, so their affiliations that year place the work. Computed once per work: a work's
+    mentions share what its co-authors lend, less what the mention's own key lent."""
+    held: dict[tuple[str, int], set[str]] = defaultdict(set)  # (co-author key, year) -> institution keys
+    for m in mentions:
+        if m.institutions and (year := years.get(m.work_id)):
+            held[(m.own_key, year)].update(m.institutions)
+    rare: dict[str, bool] = {}
+    work, lent = None, {}  # the work last seen (a work's mentions are consecutive) and what its co-authors lend
+    shared: dict[frozenset[str], frozenset[str]] = {}
+    out: list[frozenset[str]] = []
+    for m in mentions:
+        year = years.get(m.work_id)
+        if m.institutions or not year or not held or len(m.authors) > COAUTHOR_PLACE_MAX_AUTHORS:
+            out.append(NO_KEYS)
+            continue
+        if m.work_id != work:
+            work, lent = m.work_id, {}
+            for key in m.authors:
+                if rare.setdefault(key, frequency.is_rare(key.split())):
+                    places = set().union(*(held.get((key, y), ()) for y in range(year - COAUTHOR_PLACE_YEARS, year + COAUTHOR_PLACE_YEARS + 1)))
+                    if places:
+                        lent[key] = frozenset(places)
+        own = m.own_key
+        places = frozenset().union(*(v for k, v in lent.items() if k != own)) or NO_KEYS
+        out.append(shared.setdefault(places, places))
+    return out
+
+
 class _Clusters:
     """Union-find over mentions with the evidence each cluster carries (one summed vector each).
 
@@ -461,7 +504,7 @@ class _Clusters:
     grows with the clusters that merged, never with authors squared, and those go once the cluster's
     last name block is done (`block_done`)."""
 
-    def __init__(self, mentions: list[Mention], vectors: Mapping[str, np.ndarray]):
+    def __init__(self, mentions: list[Mention], vectors: Mapping[str, np.ndarray], lent: list[frozenset[str]] | None = None):
         self.parent = list(range(len(mentions)))
         self.mentions = mentions
         self.ids: list[Mapping[str, set[str]]] = [{k: {v} for k, v in m.identifiers.items()} if m.identifiers else NO_IDS
@@ -472,6 +515,9 @@ class _Clusters:
         self.coauthors: list[frozenset[str] | set[str]] = [m.authors for m in mentions]
         self.own_key: list[str | None] = [m.own_key for m in mentions]  # None once copied
         self.institutions: list[frozenset[str] | set[str]] = [m.institutions for m in mentions]
+        # its institutions, and for a work without any, those its co-authors `lent` (`coauthor_places`)
+        self.places: list[frozenset[str] | set[str]] = [
+            m.institutions or lent[i] for i, m in enumerate(mentions)] if lent else list(self.institutions)
         self.names: list[frozenset[tuple[str, ...]] | set[tuple[str, ...]]] = [
             singletons.setdefault(m.tokens, frozenset((m.tokens,))) for m in mentions]
         del singletons
@@ -497,7 +543,7 @@ class _Clusters:
         """Release the evidence of the merged clusters whose last block is `k` (-1: before the first)."""
         for r in self.expiring.pop(k, ()):
             if self.parent[r] == r and self.last_block[r] == k:
-                self.works[r] = self.coauthors[r] = self.institutions[r] = self.names[r] = NO_KEYS
+                self.works[r] = self.coauthors[r] = self.institutions[r] = self.places[r] = self.names[r] = NO_KEYS
                 self.sums[r] = None
 
     def new_block(self) -> None:
@@ -507,7 +553,7 @@ class _Clusters:
     def release_evidence(self) -> None:
         """Once rule 4 is done only the union-find and the ids are read (`_assign_ids`): the vector sum
         and the grown sets of every merged cluster go before the links are made, not after."""
-        for held in (self.works, self.coauthors, self.own_key, self.institutions, self.names, self.sums):
+        for held in (self.works, self.coauthors, self.own_key, self.institutions, self.places, self.names, self.sums):
             held.clear()
         self.centroids.clear()
         self.rare_keys.clear()
@@ -542,11 +588,12 @@ class _Clusters:
         self.coauthors[a] = self._grown(self.coauthors[a], self.coauthor_keys(a), self.coauthor_keys(b))
         self.own_key[a] = self.own_key[b] = None
         self.institutions[a] = self._grown(self.institutions[a], self.institutions[a], self.institutions[b])
+        self.places[a] = self._grown(self.places[a], self.places[a], self.places[b])
         self.names[a] = self._grown(self.names[a], self.names[a], self.names[b])
         self.sums[a] = sum_a if sum_b is None else sum_b.copy() if sum_a is None else sum_a + sum_b
         self.last_block[a] = max(self.last_block[a], self.last_block[b])
         self.expiring[self.last_block[a]].append(a)
-        self.works[b] = self.names[b] = self.coauthors[b] = self.institutions[b] = NO_KEYS
+        self.works[b] = self.names[b] = self.coauthors[b] = self.institutions[b] = self.places[b] = NO_KEYS
         self.ids[b] = NO_IDS
         self.sums[b] = None
         self.centroids.pop(a, None)
@@ -658,6 +705,20 @@ class _Evidence:
                         return True
         return False
 
+    def placed_by_coauthors(self, a: int, b: int) -> bool:
+        """One side is a lone work without affiliation whose co-authors place it (`coauthor_places`) at
+        an institution of the other side: its own, or the places lent to it when it is such a work too.
+        What was lent to a record grown from several works is never matched: each of its works had
+        other co-authors, and together they place it too widely."""
+        c = self.clusters
+        unplaced = [len(c.works[x]) == 1 and not c.institutions[x] for x in (a, b)]
+        if unplaced == [False, False]:
+            return False
+        if all(unplaced):
+            return bool(c.places[a] & c.places[b])
+        lone, other = (a, b) if unplaced[0] else (b, a)
+        return bool(c.places[lone] & c.institutions[other])
+
     def common_name(self, key: str) -> bool:
         return not self.frequency.is_rare(key.split())
 
@@ -685,6 +746,8 @@ class _Evidence:
         if c.institutions[a] & c.institutions[b] and (rare_full or similarity >= AFFILIATION_TOPIC_THRESHOLD or (
                 not very_common and not abbreviated and self.one_stay(a, b))):
             return "name+affiliation", 0.9
+        if similarity >= AFFILIATION_TOPIC_THRESHOLD and self.placed_by_coauthors(a, b):
+            return "name+coauthor-affiliation", 0.85
         threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
         lone = min(len(c.works[a]), len(c.works[b])) == 1
         if similarity >= threshold and (not very_common or (bool(shared) if lone else self.one_after_the_other(a, b))):
@@ -735,15 +798,15 @@ def _link_by_identifiers(mentions: list[Mention], clusters: _Clusters, reasons: 
 
 
 def _candidate_pairs(clusters: _Clusters, roots: list[int], rare: NameFrequency) -> dict[tuple[int, int], float]:
-    """Pairs of clusters worth testing, with their centroid cosine: sharing a co-author or an
-    affiliation (inverted indexes; a large group pairs only clusters whose names can fit,
+    """Pairs of clusters worth testing, with their centroid cosine: sharing a co-author or a place
+    (an affiliation, or one co-authors lent: `coauthor_places`) (inverted indexes; a large group pairs only clusters whose names can fit,
     `_name_fitting_pairs`), sharing a rare name and topically related (`_rare_name_pairs`), or
     topically close (one matrix product over the centroids). Names are fitted once over the members
     of all large groups, not once per group: a work with hundreds of authors in one block gives one
     group per author (all the others), which made the 1M-work pipeline cubic in such a work's authors."""
     pairs: dict[tuple[int, int], float] = {}
     lowest = min(RARE_NAME_TOPIC_THRESHOLD, AFFILIATION_TOPIC_THRESHOLD)
-    for attribute in (clusters.coauthors, clusters.institutions):
+    for attribute in (clusters.coauthors, clusters.places):  # places: institutions, and those co-authors lent
         own = clusters.own_key if attribute is clusters.coauthors else None
         groups = _sharing_groups(attribute, own, roots)
         large = [group for group in groups if len(group) > NAME_SUB_BLOCK_MIN]
@@ -943,10 +1006,10 @@ def resolve_mentions(
     (see `_restore_previous`); every other mention keeps its previous cluster and link, so pairs
     are compared only where the change lands. Without it, every block is resolved."""
     previous = previous or {}
-    clusters = _Clusters(mentions, vectors)
+    frequency = NameFrequency(mentions)
+    clusters = _Clusters(mentions, vectors, coauthor_places(mentions, frequency, years))
     blocks = _name_blocks(mentions)
     clusters.plan_release(blocks)
-    frequency = NameFrequency(mentions)
     evidence = _Evidence(clusters, frequency, years)
     reasons: dict[int, tuple[str, float]] = {}
     conflicts = _link_by_identifiers(mentions, clusters, reasons)
