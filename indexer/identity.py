@@ -26,10 +26,11 @@ records which one made it):
      is "Kilian Weinberger"); for a common name (rule 5) two shared co-authors, or one with a rare
      name (few people share a rare co-author by chance);
    * `name+affiliation` (0.9): a shared affiliation (each institution of an affiliation the source
-     joins with "+", as written or as its university without department and address:
-     `institution_keys`); for a common name the works must also be on related topics (centroid cosine
-     >= AFFILIATION_TOPIC_THRESHOLD) or, unless the name is very common or initials, published
-     within AFFILIATION_YEARS_APART years of each other: one stay at one institution (ml-venues'
+     joins with "+", as written or as its university without department, address and an
+     abbreviation in parentheses, "&" read "and": `institution_keys`); for a common name the works
+     must also be on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD) or, unless the
+     name is very common or initials, published within AFFILIATION_YEARS_APART years of each
+     other: one stay at one institution (ml-venues'
      Sheng Liu at Stanford, 2024 and 2025, on unrelated topics), while over more years an
      institution holds several cohorts, and people of one common name among them;
    * `name+coauthor-affiliation` (0.85): a work listing no affiliation for this author is placed
@@ -86,6 +87,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import unicodedata
 from collections import Counter, defaultdict
@@ -141,6 +143,7 @@ FOOTNOTE_CATEGORIES = ("So", "Sm")  # symbols ("♣", "∗") in an affiliation m
 UNIVERSITY_WORDS = frozenset("university universitat universite universidad universita universiteit universidade univ "
                              "politecnico polytechnique".split())
 SUB_UNIT_WORDS = frozenset("department dept school faculty division".split())
+PARENTHETICAL = re.compile(r"\(([^()]*)\)")  # "(KAUST)": dropped from the university key when it abbreviates the name
 COUNTRY_SHORT_FORMS = frozenset({"uk", "korea", "republic of korea", "russia", "pr china", "p r china", "ksa", "uae"})
 ID_KINDS = ("orcid", "openalex", "openreview", "dblp")
 NO_KEYS: frozenset[str] = frozenset()  # one empty set shared by every mention without affiliations
@@ -269,17 +272,42 @@ def _institution_keys(part: str) -> tuple[str, str]:
     University". Footnote marks are not part of a name ("Penn State University♣" folds to "penn
     state universityclubs"), nor is a leading "The". What follows the university is kept unless it
     is an address (a country, a US state, a postcode, a place its name holds: "Stanford University,
-    Stanford, CA, USA"): "University of California, Irvine" is one campus, not the whole system."""
+    Stanford, CA, USA"): "University of California, Irvine" is one campus, not the whole system.
+    The university also drops an abbreviation of its name in parentheses ("... (KAUST)") and reads
+    "&" as "and" ("Science & Technology"): `_without_abbreviations`."""
     if not part.isascii():
         part = "".join(" " if unicodedata.category(c) in FOOTNOTE_CATEGORIES or c in "§¶" else c for c in part)
     whole = normalize_name(part)  # as before: cut at MAX_NAME_CHARS, so long strings match on their start
     whole = whole[4:] if whole.startswith("the ") else whole
-    segments = [k[4:] if k.startswith("the ") else k for s in part.split(",") if (k := normalize_name(s))]
+    university = _without_abbreviations(part).replace("&", " and ")
+    segments = [k[4:] if k.startswith("the ") else k for s in university.split(",") if (k := normalize_name(s))]
     segments = segments[next((i for i, s in enumerate(segments) if _names_university(s)), 0):]
     while len(segments) > 1 and (segments[-1] in _places() or any(c.isdigit() for c in segments[-1])
                                  or set(segments[-1].split()) <= set(segments[0].split())):
         segments.pop()
     return whole, " ".join(segments)
+
+
+def _without_abbreviations(part: str) -> str:
+    """`part` without the parentheticals that abbreviate the name before them: "King Abdullah
+    University of Science and Technology (KAUST)" is the university written without "(KAUST)" too.
+    Only an abbreviation goes (`_abbreviates`), since it adds nothing the name does not say; any
+    other parenthetical may tell places apart and stays: a campus ("Harbin Institute of Technology
+    (Shenzhen)", "(GZ)"), a parent body ("(Shandong Academy of Sciences)", as the comma form writes
+    it too), something else than the name ("University of Montreal (MILA)")."""
+    if "(" not in part:
+        return part
+    return PARENTHETICAL.sub(lambda m: " " if _abbreviates(m.group(1), part[: m.start()]) else m.group(0), part)
+
+
+def _abbreviates(short: str, name: str) -> bool:
+    """`short` is one word whose letters are, in order, initials of words of `name` ("KAUST", "EPFL",
+    "ICT/CAS" for "... Institute of Computing Technology, Chinese Academy of Sciences")."""
+    letters = normalize_name(short).replace(" ", "")
+    if len(short.split()) != 1 or len(letters) < 2 or not letters.isalpha():
+        return False
+    initials = iter(word[0] for word in normalize_name(name).split())
+    return all(letter in initials for letter in letters)
 
 
 def _names_university(segment: str) -> bool:

@@ -147,3 +147,40 @@ def test_the_evaluation_truth_drops_an_id_whose_names_share_only_the_family_name
     assert sorted(carriers.values()) == ["Nan Zhang", "Yusen Zhang"]
     truth, dropped = truth_clusters(works)
     assert dropped >= 1 and not carriers.keys() & truth.keys()
+
+
+ABBREVIATIONS = FIXTURES / "ml-venues.abbreviations.jsonl.gz"
+
+
+def test_a_university_written_with_its_abbreviation_in_parentheses_is_one_institution():
+    """ml-venues' Ibrahim Alabdulmohsin wrote from "King Abdullah University of Science & Technology
+    (KAUST), Thuwal 23955, Saudi Arabia" (2014), "King Abdullah University of Science and Technology"
+    (2015) and "... Science and Technology (KAUST)" (2017); Ali Vakilian from "Toyota Technological
+    Institute at Chicago" (2021) and "... at Chicago (TTIC)" (2022). Three keys for one university, so
+    the same place was never a shared affiliation. A parenthetical that abbreviates the name goes from
+    the university key, and "&" reads "and"; one that tells campuses apart stays. Without vectors (no
+    topical evidence) the affiliation alone now joins each person's works."""
+    kaust = ["Computer, Electrical, and Mathematical Sciences & Engineering (CEMSE) Division, King Abdullah University of "
+             "Science & Technology (KAUST), Thuwal 23955, Saudi Arabia", "King Abdullah University of Science and Technology",
+             "Computer, Electrical and Mathematical Sciences and Engineering (CEMSE) Division, King Abdullah University of "
+             "Science and Technology (KAUST)"]
+    ttic = ["Toyota Technological Institute at Chicago", "Toyota Technological Institute at Chicago (TTIC)"]
+    works = [p.work for p in read_records(ABBREVIATIONS) if p.work is not None]
+    written = {i.name for w in works for a in w.authorships for i in a.institutions}
+    assert set(kaust + ttic) <= written
+    for spellings in (kaust, ttic):
+        assert set.intersection(*map(institution_keys, spellings))
+    for campus, main in (("Harbin Institute of Technology (Shenzhen)", "Harbin Institute of Technology"),
+                         ("The Hong Kong University of Science and Technology (Guangzhou)", "The Hong Kong University of Science and Technology")):
+        assert not institution_keys(campus) & institution_keys(main)
+    # the string as written keeps its own key, parenthetical included
+    assert "toyota technological institute at chicago ttic" in institution_keys(ttic[1])
+
+    resolution = resolve(hide_identifiers(works), {})
+    for name, places in (("Ibrahim Alabdulmohsin", kaust), ("Ibrahim M Alabdulmohsin", kaust), ("Ali Vakilian", ttic)):
+        links = [resolution.links[f"{w.id}#{a.position}"] for w in works for a in w.authorships
+                 if a.name == name and any(i.name in places for i in a.institutions)]
+        assert links and all(link.method == "name+affiliation" for link in links), name
+    mentions = [resolution.links[f"{w.id}#{a.position}"].researcher_id for w in works for a in w.authorships
+                if any(i.name in kaust for i in a.institutions) and "Alabdulmohsin" in a.name]
+    assert len(mentions) == 3 and len(set(mentions)) == 1
