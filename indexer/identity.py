@@ -45,7 +45,9 @@ records which one made it):
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
      when one name is initials only, unless both clusters carry one rare full name: initials that
-     evidence already joined to it, "T. J. Sejnowski", weaken nothing); for a very common name
+     evidence already joined to it, "T. J. Sejnowski", weaken nothing; initials beside one rare
+     full name compare the closest works, not the centroids: a grown record's centroid is near none
+     of its works, so the merge would depend on whether the record had formed); for a very common name
      (VERY_COMMON_NAME_PEOPLE or more
      would carry it by chance) only when one side is a lone work sharing a co-author (any name)
      with the other, or two records published in years that do not overlap (one person who moved).
@@ -777,6 +779,13 @@ class _Evidence:
         if similarity >= AFFILIATION_TOPIC_THRESHOLD and self.placed_by_coauthors(a, b):
             return "name+coauthor-affiliation", 0.85
         threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
+        if abbreviated and rare_full and similarity < threshold:
+            # initials beside one rare full name: the closest works, not the centroids. A record that grew
+            # over decades and fields has a centroid near none of its works (ml-venues' Gerald Tesauro:
+            # "G. Tesauro"'s 1987 backgammon network is at 0.68 of his 1990 work, 0.56 of his record),
+            # and the closest works only grow closer as records grow, so the merge no longer depends
+            # on whether it is tested before or after the record has formed.
+            similarity = max(similarity, c.closest_works(a, b))
         lone = min(len(c.works[a]), len(c.works[b])) == 1
         if similarity >= threshold and (not very_common or (bool(shared) if lone else self.one_after_the_other(a, b))):
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
