@@ -59,7 +59,13 @@ records which one made it):
      have centroid cosines of 0.72-0.74);
    * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare, between the
      centroids or between the closest two works (someone who changed fields keeps a rare name,
-     while the centroid of their earlier record sits far from the new field).
+     while the centroid of their earlier record sits far from the new field); never for a
+     two-word name the corpus also writes with middle names of different initials (SHORTENED_NAME_MIDDLES,
+     name particles aside): ml-venues' "Tuan Nguyen" agrees with Tuan Duong, Tuan Minh, Tuan-Anh and
+     Tuan-Duy H. Nguyen, who do not agree with each other; one field does not pick among them, and
+     the first pair tested took the record (the others' names then no longer fit). A rare full
+     name both sides carry, other than such a name, still joins ("Cuong V. Nguyen" beside a record
+     of his that also holds "Cuong Nguyen").
    * `short-form+coauthor` (0.9): one name's first given name is a short form (a prefix of at least
      SHORT_FORM_MIN_LETTERS letters) of the other's, "Anima"/"Animashree Anandkumar", the family
      names equal: only on SHORT_FORM_COAUTHORS shared co-authors and a shared affiliation or related
@@ -136,10 +142,13 @@ COMMON_NAME_PARTS = frozenset(
     brown jones miller davis garcia rodriguez martinez hernandez lopez gonzalez david john michael
     james robert maria daniel thomas""".split()
 )
+SHORTENED_NAME_MIDDLES = 2  # middle names of different initials under one two-word name: several people write it
+NAME_PARTICLES = frozenset("van von der den de da di del della dos das du bin ibn al el ter ten".split())  # not middle names
+NAME_SUFFIXES = frozenset("jr sr ii iii iv".split())  # "John W. Fisher III": not a family name
 SHORT_FORM_MIN_LETTERS = 3  # "Dan"/"Daniel"; shorter prefixes are initials or fragments
 SHORT_FORM_COAUTHORS = 2  # shared co-authors a short-form pair needs (on top of affiliation or topic)
 NAME_PART_MENTIONS = 10  # a word in this many names is a name part: "Xian"+"gang" is a name, not a short form
-FOOTNOTE_CATEGORIES = ("So", "Sm")  # symbols ("♣", "∗") in an affiliation mark a footnote, never a name
+FOOTNOTE_CATEGORIES = ("So", "Sm", "No")  # symbols ("♣", "∗") and superscript digits ("³") in an affiliation mark a footnote
 # Words of a university's own name ("Universität Tübingen", "Politecnico di Milano"), and the words a
 # sub-unit's name starts with ("Department of ..., Tsinghua University"): see `_institution_keys`.
 UNIVERSITY_WORDS = frozenset("university universitat universite universidad universita universiteit universidade univ "
@@ -258,6 +267,12 @@ def names_compatible(a: list[str], b: list[str]) -> bool:
             if not ga or not gb or any(x.startswith(y) or y.startswith(x) for x in ga for y in gb):
                 return True
     return False
+
+
+def id_name(kind: str, value: str) -> list[str]:
+    """The name tokens an identifier spells: an OpenReview id is its owner's name ("~Sergio_Casas_Romero1");
+    other kinds spell none ([])."""
+    return name_tokens(value.lstrip("~").rstrip("0123456789").replace("_", " ")) if kind == "openreview" else []
 
 
 def institution_keys(name: str) -> set[str]:
@@ -471,13 +486,21 @@ def mention_stamp() -> str:
 
 
 class NameFrequency:
-    """How many people would carry a name by chance, if given and family names were independent."""
+    """How many people would carry a name by chance, if given and family names were independent,
+    and which two-word names the corpus itself shows several people under (`shortened`)."""
 
     def __init__(self, mentions: list[Mention]):
         # A small corpus says little about how common a name is: count it as if it were part of a
         # population of at least MIN_POPULATION mentions (the common-parts list covers the rest).
         self.total = max(MIN_POPULATION, len(mentions))
         self.counts = Counter(t for m in mentions for t in set(m.tokens))
+        middles: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for tokens in {m.tokens for m in mentions}:
+            if len(tokens) > 2 and tokens[1] not in NAME_PARTICLES and tokens[-1] not in NAME_SUFFIXES:
+                middles[tuple(sorted((tokens[0], tokens[-1])))].add(tokens[1][0])
+        # "Tuan Nguyen" agrees with "Tuan Duong Nguyen", "Tuan Minh Nguyen" and "Tuan-Anh Nguyen", who
+        # do not agree with each other: whatever its parts' counts, several people write the name
+        self.shortened = frozenset(name for name, initials in middles.items() if len(initials) >= SHORTENED_NAME_MIDDLES)
 
     def expected_people(self, tokens: list[str]) -> float:
         if all(t in COMMON_NAME_PARTS for t in tokens):
@@ -489,6 +512,10 @@ class NameFrequency:
 
     def is_rare(self, tokens: list[str]) -> bool:
         return len(tokens) >= 2 and self.expected_people(tokens) < RARE_NAME_EXPECTED_PEOPLE
+
+    def is_shortened(self, tokens: list[str]) -> bool:
+        """A two-word name the corpus also writes with middle names of different initials."""
+        return len(tokens) == 2 and tuple(sorted(tokens)) in self.shortened
 
 
 def coauthor_places(mentions: list[Mention], frequency: NameFrequency, years: Mapping[str, int | None]) -> list[frozenset[str]]:
@@ -789,9 +816,15 @@ class _Evidence:
         lone = min(len(c.works[a]), len(c.works[b])) == 1
         if similarity >= threshold and (not very_common or (bool(shared) if lone else self.one_after_the_other(a, b))):
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
-        if rare and similarity < RARE_NAME_TOPIC_THRESHOLD:
+        if not rare:
+            return None
+        f = self.frequency
+        if any(f.is_shortened(n) for n in names) and not any(
+                f.is_rare(n) and not is_abbreviated(n) and not f.is_shortened(n) for n in map(list, c.names[a] & c.names[b])):
+            return None  # one broad field is enough only when few people write the name (rule 4, rare-name+topic)
+        if similarity < RARE_NAME_TOPIC_THRESHOLD:
             similarity = c.closest_works(a, b)
-        if rare and similarity >= RARE_NAME_TOPIC_THRESHOLD:
+        if similarity >= RARE_NAME_TOPIC_THRESHOLD:
             return "rare-name+topic", round(0.4 + similarity / 2, 3)
         return None
 
@@ -817,7 +850,7 @@ def _link_by_identifiers(mentions: list[Mention], clusters: _Clusters, reasons: 
     conflicts = []
     for (kind, value), members in carriers.items():
         names = Counter(tuple(mentions[i].tokens) for i in members)
-        hint = name_tokens(value.lstrip("~").rstrip("0123456789").replace("_", " ")) if kind == "openreview" else []
+        hint = id_name(kind, value)
         usual = list(max(names, key=lambda n: (names[n], bool(hint) and names_compatible(list(n), hint), n)))
         for i in members:
             if not names_compatible(mentions[i].tokens, usual):

@@ -218,3 +218,27 @@ def test_initials_beside_a_rare_full_name_join_on_the_closest_work_whatever_the_
     before = resolve([w for w in hidden if w.id != later], vectors)
     added = resolve(hidden, vectors, before.links, changed={later})
     assert {added.links[f"{w.id}#{a.position}"].researcher_id for w, a in initials + full} == {links[(later, "G. Tesauro")].researcher_id}
+
+
+TUAN = FIXTURES / "ml-venues.tuan.jsonl.gz"
+
+
+def test_a_field_does_not_choose_among_the_people_a_shortened_name_may_be():
+    """ml-venues' "Tuan Nguyen" of Monash (UAI 2021 and 2022) agrees with Tuan Duong, Tuan Minh,
+    Tuan-Anh, Tuan A. and Tuan-Duy H. Nguyen, each a lone work of machine learning: a rare name by
+    its parts' counts, so one broad field (rare-name+topic, cosines 0.31-0.44) accepted every one of
+    them, and the first pair tested took the record (the others' middle names then no longer fit):
+    the Monash works went to Tokyo's Tuan Duong Nguyen, later to VinAI's Tuan-Duy H. Nguyen. The
+    corpus shows several people writing the name, so a field alone joins none of them."""
+    works = [p.work for p in read_records(TUAN) if p.work is not None]
+    frequency = NameFrequency(mentions_of(works))
+    assert frequency.is_rare(name_tokens("Tuan Nguyen")) and frequency.is_shortened(name_tokens("Tuan Nguyen"))
+    assert not frequency.is_shortened(name_tokens("Tuan Duong Nguyen"))
+    vectors = dict(zip([w.id for w in works], Embedder(passages=False).embed([w.embedding_text() for w in works])))
+    resolution = resolve(hide_identifiers(works), vectors)
+    monash = {resolution.links[f"{w.id}#{a.position}"].researcher_id for w in works for a in w.authorships
+              if a.name == "Tuan Nguyen" and w.year in (2021, 2022) and w.venue and w.venue.name.startswith("UAI")}
+    assert len(monash) == 1
+    together = {m.name for m in resolution.members[monash.pop()]}
+    assert together == {"Tuan Nguyen"}, together
+
