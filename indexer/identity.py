@@ -30,9 +30,9 @@ records which one made it):
      abbreviation in parentheses, "&" read "and": `institution_keys`); for a common name the works
      must also be on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD) or, unless the
      name is very common or initials, published within AFFILIATION_YEARS_APART years of each
-     other: one stay at one institution (ml-venues'
-     Sheng Liu at Stanford, 2024 and 2025, on unrelated topics), while over more years an
-     institution holds several cohorts, and people of one common name among them;
+     other: one stay at one institution (ml-venues' Sheng Liu at Stanford, 2024 and 2025, on
+     unrelated topics), while over more years an institution holds several cohorts, and people of
+     one common name among them;
    * `name+coauthor-affiliation` (0.85): a work listing no affiliation for this author is placed
      where its co-authors of rare name were that year (their affiliations on works within a year:
      `coauthor_places`; ml-venues' COLM records list none): when one side is such a lone work and
@@ -60,12 +60,12 @@ records which one made it):
    * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare, between the
      centroids or between the closest two works (someone who changed fields keeps a rare name,
      while the centroid of their earlier record sits far from the new field); never for a
-     two-word name the corpus also writes with middle names of different initials (SHORTENED_NAME_MIDDLES,
-     name particles aside): ml-venues' "Tuan Nguyen" agrees with Tuan Duong, Tuan Minh, Tuan-Anh and
-     Tuan-Duy H. Nguyen, who do not agree with each other; one field does not pick among them, and
-     the first pair tested took the record (the others' names then no longer fit). A rare full
-     name both sides carry, other than such a name, still joins ("Cuong V. Nguyen" beside a record
-     of his that also holds "Cuong Nguyen").
+     two-word name the corpus also writes with middle names of different initials
+     (SHORTENED_NAME_MIDDLES; particles and suffixes aside): ml-venues' "Tuan Nguyen" agrees with
+     Tuan Duong, Tuan Minh, Tuan-Anh and Tuan-Duy H. Nguyen, who do not agree with each other; one
+     field does not pick among them, and the first pair tested took the record (the others' names
+     then no longer fit). A rare full name both sides carry, other than such a name, still joins
+     ("Cuong V. Nguyen" beside a record of his that also holds "Cuong Nguyen").
    * `short-form+coauthor` (0.9): one name's first given name is a short form (a prefix of at least
      SHORT_FORM_MIN_LETTERS letters) of the other's, "Anima"/"Animashree Anandkumar", the family
      names equal: only on SHORT_FORM_COAUTHORS shared co-authors and a shared affiliation or related
