@@ -8,7 +8,9 @@ are noisy (ml-venues ids are sometimes shifted by one author), so an id whose me
 incompatible with the id's most frequent name is *name-inconsistent* and dropped from the truth:
 compatible as rule 1 of `indexer.identity` reads it, the family names matching and the given names
 not contradicting (a shared family name is not enough: OpenReview's `~Yusen_Zhang1` on a "Nan
-Zhang" mention). The truth clusters are the connected components of the remaining ids. Only
+Zhang" mention). An OpenReview id spells its owner's name: one whose mentions all carry another,
+incompatible name was shifted whole (`~Sergio_Casas_Romero1` on three "Raquel Urtasun" mentions)
+and is dropped too. The truth clusters are the connected components of the remaining ids. Only
 mentions with at least one kept id are scored.
 
 Test: every identifier is removed from the works, `indexer.identity.resolve` runs on names,
@@ -73,7 +75,9 @@ def truth_clusters(works: Sequence[Work]) -> tuple[dict[str, str], int]:
     dropped = set()
     for ident, names in names_of.items():
         main = Counter(names).most_common(1)[0][0].split()
-        if any(not identity.names_compatible(n.split(), main) for n in set(names)):
+        spelled = identity.id_name(*ident)
+        if any(not identity.names_compatible(n.split(), main) for n in set(names)) or (
+                spelled and not identity.names_compatible(spelled, main)):
             dropped.add(ident)
     parent: dict[str, str] = {}
 

@@ -26,12 +26,13 @@ records which one made it):
      is "Kilian Weinberger"); for a common name (rule 5) two shared co-authors, or one with a rare
      name (few people share a rare co-author by chance);
    * `name+affiliation` (0.9): a shared affiliation (each institution of an affiliation the source
-     joins with "+", as written or as its university without department and address:
-     `institution_keys`); for a common name the works must also be on related topics (centroid cosine
-     >= AFFILIATION_TOPIC_THRESHOLD) or, unless the name is very common or initials, published
-     within AFFILIATION_YEARS_APART years of each other: one stay at one institution (ml-venues'
-     Sheng Liu at Stanford, 2024 and 2025, on unrelated topics), while over more years an
-     institution holds several cohorts, and people of one common name among them;
+     joins with "+", as written or as its university without department, address and an
+     abbreviation in parentheses, "&" read "and": `institution_keys`); for a common name the works
+     must also be on related topics (centroid cosine >= AFFILIATION_TOPIC_THRESHOLD) or, unless the
+     name is very common or initials, published within AFFILIATION_YEARS_APART years of each
+     other: one stay at one institution (ml-venues' Sheng Liu at Stanford, 2024 and 2025, on
+     unrelated topics), while over more years an institution holds several cohorts, and people of
+     one common name among them;
    * `name+coauthor-affiliation` (0.85): a work listing no affiliation for this author is placed
      where its co-authors of rare name were that year (their affiliations on works within a year:
      `coauthor_places`; ml-venues' COLM records list none): when one side is such a lone work and
@@ -44,7 +45,9 @@ records which one made it):
    * `name+topic`: the clusters' centroids (mean work vector) have cosine >= TOPIC_THRESHOLD
      for a rare name, COMMON_NAME_TOPIC_THRESHOLD for a common one (INITIALS_TOPIC_THRESHOLD
      when one name is initials only, unless both clusters carry one rare full name: initials that
-     evidence already joined to it, "T. J. Sejnowski", weaken nothing); for a very common name
+     evidence already joined to it, "T. J. Sejnowski", weaken nothing; initials beside one rare
+     full name compare the closest works, not the centroids: a grown record's centroid is near none
+     of its works, so the merge would depend on whether the record had formed); for a very common name
      (VERY_COMMON_NAME_PEOPLE or more
      would carry it by chance) only when one side is a lone work sharing a co-author (any name)
      with the other, or two records published in years that do not overlap (one person who moved).
@@ -56,7 +59,13 @@ records which one made it):
      have centroid cosines of 0.72-0.74);
    * `rare-name+topic`: cosine >= RARE_NAME_TOPIC_THRESHOLD when the name is rare, between the
      centroids or between the closest two works (someone who changed fields keeps a rare name,
-     while the centroid of their earlier record sits far from the new field).
+     while the centroid of their earlier record sits far from the new field); never for a
+     two-word name the corpus also writes with middle names of different initials
+     (SHORTENED_NAME_MIDDLES; particles and suffixes aside): ml-venues' "Tuan Nguyen" agrees with
+     Tuan Duong, Tuan Minh, Tuan-Anh and Tuan-Duy H. Nguyen, who do not agree with each other; one
+     field does not pick among them, and the first pair tested took the record (the others' names
+     then no longer fit). A rare full name both sides carry, other than such a name, still joins
+     ("Cuong V. Nguyen" beside a record of his that also holds "Cuong Nguyen").
    * `short-form+coauthor` (0.9): one name's first given name is a short form (a prefix of at least
      SHORT_FORM_MIN_LETTERS letters) of the other's, "Anima"/"Animashree Anandkumar", the family
      names equal: only on SHORT_FORM_COAUTHORS shared co-authors and a shared affiliation or related
@@ -86,6 +95,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import unicodedata
 from collections import Counter, defaultdict
@@ -132,15 +142,19 @@ COMMON_NAME_PARTS = frozenset(
     brown jones miller davis garcia rodriguez martinez hernandez lopez gonzalez david john michael
     james robert maria daniel thomas""".split()
 )
+SHORTENED_NAME_MIDDLES = 2  # middle names of different initials under one two-word name: several people write it
+NAME_PARTICLES = frozenset("van von der den de da di del della dos das du bin ibn al el ter ten".split())  # not middle names
+NAME_SUFFIXES = frozenset("jr sr ii iii iv".split())  # "John W. Fisher III": not a family name
 SHORT_FORM_MIN_LETTERS = 3  # "Dan"/"Daniel"; shorter prefixes are initials or fragments
 SHORT_FORM_COAUTHORS = 2  # shared co-authors a short-form pair needs (on top of affiliation or topic)
 NAME_PART_MENTIONS = 10  # a word in this many names is a name part: "Xian"+"gang" is a name, not a short form
-FOOTNOTE_CATEGORIES = ("So", "Sm")  # symbols ("♣", "∗") in an affiliation mark a footnote, never a name
+FOOTNOTE_CATEGORIES = ("So", "Sm", "No")  # symbols ("♣", "∗") and superscript digits ("³") in an affiliation mark a footnote
 # Words of a university's own name ("Universität Tübingen", "Politecnico di Milano"), and the words a
 # sub-unit's name starts with ("Department of ..., Tsinghua University"): see `_institution_keys`.
 UNIVERSITY_WORDS = frozenset("university universitat universite universidad universita universiteit universidade univ "
                              "politecnico polytechnique".split())
 SUB_UNIT_WORDS = frozenset("department dept school faculty division".split())
+PARENTHETICAL = re.compile(r"\(([^()]*)\)")  # "(KAUST)": dropped from the university key when it abbreviates the name
 COUNTRY_SHORT_FORMS = frozenset({"uk", "korea", "republic of korea", "russia", "pr china", "p r china", "ksa", "uae"})
 ID_KINDS = ("orcid", "openalex", "openreview", "dblp")
 NO_KEYS: frozenset[str] = frozenset()  # one empty set shared by every mention without affiliations
@@ -255,6 +269,12 @@ def names_compatible(a: list[str], b: list[str]) -> bool:
     return False
 
 
+def id_name(kind: str, value: str) -> list[str]:
+    """The name tokens an identifier spells: an OpenReview id is its owner's name ("~Sergio_Casas_Romero1");
+    other kinds spell none ([])."""
+    return name_tokens(value.lstrip("~").rstrip("0123456789").replace("_", " ")) if kind == "openreview" else []
+
+
 def institution_keys(name: str) -> set[str]:
     """Keys of the institutions an affiliation names (see `_institution_keys`): ml-venues joins several
     with "+" ("Google+Tel Aviv University" shares Tel Aviv University with the person's other works)."""
@@ -269,17 +289,42 @@ def _institution_keys(part: str) -> tuple[str, str]:
     University". Footnote marks are not part of a name ("Penn State University♣" folds to "penn
     state universityclubs"), nor is a leading "The". What follows the university is kept unless it
     is an address (a country, a US state, a postcode, a place its name holds: "Stanford University,
-    Stanford, CA, USA"): "University of California, Irvine" is one campus, not the whole system."""
+    Stanford, CA, USA"): "University of California, Irvine" is one campus, not the whole system.
+    The university also drops an abbreviation of its name in parentheses ("... (KAUST)") and reads
+    "&" as "and" ("Science & Technology"): `_without_abbreviations`."""
     if not part.isascii():
         part = "".join(" " if unicodedata.category(c) in FOOTNOTE_CATEGORIES or c in "§¶" else c for c in part)
     whole = normalize_name(part)  # as before: cut at MAX_NAME_CHARS, so long strings match on their start
     whole = whole[4:] if whole.startswith("the ") else whole
-    segments = [k[4:] if k.startswith("the ") else k for s in part.split(",") if (k := normalize_name(s))]
+    university = _without_abbreviations(part).replace("&", " and ")
+    segments = [k[4:] if k.startswith("the ") else k for s in university.split(",") if (k := normalize_name(s))]
     segments = segments[next((i for i, s in enumerate(segments) if _names_university(s)), 0):]
     while len(segments) > 1 and (segments[-1] in _places() or any(c.isdigit() for c in segments[-1])
                                  or set(segments[-1].split()) <= set(segments[0].split())):
         segments.pop()
     return whole, " ".join(segments)
+
+
+def _without_abbreviations(part: str) -> str:
+    """`part` without the parentheticals that abbreviate the name before them: "King Abdullah
+    University of Science and Technology (KAUST)" is the university written without "(KAUST)" too.
+    Only an abbreviation goes (`_abbreviates`), since it adds nothing the name does not say; any
+    other parenthetical may tell places apart and stays: a campus ("Harbin Institute of Technology
+    (Shenzhen)", "(GZ)"), a parent body ("(Shandong Academy of Sciences)", as the comma form writes
+    it too), something else than the name ("University of Montreal (MILA)")."""
+    if "(" not in part:
+        return part
+    return PARENTHETICAL.sub(lambda m: " " if _abbreviates(m.group(1), part[: m.start()]) else m.group(0), part)
+
+
+def _abbreviates(short: str, name: str) -> bool:
+    """`short` is one word whose letters are, in order, initials of words of `name` ("KAUST", "EPFL",
+    "ICT/CAS" for "... Institute of Computing Technology, Chinese Academy of Sciences")."""
+    letters = normalize_name(short).replace(" ", "")
+    if len(short.split()) != 1 or len(letters) < 2 or not letters.isalpha():
+        return False
+    initials = iter(word[0] for word in normalize_name(name).split())
+    return all(letter in initials for letter in letters)
 
 
 def _names_university(segment: str) -> bool:
@@ -441,13 +486,21 @@ def mention_stamp() -> str:
 
 
 class NameFrequency:
-    """How many people would carry a name by chance, if given and family names were independent."""
+    """How many people would carry a name by chance, if given and family names were independent,
+    and which two-word names the corpus itself shows several people under (`shortened`)."""
 
     def __init__(self, mentions: list[Mention]):
         # A small corpus says little about how common a name is: count it as if it were part of a
         # population of at least MIN_POPULATION mentions (the common-parts list covers the rest).
         self.total = max(MIN_POPULATION, len(mentions))
         self.counts = Counter(t for m in mentions for t in set(m.tokens))
+        middles: dict[tuple[str, ...], set[str]] = defaultdict(set)
+        for tokens in {m.tokens for m in mentions}:
+            if len(tokens) > 2 and tokens[1] not in NAME_PARTICLES and tokens[-1] not in NAME_SUFFIXES:
+                middles[tuple(sorted((tokens[0], tokens[-1])))].add(tokens[1][0])
+        # "Tuan Nguyen" agrees with "Tuan Duong Nguyen", "Tuan Minh Nguyen" and "Tuan-Anh Nguyen", who
+        # do not agree with each other: whatever its parts' counts, several people write the name
+        self.shortened = frozenset(name for name, initials in middles.items() if len(initials) >= SHORTENED_NAME_MIDDLES)
 
     def expected_people(self, tokens: list[str]) -> float:
         if all(t in COMMON_NAME_PARTS for t in tokens):
@@ -459,6 +512,10 @@ class NameFrequency:
 
     def is_rare(self, tokens: list[str]) -> bool:
         return len(tokens) >= 2 and self.expected_people(tokens) < RARE_NAME_EXPECTED_PEOPLE
+
+    def is_shortened(self, tokens: list[str]) -> bool:
+        """A two-word name the corpus also writes with middle names of different initials."""
+        return len(tokens) == 2 and tuple(sorted(tokens)) in self.shortened
 
 
 def coauthor_places(mentions: list[Mention], frequency: NameFrequency, years: Mapping[str, int | None]) -> list[frozenset[str]]:
@@ -749,12 +806,25 @@ class _Evidence:
         if similarity >= AFFILIATION_TOPIC_THRESHOLD and self.placed_by_coauthors(a, b):
             return "name+coauthor-affiliation", 0.85
         threshold = INITIALS_TOPIC_THRESHOLD if abbreviated else TOPIC_THRESHOLD if rare else COMMON_NAME_TOPIC_THRESHOLD
+        if abbreviated and rare_full and similarity < threshold:
+            # initials beside one rare full name: the closest works, not the centroids. A record that grew
+            # over decades and fields has a centroid near none of its works (ml-venues' Gerald Tesauro:
+            # "G. Tesauro"'s 1987 backgammon network is at 0.68 of his 1990 work, 0.56 of his record),
+            # and the closest works only grow closer as records grow, so the merge no longer depends
+            # on whether it is tested before or after the record has formed.
+            similarity = max(similarity, c.closest_works(a, b))
         lone = min(len(c.works[a]), len(c.works[b])) == 1
         if similarity >= threshold and (not very_common or (bool(shared) if lone else self.one_after_the_other(a, b))):
             return "name+topic", round(min(0.85, 0.4 + similarity / 2), 3)
-        if rare and similarity < RARE_NAME_TOPIC_THRESHOLD:
+        if not rare:
+            return None
+        f = self.frequency
+        if any(f.is_shortened(n) for n in names) and not any(
+                f.is_rare(n) and not is_abbreviated(n) and not f.is_shortened(n) for n in map(list, c.names[a] & c.names[b])):
+            return None  # one broad field is enough only when few people write the name (rule 4, rare-name+topic)
+        if similarity < RARE_NAME_TOPIC_THRESHOLD:
             similarity = c.closest_works(a, b)
-        if rare and similarity >= RARE_NAME_TOPIC_THRESHOLD:
+        if similarity >= RARE_NAME_TOPIC_THRESHOLD:
             return "rare-name+topic", round(0.4 + similarity / 2, 3)
         return None
 
@@ -780,7 +850,7 @@ def _link_by_identifiers(mentions: list[Mention], clusters: _Clusters, reasons: 
     conflicts = []
     for (kind, value), members in carriers.items():
         names = Counter(tuple(mentions[i].tokens) for i in members)
-        hint = name_tokens(value.lstrip("~").rstrip("0123456789").replace("_", " ")) if kind == "openreview" else []
+        hint = id_name(kind, value)
         usual = list(max(names, key=lambda n: (names[n], bool(hint) and names_compatible(list(n), hint), n)))
         for i in members:
             if not names_compatible(mentions[i].tokens, usual):
