@@ -62,7 +62,8 @@ from search.interface import (
     Progress,
     WorkFilters,
     best_suggestion,
-    doc_to_dict,
+    doc_fields,
+    doc_json,
     spellable,
     researcher_from_dict,
     topic_from_dict,
@@ -1065,13 +1066,13 @@ def _insert_works(db: sqlite3.Connection, rows: list[tuple[int, WorkDoc]]) -> No
     topics and authors."""
     narrow, texts, topics, authors = [], [], [], []
     for row, doc in rows:
-        rest = {k: v for k, v in doc_to_dict(doc).items() if k not in ("id", *_WORK_COLUMNS)}
+        rest = {k: v for k, v in doc_fields(doc).items() if k not in ("id", *_WORK_COLUMNS)}
         narrow.append((row, doc.id, doc.year, doc.type, doc.venue, int(doc.cited_by_count or 0)))
         texts.append((
             row, T.clean_indexed(doc.title), T.clean_indexed(doc.abstract) or None,
             T.clean_indexed(" ; ".join(a.name for a in doc.authors)), doc.venue,
             T.clean_indexed(" ; ".join(doc.keywords)), T.clean_indexed(" ; ".join(t.label for t in doc.topics)),
-            json.dumps(rest, ensure_ascii=False),
+            doc_json(rest, ensure_ascii=False),
         ))
         topics.extend((row, t.id) for t in {t.id: t for t in doc.topics}.values())
         authors.extend((row, rid) for rid in dict.fromkeys(doc.researcher_ids))
@@ -1108,7 +1109,7 @@ def _lookups(doc: ResearcherDoc) -> tuple[list[tuple[str, str]], list[str], list
 def _insert_researcher(db: sqlite3.Connection, row: int, doc: ResearcherDoc) -> None:
     db.execute(
         "INSERT INTO researchers VALUES (?, ?, ?, ?, ?, ?)",
-        (row, doc.id, doc.name, doc.first_year, doc.last_year, json.dumps(doc_to_dict(doc), ensure_ascii=False)),
+        (row, doc.id, doc.name, doc.first_year, doc.last_year, doc_json(doc_fields(doc), ensure_ascii=False)),
     )
     identifiers, institutions, keys, forms = _lookups(doc)
     db.executemany("INSERT INTO researcher_ids VALUES (?, ?, ?)", [(kind, value, doc.id) for kind, value in identifiers])
@@ -1120,7 +1121,7 @@ def _insert_researcher(db: sqlite3.Connection, row: int, doc: ResearcherDoc) -> 
 def _insert_topic(db: sqlite3.Connection, row: int, doc: TopicDoc) -> None:
     db.execute(
         "INSERT INTO topics VALUES (?, ?, ?, ?, ?)",
-        (row, doc.id, T.clean_indexed(doc.label), T.clean_indexed(doc.description), json.dumps(doc_to_dict(doc), ensure_ascii=False)),
+        (row, doc.id, T.clean_indexed(doc.label), T.clean_indexed(doc.description), doc_json(doc_fields(doc), ensure_ascii=False)),
     )
 
 
