@@ -1085,12 +1085,17 @@ def _insert_works(db: sqlite3.Connection, rows: list[tuple[int, WorkDoc]]) -> No
 def _write_researchers(db: sqlite3.Connection, path: Path, corpus: Corpus, progress: Progress | None) -> int:
     vectors = _VectorFile(path / "researchers.npy", corpus.dimension)
     count = 0
+    rows: list[tuple[int, ResearcherDoc]] = []
     for row, doc in enumerate(corpus.researchers()):
-        _insert_researcher(db, row, doc)
+        rows.append((row, doc))
         vectors.add(doc.vector, f"researcher {doc.id}")
         count = row + 1
+        if len(rows) >= 2000:
+            _insert_researchers(db, rows)
+            rows.clear()
         if progress and count % 5000 == 0:
             progress("index researchers", count, max(corpus.counts.get("researchers", 0), count))
+    _insert_researchers(db, rows)
     vectors.finish()
     return count
 
@@ -1106,16 +1111,22 @@ def _lookups(doc: ResearcherDoc) -> tuple[list[tuple[str, str]], list[str], list
     return identifiers, institutions, keys, forms
 
 
-def _insert_researcher(db: sqlite3.Connection, row: int, doc: ResearcherDoc) -> None:
-    db.execute(
-        "INSERT INTO researchers VALUES (?, ?, ?, ?, ?, ?)",
-        (row, doc.id, doc.name, doc.first_year, doc.last_year, doc_json(doc_fields(doc), ensure_ascii=False)),
-    )
-    identifiers, institutions, keys, forms = _lookups(doc)
-    db.executemany("INSERT INTO researcher_ids VALUES (?, ?, ?)", [(kind, value, doc.id) for kind, value in identifiers])
-    db.executemany("INSERT INTO researcher_institutions VALUES (?, ?)", [(row, name) for name in institutions])
-    db.executemany("INSERT INTO name_keys VALUES (?, ?)", [(key, doc.id) for key in keys])
-    db.executemany("INSERT INTO names VALUES (?, ?)", [(form, doc.id) for form in forms])
+def _insert_researchers(db: sqlite3.Connection, rows: list[tuple[int, ResearcherDoc]]) -> None:
+    """Researchers at their rows, with their lookup rows: one statement per table for all of `rows`
+    (each table gets its rows in the same order as one researcher at a time would give it)."""
+    researchers, ids, institutions, keys, forms = [], [], [], [], []
+    for row, doc in rows:
+        researchers.append((row, doc.id, doc.name, doc.first_year, doc.last_year, doc_json(doc_fields(doc), ensure_ascii=False)))
+        its_ids, its_institutions, its_keys, its_forms = _lookups(doc)
+        ids.extend((kind, value, doc.id) for kind, value in its_ids)
+        institutions.extend((row, name) for name in its_institutions)
+        keys.extend((key, doc.id) for key in its_keys)
+        forms.extend((form, doc.id) for form in its_forms)
+    db.executemany("INSERT INTO researchers VALUES (?, ?, ?, ?, ?, ?)", researchers)
+    db.executemany("INSERT INTO researcher_ids VALUES (?, ?, ?)", ids)
+    db.executemany("INSERT INTO researcher_institutions VALUES (?, ?)", institutions)
+    db.executemany("INSERT INTO name_keys VALUES (?, ?)", keys)
+    db.executemany("INSERT INTO names VALUES (?, ?)", forms)
 
 
 def _insert_topic(db: sqlite3.Connection, row: int, doc: TopicDoc) -> None:
@@ -1302,8 +1313,7 @@ def _apply_researchers(db: sqlite3.Connection, delete: list[int], rows: list[tup
         db.executemany("INSERT INTO temp.gone VALUES (?)", [(rid,) for rid in gone])
         db.execute("DELETE FROM names WHERE researcher IN (SELECT id FROM temp.gone)")
         db.execute("DROP TABLE temp.gone")
-    for row, doc in rows:
-        _insert_researcher(db, row, doc)
+    _insert_researchers(db, rows)
 
 
 def _apply_topics(db: sqlite3.Connection, delete: list[int], rows: list[tuple[int, TopicDoc]]) -> None:
