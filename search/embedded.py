@@ -1233,20 +1233,31 @@ def _plan_rows(db: sqlite3.Connection, table: str, changed: set[str], removed: s
 
 
 def _apply_vectors(base: Path, path: Path, count: int, rows: list[tuple[int, object]], dimension: int, kind: str) -> None:
-    """The base matrix cut or extended to `count` rows, with the rows of `rows` rewritten."""
+    """The base matrix cut or extended to `count` rows, with the rows of `rows` rewritten. The kept
+    rows are copied as bytes by the kernel and only the rewritten rows are mapped, where a copy
+    through two memory maps put both whole files in the process's resident memory; the bytes are
+    the same."""
     old = np.load(base, mmap_mode="r")
-    if count == 0:  # an empty file cannot be mapped
-        np.save(path, np.zeros((0, dimension), dtype=np.float32))
-        return
-    matrix = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(count, dimension))
-    keep = min(count, old.shape[0])
-    for start in range(0, keep, 65536):
-        matrix[start : min(start + 65536, keep)] = old[start : min(start + 65536, keep)]
-    for row, doc in rows:
-        matrix[row] = _unit_row(doc.vector, dimension, f"{kind[:-1]} {doc.id}")
-    matrix.flush()
-    del matrix, old
-    _fsync_file(path)
+    data_start, keep = old.offset, min(count, old.shape[0])
+    del old
+    vectors = _VectorFile(path, dimension)
+    vectors.rows, row_bytes = count, dimension * 4
+    vectors.handle.flush()
+    header = vectors.handle.tell()
+    with open(base, "rb") as source:
+        copied = 0
+        while copied < keep * row_bytes:
+            copied += os.copy_file_range(source.fileno(), vectors.handle.fileno(), keep * row_bytes - copied,
+                                         data_start + copied, header + copied)
+    vectors.handle.truncate(header + count * row_bytes)  # added rows: zeros until written below
+    vectors.finish()
+    if rows:
+        matrix = np.load(path, mmap_mode="r+")
+        for row, doc in rows:
+            matrix[row] = _unit_row(doc.vector, dimension, f"{kind[:-1]} {doc.id}")
+        matrix.flush()
+        del matrix
+        _fsync_file(path)
 
 
 def _apply_facets(base: Path, path: Path, count: int, rows: list[tuple[int, WorkDoc]]) -> None:
