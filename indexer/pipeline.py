@@ -6,7 +6,7 @@ import hashlib
 import heapq
 import json
 import time
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from itertools import groupby
 from operator import attrgetter, itemgetter
 from pathlib import Path
@@ -396,15 +396,15 @@ def _plan(catalog: Catalog, engine: SearchEngine, embedder: Embedder, full: bool
     return _Plan(live.version, changed, removed, links_live, set(live.meta.get(REMADE, ()))), None
 
 
-def _changes(catalog: Catalog, engine: str, corpus: Corpus, incremental: bool, documents: aggregates.Docs | None = None,
+def _changes(catalog: Catalog, engine: str, corpus: Corpus, documents: aggregates.Docs | None = None,
              made: dict[str, int] | None = None) -> tuple[Changes, dict[str, dict[str, str]]]:
-    """Which documents differ from those of the version `engine` last built (all of them when not
-    `incremental`), and the new hashes of those; stored hashes are read a batch at a time. An
-    incremental run keeps the documents it found changed (up to KEPT_DOCS_MAX of a kind) in
-    `Changes.docs`, so that the engine writes them without making every document again. When
-    `documents` knows which documents the change can affect, only those are made and compared (a
-    removed one is among them); otherwise every document is. `made` counts them per kind."""
-    affected = documents.affected if incremental and documents is not None else None
+    """An incremental reindex: which documents differ from those of the version `engine` last built,
+    and the new hashes of those; stored hashes are read a batch at a time. The documents found
+    changed (up to KEPT_DOCS_MAX of a kind) are kept in `Changes.docs`, so that the engine writes
+    them without making every document again. When `documents` knows which documents the change can
+    affect, only those are made and compared (a removed one is among them); otherwise every
+    document is. `made` counts them per kind."""
+    affected = documents.affected if documents is not None else None
     sources = {"works": corpus.works, "researchers": corpus.researchers, "topics": corpus.topics}
     if affected is not None:
         sources = {kind: (lambda kind=kind: documents.make(kind, affected[kind])) for kind in DOC_KINDS}
@@ -420,11 +420,11 @@ def _changes(catalog: Catalog, engine: str, corpus: Corpus, incremental: bool, d
         batch: dict[str, tuple[str, object]] = {}  # id -> (hash, document)
 
         def compare() -> None:
-            before = catalog.doc_hashes(engine, kind, list(batch)) if incremental else {}
+            before = catalog.doc_hashes(engine, kind, list(batch))
             for i, (h, doc) in batch.items():
                 if before.get(i) != h:
                     new_hashes[kind][i] = h
-                    if incremental and kept[kind] is not None:
+                    if kept[kind] is not None:
                         kept[kind][i] = doc
             if kept[kind] is not None and len(kept[kind]) > KEPT_DOCS_MAX:
                 kept[kind] = None  # a large change: the engine makes these documents again
@@ -441,8 +441,26 @@ def _changes(catalog: Catalog, engine: str, corpus: Corpus, incremental: bool, d
         if affected is not None:
             removed[kind] = set(catalog.doc_hashes(engine, kind, sorted(affected[kind] - seen)))
         else:
-            removed[kind] = {i for i in catalog.hashed_doc_ids(engine, kind) if i not in seen} if incremental else set()
+            removed[kind] = {i for i in catalog.hashed_doc_ids(engine, kind) if i not in seen}
     return Changes(changed, removed, {kind: docs for kind, docs in kept.items() if docs}), new_hashes
+
+
+def _hashed_as_written(corpus: Corpus, hashes: dict[str, dict[str, str]]) -> Corpus:
+    """`corpus` whose documents are hashed into `hashes` (kind -> id -> `doc_hash`) as the engine
+    reads them. A full build stores every document's hash; hashing them as they are written makes
+    each document once, where a pass of its own made every document twice (at 100k works that pass
+    was 194 s of the build, bench/README session 11)."""
+
+    def hashing(kind: str, docs: Callable[[], Iterable]) -> Callable[[], Iterator]:
+        def hashed() -> Iterator:
+            found = hashes.setdefault(kind, {})
+            for doc in docs():
+                found[doc.id] = doc_hash(doc)
+                yield doc
+        return hashed
+
+    return replace(corpus, works=hashing("works", corpus.works), researchers=hashing("researchers", corpus.researchers),
+                   topics=hashing("topics", corpus.topics))
 
 
 @collector_paused()
@@ -476,16 +494,21 @@ def index(
         corpus.meta[CATALOG_STAMP] = stamp  # the version remembers what it saw: index lag survives a rollback
         corpus.meta[INDEX_RUN] = run_id
         clock = time.perf_counter()
-        changes, hashes = _changes(catalog, engine.name, corpus, plan is not None, docs, report.made)
-        report.written = {kind: len(changes.changed[kind]) + len(changes.removed[kind]) for kind in DOC_KINDS}
         if plan is None:
-            report.info = engine.build(corpus, progress)
+            hashes: dict[str, dict[str, str]] = {}
+            report.info = engine.build(_hashed_as_written(corpus, hashes), progress)
+            removed: dict[str, set[str]] = {}
+            report.made = {kind: len(hashes.get(kind, ())) for kind in DOC_KINDS}
+            report.written = dict(report.made)
         else:
+            changes, hashes = _changes(catalog, engine.name, corpus, docs, report.made)
+            removed = changes.removed
+            report.written = {kind: len(changes.changed[kind]) + len(changes.removed[kind]) for kind in DOC_KINDS}
             report.changed_works = len(plan.changed) + len(plan.removed)
             report.info = engine.update(plan.base, corpus, changes, progress)
     finally:
         works.close()
-    catalog.store_doc_hashes(engine.name, report.info.version, hashes, changes.removed, replace=plan is None)
+    catalog.store_doc_hashes(engine.name, report.info.version, hashes, removed, replace=plan is None)
     report.seconds["build"] = time.perf_counter() - clock
     report.seconds["total"] = time.perf_counter() - started
     catalog.finish_index_run(

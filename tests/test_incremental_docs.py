@@ -75,10 +75,10 @@ def test_an_incremental_reindex_makes_only_what_the_change_affects_and_the_rest_
     every_doc: list[dict[str, dict[str, str]]] = []  # per run: every document made from that run's state by a full pass
     changes = pipeline._changes
 
-    def also_every_doc(catalog, engine, corpus, incremental, documents=None, made=None):
+    def also_every_doc(catalog, engine, corpus, documents=None, made=None):
         every_doc.append({k: {d.id: doc_hash(d) for d in source()}
                           for k, source in (("works", corpus.works), ("researchers", corpus.researchers), ("topics", corpus.topics))})
-        return changes(catalog, engine, corpus, incremental, documents, made)
+        return changes(catalog, engine, corpus, documents, made)
 
     monkeypatch.setattr(pipeline, "_changes", also_every_doc)
     catalog = Catalog(tmp_path / "catalog.sqlite")
@@ -218,9 +218,9 @@ def test_a_topic_under_another_field_than_its_work_remakes_that_field(engine_fac
     every_doc: list[dict[str, str]] = []
     changes = pipeline._changes
 
-    def also_every_topic(catalog, engine, corpus, incremental, documents=None, made=None):
+    def also_every_topic(catalog, engine, corpus, documents=None, made=None):
         every_doc.append({d.id: doc_hash(d) for d in corpus.topics()})
-        return changes(catalog, engine, corpus, incremental, documents, made)
+        return changes(catalog, engine, corpus, documents, made)
 
     monkeypatch.setattr(pipeline, "_changes", also_every_topic)
     catalog = Catalog(tmp_path / "catalog.sqlite")
