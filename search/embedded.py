@@ -187,7 +187,7 @@ class _Version:
     def researcher_has_vector(self) -> np.ndarray:
         """Rows whose researcher has a vector (a zero row would otherwise score 0 and pad results)."""
         if self._researcher_has_vector is None:
-            self._researcher_has_vector = np.any(self.researchers != 0, axis=1)
+            self._researcher_has_vector = ann.has_vector(self.researchers)
         return self._researcher_has_vector
 
     def researcher_ann(self):

@@ -88,3 +88,16 @@ def test_nearest_researchers_through_the_ivf_index_answer_as_the_exact_scan(corp
         together = list(pool.map(ask, asked * 4))
     assert together == alone * 4
 
+
+
+def test_rows_with_a_vector_are_found_chunk_by_chunk_across_chunk_edges(tmp_path, monkeypatch):
+    """`has_vector` reads a memory-mapped matrix a few rows at a time and finds the zero rows wherever
+    they fall: first, last, at both sides of a chunk edge."""
+    monkeypatch.setattr(ann, "CHUNK_ROWS", 4)
+    matrix = np.random.default_rng(0).standard_normal((11, 3)).astype(np.float32)
+    zero = [0, 3, 4, 10]
+    matrix[zero] = 0
+    matrix[5, 1:] = 0  # one non-zero value is a vector
+    np.save(tmp_path / "m.npy", matrix)
+    found = ann.has_vector(np.load(tmp_path / "m.npy", mmap_mode="r"))
+    assert found.tolist() == [i not in zero for i in range(11)]
