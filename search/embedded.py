@@ -1245,10 +1245,15 @@ def _apply_vectors(base: Path, path: Path, count: int, rows: list[tuple[int, obj
     vectors.handle.flush()
     header = vectors.handle.tell()
     with open(base, "rb") as source:
-        copied = 0
-        while copied < keep * row_bytes:
-            copied += os.copy_file_range(source.fileno(), vectors.handle.fileno(), keep * row_bytes - copied,
-                                         data_start + copied, header + copied)
+        if hasattr(os, "copy_file_range"):  # Linux: the kernel copies, no pages pass through Python
+            copied = 0
+            while copied < keep * row_bytes:
+                copied += os.copy_file_range(source.fileno(), vectors.handle.fileno(), keep * row_bytes - copied,
+                                             data_start + copied, header + copied)
+        else:  # elsewhere (macOS): the same bytes in chunks
+            source.seek(data_start)
+            for start in range(0, keep * row_bytes, 1 << 24):
+                vectors.handle.write(source.read(min(1 << 24, keep * row_bytes - start)))
     vectors.handle.truncate(header + count * row_bytes)  # added rows: zeros until written below
     vectors.finish()
     if rows:
